@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds one test binary from the Go module proxy into the user's cache,
+# keyed by version, and prints its path. A cached binary is reused.
+#
+#   hack/build-tool.sh etcd|kube-apiserver|kube-controller-manager|kubectl|crossplane|crank
+#   hack/build-tool.sh envtest-assets   # a KUBEBUILDER_ASSETS folder
+#
+# The wrapper modules are written on the fly: `go install pkg@version` is
+# refused for these modules (they carry replace directives), so each gets a
+# tiny module that requires the pinned release.
+set -euo pipefail
+
+ETCD_VERSION=v3.6.16
+KUBERNETES_VERSION=v1.35.4
+KUBERNETES_STAGING_VERSION=v0.35.4
+CROSSPLANE_VERSION=v2.2.1
+
+CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auth0-eventstream}
+name=${1:?usage: build-tool.sh NAME}
+
+if [[ "$name" == envtest-assets ]]; then
+  # controller-runtime's envtest looks for binaries named etcd and
+  # kube-apiserver in one folder.
+  dir="$CACHE_DIR/envtest-$KUBERNETES_VERSION-$ETCD_VERSION"
+  mkdir -p "$dir"
+  ln -sf "$("$0" etcd)" "$dir/etcd"
+  ln -sf "$("$0" kube-apiserver)" "$dir/kube-apiserver"
+  echo "$dir"
+  exit 0
+fi
+
+case "$name" in
+  etcd) version=$ETCD_VERSION ;;
+  kube-apiserver|kube-controller-manager|kubectl) version=$KUBERNETES_VERSION ;;
+  crossplane|crank) version=$CROSSPLANE_VERSION ;;
+  *) echo "build-tool.sh: unknown tool $name" >&2; exit 2 ;;
+esac
+
+out="$CACHE_DIR/bin/$name-$version"
+if [[ -x "$out" ]]; then echo "$out"; exit 0; fi
+mkdir -p "$CACHE_DIR/bin" "$CACHE_DIR/src"
+
+# One wrapper module per upstream release, shared by the binaries it yields.
+wrap() { # dir module-path
+  mkdir -p "$1"
+  [[ -f "$1/go.mod" ]] || (cd "$1" && go mod init "$2" >/dev/null 2>&1)
+}
+
+export GOFLAGS=-mod=mod
+case "$name" in
+  etcd)
+    src="$CACHE_DIR/src/etcd-$version"
+    wrap "$src" local/etcd
+    cat >"$src/main.go" <<'GO'
+// Command etcd runs the upstream etcd server.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+    (cd "$src" && go get "go.etcd.io/etcd/server/v3@$version" >&2 && go mod tidy >&2 && go build -o "$out.tmp" .)
+    ;;
+  kube-apiserver|kube-controller-manager|kubectl)
+    src="$CACHE_DIR/src/kubernetes-$version"
+    if [[ ! -f "$src/.ready" ]]; then
+      wrap "$src" local/kubernetes
+      gomod=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+      # Every staging module k8s.io/kubernetes replaces with ./staging gets
+      # its published release instead.
+      {
+        echo "require k8s.io/kubernetes $version"
+        grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk -v v="$KUBERNETES_STAGING_VERSION" '{print "replace " $1 " => " $1 " " v}'
+      } >>"$src/go.mod"
+      (cd "$src" && go get "k8s.io/kubernetes/cmd/kube-apiserver@$version" "k8s.io/kubernetes/cmd/kube-controller-manager@$version" "k8s.io/kubernetes/cmd/kubectl@$version" >&2)
+      touch "$src/.ready"
+    fi
+    (cd "$src" && go build -o "$out.tmp" "k8s.io/kubernetes/cmd/$name")
+    ;;
+  crossplane|crank)
+    src="$CACHE_DIR/src/crossplane-$version"
+    if [[ ! -f "$src/.ready" ]]; then
+      wrap "$src" local/crossplane
+      (cd "$src" && go get "github.com/crossplane/crossplane/v2/cmd/crank@$version" "github.com/crossplane/crossplane/v2/cmd/crossplane@$version" >&2)
+      touch "$src/.ready"
+    fi
+    (cd "$src" && go build -o "$out.tmp" "github.com/crossplane/crossplane/v2/cmd/$name")
+    ;;
+esac
+mv "$out.tmp" "$out"
+echo "$out"
