@@ -16,7 +16,9 @@ help: ## List targets.
 .PHONY: generate
 generate: ## Generate deepcopy code and CRDs.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./apis/... paths=./input/...
+	go tool angryjet generate-methodsets --header-file=hack/boilerplate.go.txt ./apis/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=false paths=./apis/... output:crd:artifacts:config=package/provider/crds
+	$(CONTROLLER_GEN) crd paths=./input/... output:crd:artifacts:config=package/function/input
 
 .PHONY: generate-check
 generate-check: generate ## Fail if generated files differ from what is committed.
@@ -33,3 +35,27 @@ TEST_ENV = export CROSSPLANE_CLI=$$(hack/build-tool.sh crank) KUBEBUILDER_ASSETS
 .PHONY: test
 test: ## Run unit, golden, validation and integration tests.
 	$(TEST_ENV) go test -count=1 -timeout 30m ./...
+
+# A real Crossplane control plane on loopback (etcd, kube-apiserver,
+# kube-controller-manager, Crossplane core) with our packages installed and
+# our function, provider and the Auth0 simulator as local processes. See
+# test/e2e/controlplane. e2e and demo use separate folders so a running demo
+# does not disturb the tests.
+CONTROLPLANE = go run ./test/e2e/cmd/controlplane
+E2E_DIR ?= _output/e2e
+DEMO_DIR ?= _output/demo
+
+.PHONY: e2e
+e2e: ## End-to-end tests on a real local Crossplane control plane, started and stopped here.
+	@$(CONTROLPLANE) --dir $(E2E_DIR) up --product >/dev/null
+	@rc=0; go test -tags e2e -count=1 -timeout 45m -v ./test/e2e/ -args -dir=$(abspath $(E2E_DIR)) || rc=$$?; \
+	$(CONTROLPLANE) --dir $(E2E_DIR) down; exit $$rc
+
+.PHONY: demo
+demo: ## Bring up the control plane, apply the Quick Start and show the stream; leaves it running.
+	@$(CONTROLPLANE) --dir $(DEMO_DIR) up --product >/dev/null
+	@$(CONTROLPLANE) --dir $(DEMO_DIR) demo
+
+.PHONY: demo-down
+demo-down: ## Stop the control plane make demo left running.
+	@$(CONTROLPLANE) --dir $(DEMO_DIR) down

@@ -40,6 +40,12 @@ out="$CACHE_DIR/bin/$name-$version"
 if [[ -x "$out" ]]; then echo "$out"; exit 0; fi
 mkdir -p "$CACHE_DIR/bin" "$CACHE_DIR/src"
 
+# Tests and make targets may ask for the same tool at once: one builds, the
+# others wait for it and reuse the result.
+exec 9>"$CACHE_DIR/bin/.$name.lock"
+flock 9
+if [[ -x "$out" ]]; then echo "$out"; exit 0; fi
+
 # One wrapper module per upstream release, shared by the binaries it yields.
 wrap() { # dir module-path
   mkdir -p "$1"

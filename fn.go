@@ -1,0 +1,418 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+	"github.com/crossplane/function-sdk-go/errors"
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/request"
+	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/crossplane/function-sdk-go/resource/composed"
+	"github.com/crossplane/function-sdk-go/resource/composite"
+	"github.com/crossplane/function-sdk-go/response"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
+	"github.com/xp-auth0/auth0-eventstream/internal/eventtypes"
+)
+
+// Names of the composed resources within the pipeline (not metadata.name).
+const (
+	NameEventStream resource.Name = "event-stream"
+	NameSecret      resource.Name = "webhook-authorization"
+)
+
+// The Secret composed for inline secret values: its name is the EventStream's
+// plus this suffix, and these are its keys.
+const (
+	SecretSuffix      = "-webhook-authorization"
+	SecretKeyPassword = "password"
+	SecretKeyToken    = "token"
+	SecretKeyHeader   = "headerValue"
+)
+
+// ConditionStreamReady is the XR condition that carries the EventStream's
+// state, and when it is not ready, the provider's reason and message.
+const ConditionStreamReady = "StreamReady"
+
+// Reasons of ConditionStreamReady the function sets itself. Otherwise it
+// carries the managed resource's own reasons.
+const (
+	ReasonAvailable = "Available"
+	ReasonPending   = "Creating"
+)
+
+const (
+	errInput         = "cannot get function input"
+	errObservedXR    = "cannot get observed composite resource"
+	errDesiredXR     = "cannot get desired composite resource"
+	errObservedCDs   = "cannot get observed composed resources"
+	errDesiredCDs    = "cannot get desired composed resources"
+	errInvalidXR     = "invalid Auth0EventStream"
+	errCompose       = "cannot compose"
+	errSetDesiredXR  = "cannot set desired composite resource"
+	errSetDesiredCDs = "cannot set desired composed resources"
+	errInternal      = "internal error: the function could not process this request"
+)
+
+// Default ProviderConfig of composed EventStreams, as the managed resource's
+// CRD defaults it.
+var defaultProviderConfigRef = xpv2.ProviderConfigReference{Kind: "ClusterProviderConfig", Name: "default"}
+
+// KindLegacyComposite is the cluster-scoped composite of the legacy, claim
+// based flavour of the API.
+const KindLegacyComposite = "XAuth0EventStream"
+
+// Labels Crossplane sets on a legacy XR created for a claim.
+const (
+	labelClaimName      = "crossplane.io/claim-name"
+	labelClaimNamespace = "crossplane.io/claim-namespace"
+)
+
+func init() {
+	// composed.From needs to know the Go types it converts.
+	if err := v1alpha1.AddToScheme(composed.Scheme); err != nil {
+		panic(err)
+	}
+	if err := corev1.AddToScheme(composed.Scheme); err != nil {
+		panic(err)
+	}
+}
+
+// Function composes an Auth0 EventStream managed resource from an
+// Auth0EventStream composite resource.
+type Function struct {
+	fnv1.UnimplementedFunctionRunnerServiceServer
+
+	log logging.Logger
+}
+
+// RunFunction runs the Function.
+func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) {
+	defer func() {
+		// A panic would kill every in-flight composition; answer this one
+		// with a Fatal result instead. The panic value is not logged: it
+		// could quote the request, secrets included.
+		if r := recover(); r != nil {
+			f.log.Info("Recovered from a panic", "tag", req.GetMeta().GetTag(), "panic-type", fmt.Sprintf("%T", r))
+			rsp = response.To(req, response.DefaultTTL)
+			response.Fatal(rsp, errors.New(errInternal))
+			err = nil
+		}
+	}()
+
+	rsp = response.To(req, response.DefaultTTL)
+	log := f.log.WithValues("tag", req.GetMeta().GetTag())
+
+	in := &v1beta1.Input{}
+	if err := request.GetInput(req, in); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errInput))
+		return rsp, nil
+	}
+	if in.Backend != "" && in.Backend != v1beta1.BackendNative {
+		response.Fatal(rsp, errors.Errorf("%s: %s", errInput, field.NotSupported(field.NewPath("backend"), in.Backend, []string{v1beta1.BackendNative})))
+		return rsp, nil
+	}
+
+	oxr, err := request.GetObservedCompositeResource(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errObservedXR))
+		return rsp, nil
+	}
+	log = log.WithValues("xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName(), "xr-namespace", oxr.Resource.GetNamespace())
+
+	spec, errs := parseSpec(oxr.Resource.Object["spec"])
+	if len(errs) > 0 {
+		log.Info("Invalid composite resource", "errors", len(errs))
+		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
+		return rsp, nil
+	}
+
+	t, ferr := targetFor(oxr.Resource, spec, in.NamePrefix)
+	if ferr != nil {
+		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, ferr.Error()))
+		return rsp, nil
+	}
+
+	dxr, err := request.GetDesiredCompositeResource(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errDesiredXR))
+		return rsp, nil
+	}
+	observed, err := request.GetObservedComposedResources(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errObservedCDs))
+		return rsp, nil
+	}
+	desired, err := request.GetDesiredComposedResources(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errDesiredCDs))
+		return rsp, nil
+	}
+
+	if unknown := unknownEventTypes(spec.Subscriptions); len(unknown) > 0 {
+		response.Warning(rsp, errors.Errorf("spec.subscriptions: %s not in Auth0's event type catalog; Auth0 may reject the stream", strings.Join(unknown, ", "))).TargetCompositeAndClaim()
+	}
+
+	es, secret := compose(spec, t, in)
+	esc, err := composed.From(es)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind))
+		return rsp, nil
+	}
+	// The function has no opinion on the managed resource's status.
+	delete(esc.Object, "status")
+	oes, esObserved := observed[NameEventStream]
+	desired[NameEventStream] = &resource.DesiredComposed{Resource: esc, Ready: readiness(esObserved && isReady(oes.Resource))}
+
+	if secret != nil {
+		sc, err := composed.From(secret)
+		if err != nil {
+			response.Fatal(rsp, errors.Wrapf(err, "%s Secret", errCompose))
+			return rsp, nil
+		}
+		// A Secret has no Ready condition: it is ready once it exists.
+		_, ok := observed[NameSecret]
+		desired[NameSecret] = &resource.DesiredComposed{Resource: sc, Ready: readiness(ok)}
+	}
+
+	if esObserved {
+		if outputs, ok := outputsFrom(oes.Resource); ok {
+			if err := dxr.Resource.SetValue("status.outputs", outputs); err != nil {
+				response.Fatal(rsp, errors.Wrap(err, "cannot set status.outputs"))
+				return rsp, nil
+			}
+		}
+	}
+	streamCondition(rsp, oes.Resource, esObserved, es.GetName())
+
+	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errSetDesiredCDs))
+		return rsp, nil
+	}
+	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
+		return rsp, nil
+	}
+	log.Debug("Composed EventStream", "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
+	return rsp, nil
+}
+
+// target is where and under which names the function composes.
+type target struct {
+	// Namespace of the composed resources: the XR's, or for a legacy XR its
+	// claim's, so that the local Secret references resolve there.
+	Namespace string
+	// Name is the metadata.name of the EventStream.
+	Name string
+	// StreamName is the stream's name in Auth0.
+	StreamName string
+}
+
+func targetFor(xr *composite.Unstructured, spec *xrSpec, prefix string) (target, *field.Error) {
+	ns, name := xr.GetNamespace(), xr.GetName()
+	if ns == "" {
+		// A legacy, cluster-scoped XR: compose into its claim's namespace
+		// and name things after the claim, which is what users wrote.
+		switch ref := xr.GetClaimReference(); {
+		case ref != nil && ref.Namespace != "" && ref.Name != "":
+			ns, name = ref.Namespace, ref.Name
+		case xr.GetLabels()[labelClaimNamespace] != "" && xr.GetLabels()[labelClaimName] != "":
+			ns, name = xr.GetLabels()[labelClaimNamespace], xr.GetLabels()[labelClaimName]
+		case xr.GetKind() == KindLegacyComposite:
+			return target{}, field.Required(field.NewPath("spec", "claimRef"), "a cluster-scoped composite needs a claim: its EventStream is namespaced and is composed in the claim's namespace")
+		default:
+			// A namespaced XR always has a namespace in an API server; only
+			// a manifest rendered offline (crossplane render of the seed's
+			// manifests) lacks one. Use the namespace kubectl would.
+			ns = metav1.NamespaceDefault
+		}
+	}
+	if name == "" {
+		return target{}, field.Required(field.NewPath("metadata", "name"), "")
+	}
+	t := target{Namespace: ns, Name: prefix + name, StreamName: name}
+	if spec.Name != "" {
+		t.StreamName = spec.Name
+	}
+	return t, nil
+}
+
+// compose returns the EventStream for the XR and, when the XR carries secret
+// values inline, the Secret that holds them. The EventStream only ever
+// references secrets.
+func compose(spec *xrSpec, t target, in *v1beta1.Input) (*v1alpha1.EventStream, *corev1.Secret) {
+	pcr := defaultProviderConfigRef
+	if in.ProviderConfigRef != nil {
+		pcr = *in.ProviderConfigRef
+	}
+	if spec.ProviderConfigRef != nil {
+		pcr = *spec.ProviderConfigRef
+	}
+	mp := xpv2.ManagementPolicies{xpv2.ManagementActionAll}
+	if len(in.ManagementPolicies) > 0 {
+		mp = in.ManagementPolicies
+	}
+	if len(spec.ManagementPolicies) > 0 {
+		mp = spec.ManagementPolicies
+	}
+	status := spec.Status
+	if status == "" {
+		status = v1alpha1.StreamStatusEnabled
+	}
+
+	es := &v1alpha1.EventStream{
+		ObjectMeta: metav1.ObjectMeta{Name: t.Name, Namespace: t.Namespace},
+		Spec: v1alpha1.EventStreamSpec{
+			ManagedResourceSpec: xpv2.ManagedResourceSpec{
+				ProviderConfigReference: &pcr,
+				ManagementPolicies:      mp,
+			},
+			ForProvider: v1alpha1.EventStreamParameters{
+				Name:          t.StreamName,
+				Subscriptions: append([]string(nil), spec.Subscriptions...),
+				Status:        status,
+				Destination:   v1alpha1.Destination{Type: spec.DestinationType},
+			},
+		},
+	}
+
+	d := &es.Spec.ForProvider.Destination
+	var secret *corev1.Secret
+	switch spec.DestinationType {
+	case v1alpha1.DestinationEventBridge:
+		d.EventBridge = &v1alpha1.EventBridgeDestination{
+			AWSAccountID: spec.EventBridgeConfiguration.AWSAccountID,
+			AWSRegion:    spec.EventBridgeConfiguration.AWSRegion,
+		}
+	case v1alpha1.DestinationAction:
+		d.Action = &v1alpha1.ActionDestination{ActionID: spec.ActionConfiguration.ActionID}
+	case v1alpha1.DestinationWebhook:
+		a := spec.WebhookConfiguration.WebhookAuthorization
+		secretName := t.Name + SecretSuffix
+		data := map[string][]byte{}
+		// ref returns the reference for one secret value, moving an inline
+		// value into the composed Secret.
+		ref := func(inline string, r *secretKey, key string) *xpv2.LocalSecretKeySelector {
+			if r != nil {
+				return &xpv2.LocalSecretKeySelector{LocalSecretReference: xpv2.LocalSecretReference{Name: r.Name}, Key: r.Key}
+			}
+			data[key] = []byte(inline)
+			return &xpv2.LocalSecretKeySelector{LocalSecretReference: xpv2.LocalSecretReference{Name: secretName}, Key: key}
+		}
+		wa := v1alpha1.WebhookAuthorization{Method: a.Method}
+		switch a.Method {
+		case v1alpha1.AuthMethodBasic:
+			wa.Username = &a.Username
+			wa.PasswordSecretRef = ref(a.Password, a.PasswordSecretRef, SecretKeyPassword)
+		case v1alpha1.AuthMethodBearer:
+			wa.TokenSecretRef = ref(a.Token, a.TokenSecretRef, SecretKeyToken)
+		case v1alpha1.AuthMethodCustomHeader:
+			wa.HeaderKey = &a.HeaderKey
+			wa.HeaderValueSecretRef = ref(a.HeaderValue, a.HeaderValueSecretRef, SecretKeyHeader)
+		}
+		d.Webhook = &v1alpha1.WebhookDestination{Endpoint: spec.WebhookConfiguration.WebhookEndpoint, Authorization: wa}
+		if len(data) > 0 {
+			secret = &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: t.Namespace},
+				Type:       corev1.SecretTypeOpaque,
+				Data:       data,
+			}
+		}
+	}
+	return es, secret
+}
+
+func unknownEventTypes(subs []string) []string {
+	var unknown []string
+	for _, s := range subs {
+		if !eventtypes.Known(s) {
+			unknown = append(unknown, s)
+		}
+	}
+	return unknown
+}
+
+func readiness(ready bool) resource.Ready {
+	if ready {
+		return resource.ReadyTrue
+	}
+	return resource.ReadyFalse
+}
+
+func isReady(cd *composed.Unstructured) bool {
+	return cd.GetCondition(xpv2.TypeReady).Status == corev1.ConditionTrue
+}
+
+// outputsFrom maps the observed EventStream's status.atProvider to the XR's
+// status.outputs, field for field. It reports false until Auth0 has a stream.
+func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
+	obs := v1alpha1.EventStreamObservation{}
+	if err := es.GetValueInto("status.atProvider", &obs); err != nil || obs.ID == "" {
+		return nil, false
+	}
+	subs := make([]any, 0, len(obs.Subscriptions))
+	for _, s := range obs.Subscriptions {
+		subs = append(subs, s)
+	}
+	return map[string]any{
+		"id":                    obs.ID,
+		"name":                  obs.Name,
+		"status":                obs.Status,
+		"destinationType":       obs.DestinationType,
+		"createdAt":             obs.CreatedAt,
+		"updatedAt":             obs.UpdatedAt,
+		"subscriptions":         subs,
+		"awsPartnerEventSource": obs.AWSPartnerEventSource,
+	}, true
+}
+
+// streamCondition surfaces the EventStream's state on the XR (and claim):
+// a failed sync first, because that is usually why a stream is not ready,
+// then its Ready condition.
+func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, observed bool, name string) {
+	if !observed {
+		response.ConditionFalse(rsp, ConditionStreamReady, ReasonPending).
+			WithMessage(fmt.Sprintf("EventStream %s has not been created yet", name)).
+			TargetCompositeAndClaim()
+		return
+	}
+	synced := es.GetCondition(xpv2.TypeSynced)
+	ready := es.GetCondition(xpv2.TypeReady)
+	switch {
+	case synced.Status == corev1.ConditionFalse:
+		response.ConditionFalse(rsp, ConditionStreamReady, orDefault(string(synced.Reason), "ReconcileError")).
+			WithMessage(withDetail(fmt.Sprintf("EventStream %s is not synced", name), synced.Message)).
+			TargetCompositeAndClaim()
+	case ready.Status == corev1.ConditionTrue:
+		response.ConditionTrue(rsp, ConditionStreamReady, ReasonAvailable).
+			WithMessage(fmt.Sprintf("EventStream %s is ready", name)).
+			TargetCompositeAndClaim()
+	default:
+		response.ConditionFalse(rsp, ConditionStreamReady, orDefault(string(ready.Reason), ReasonPending)).
+			WithMessage(withDetail(fmt.Sprintf("EventStream %s is not ready", name), ready.Message)).
+			TargetCompositeAndClaim()
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func withDetail(msg, detail string) string {
+	if detail == "" {
+		return msg
+	}
+	return msg + ": " + detail
+}

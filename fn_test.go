@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/crossplane/function-sdk-go/logging"
+	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/resource"
+	"github.com/crossplane/function-sdk-go/response"
+)
+
+// xrJSON is a namespaced Auth0EventStream in namespace team-a.
+func xrJSON(name, spec string) string {
+	return fmt.Sprintf(`{"apiVersion":"auth0.openmcf.org/v1","kind":"Auth0EventStream","metadata":{"name":%q,"namespace":"team-a"},"spec":%s}`, name, spec)
+}
+
+// esJSON is the EventStream the function composes in team-a, with the
+// default providerConfigRef and managementPolicies.
+func esJSON(name, forProvider string) string {
+	return esJSONWith("team-a", name, forProvider, `{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`)
+}
+
+func esJSONWith(ns, name, forProvider, pcr, mp string) string {
+	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":%q,"namespace":%q},"spec":{"forProvider":%s,"providerConfigRef":%s,"managementPolicies":%s}}`, name, ns, forProvider, pcr, mp)
+}
+
+func secretJSON(ns, name string, data map[string]string) string {
+	b, _ := json.Marshal(data)
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q,"namespace":%q},"type":"Opaque","data":%s}`, name, ns, b)
+}
+
+func req(xr string, input string, observed map[string]string) *fnv1.RunFunctionRequest {
+	r := &fnv1.RunFunctionRequest{
+		Meta:     &fnv1.RequestMeta{Tag: "t"},
+		Observed: &fnv1.State{Composite: &fnv1.Resource{Resource: resource.MustStructJSON(xr)}},
+	}
+	if input != "" {
+		r.Input = resource.MustStructJSON(input)
+	}
+	if len(observed) > 0 {
+		r.Observed.Resources = map[string]*fnv1.Resource{}
+		for n, o := range observed {
+			r.Observed.Resources[n] = &fnv1.Resource{Resource: resource.MustStructJSON(o)}
+		}
+	}
+	return r
+}
+
+// rsp builds the expected response: desired resources, the desired XR (or
+// nil), results and conditions.
+type want struct {
+	resources  map[string]*fnv1.Resource
+	xr         string
+	results    []*fnv1.Result
+	conditions []*fnv1.Condition
+}
+
+func (w want) rsp() *fnv1.RunFunctionResponse {
+	r := &fnv1.RunFunctionResponse{
+		Meta:       &fnv1.ResponseMeta{Tag: "t", Ttl: durationpb.New(response.DefaultTTL)},
+		Results:    w.results,
+		Conditions: w.conditions,
+	}
+	if w.resources != nil {
+		xr := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+		if w.xr != "" {
+			xr = resource.MustStructJSON(w.xr)
+		}
+		r.Desired = &fnv1.State{Composite: &fnv1.Resource{Resource: xr}, Resources: w.resources}
+	}
+	return r
+}
+
+func ready(s string, r fnv1.Ready) *fnv1.Resource {
+	return &fnv1.Resource{Resource: resource.MustStructJSON(s), Ready: r}
+}
+
+func cond(s fnv1.Status, reason, msg string) []*fnv1.Condition {
+	return []*fnv1.Condition{{Type: ConditionStreamReady, Status: s, Reason: reason, Message: &msg, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum()}}
+}
+
+func creating(name string) []*fnv1.Condition {
+	return cond(fnv1.Status_STATUS_CONDITION_FALSE, "Creating", "EventStream "+name+" has not been created yet")
+}
+
+func warning(msg string) []*fnv1.Result {
+	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum()}}
+}
+
+const (
+	webhookBearerInline = `{"destinationType":"webhook","subscriptions":["user.created","user.deleted"],
+		"webhookConfiguration":{"webhookEndpoint":"https://api.example.com/hook","webhookAuthorization":{"method":"bearer","token":"s3cr3t-token"}}}`
+	fpBearerInline = `{"name":"users","subscriptions":["user.created","user.deleted"],"status":"enabled",
+		"destination":{"type":"webhook","webhook":{"endpoint":"https://api.example.com/hook","authorization":{"method":"bearer","tokenSecretRef":{"name":"users-webhook-authorization","key":"token"}}}}}`
+)
+
+// observedES is an observed EventStream with the supplied status.
+func observedES(name, status string) string {
+	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":%q,"namespace":"team-a"},"spec":{"forProvider":{}},"status":%s}`, name, status)
+}
+
+func TestRunFunction(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		req    *fnv1.RunFunctionRequest
+		want   want
+	}{
+		"WebhookBearerInline": {
+			reason: "An inline token moves into a composed Secret the EventStream references.",
+			req:    req(xrJSON("users", webhookBearerInline), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("users"),
+			},
+		},
+		"WebhookBearerSecretRef": {
+			reason: "A referenced token is passed through and no Secret is composed.",
+			req: req(xrJSON("users", `{"destinationType":"webhook","subscriptions":["user.created"],
+				"webhookConfiguration":{"webhookEndpoint":"https://api.example.com/hook","webhookAuthorization":{"method":"bearer","tokenSecretRef":{"name":"hook","key":"tok"}}}}`), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("users", `{"name":"users","subscriptions":["user.created"],"status":"enabled",
+						"destination":{"type":"webhook","webhook":{"endpoint":"https://api.example.com/hook","authorization":{"method":"bearer","tokenSecretRef":{"name":"hook","key":"tok"}}}}}`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("users"),
+			},
+		},
+		"WebhookBasicInline": {
+			reason: "Basic authorization keeps the username and moves the password into the Secret.",
+			req: req(xrJSON("api-audit", `{"destinationType":"webhook","subscriptions":["user.updated"],
+				"webhookConfiguration":{"webhookEndpoint":"https://audit.example.com","webhookAuthorization":{"method":"basic","username":"auth0-webhook","password":"p@ss"}}}`), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("api-audit", `{"name":"api-audit","subscriptions":["user.updated"],"status":"enabled",
+						"destination":{"type":"webhook","webhook":{"endpoint":"https://audit.example.com","authorization":{"method":"basic","username":"auth0-webhook","passwordSecretRef":{"name":"api-audit-webhook-authorization","key":"password"}}}}}`), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-a", "api-audit-webhook-authorization", map[string]string{"password": "cEBzcw=="}), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("api-audit"),
+			},
+		},
+		"WebhookBasicSecretRef": {
+			reason: "A referenced password is passed through.",
+			req: req(xrJSON("api-audit", `{"destinationType":"webhook","subscriptions":["user.updated"],
+				"webhookConfiguration":{"webhookEndpoint":"https://audit.example.com","webhookAuthorization":{"method":"basic","username":"u","passwordSecretRef":{"name":"audit","key":"password"}}}}`), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("api-audit", `{"name":"api-audit","subscriptions":["user.updated"],"status":"enabled",
+						"destination":{"type":"webhook","webhook":{"endpoint":"https://audit.example.com","authorization":{"method":"basic","username":"u","passwordSecretRef":{"name":"audit","key":"password"}}}}}`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("api-audit"),
+			},
+		},
+		"WebhookCustomHeaderInline": {
+			reason: "custom_header keeps the header name and moves the value into the Secret.",
+			req: req(xrJSON("hdr", `{"destinationType":"webhook","subscriptions":["user.updated"],
+				"webhookConfiguration":{"webhookEndpoint":"https://h.example.com","webhookAuthorization":{"method":"custom_header","headerKey":"X-Api-Key","headerValue":"v"}}}`), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("hdr", `{"name":"hdr","subscriptions":["user.updated"],"status":"enabled",
+						"destination":{"type":"webhook","webhook":{"endpoint":"https://h.example.com","authorization":{"method":"custom_header","headerKey":"X-Api-Key","headerValueSecretRef":{"name":"hdr-webhook-authorization","key":"headerValue"}}}}}`), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-a", "hdr-webhook-authorization", map[string]string{"headerValue": "dg=="}), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("hdr"),
+			},
+		},
+		"WebhookCustomHeaderSecretRef": {
+			reason: "A referenced header value is passed through.",
+			req: req(xrJSON("hdr", `{"destinationType":"webhook","subscriptions":["user.updated"],
+				"webhookConfiguration":{"webhookEndpoint":"https://h.example.com","webhookAuthorization":{"method":"custom_header","headerKey":"X-Api-Key","headerValueSecretRef":{"name":"h","key":"k"}}}}`), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("hdr", `{"name":"hdr","subscriptions":["user.updated"],"status":"enabled",
+						"destination":{"type":"webhook","webhook":{"endpoint":"https://h.example.com","authorization":{"method":"custom_header","headerKey":"X-Api-Key","headerValueSecretRef":{"name":"h","key":"k"}}}}}`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("hdr"),
+			},
+		},
+		"EventBridge": {
+			reason: "EventBridge streams carry account and region; unknown event types are a warning, not an error.",
+			req: req(xrJSON("security-events", `{"destinationType":"eventbridge","subscriptions":["authentication.success","user.created"],
+				"eventbridgeConfiguration":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}`), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("security-events", `{"name":"security-events","subscriptions":["authentication.success","user.created"],"status":"enabled",
+						"destination":{"type":"eventbridge","eventbridge":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}}`), fnv1.Ready_READY_FALSE),
+				},
+				results:    warning("spec.subscriptions: authentication.success not in Auth0's event type catalog; Auth0 may reject the stream"),
+				conditions: creating("security-events"),
+			},
+		},
+		"Action": {
+			reason: "Action streams carry the action id.",
+			req: req(xrJSON("to-action", `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"act_123"}}`), "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("to-action", `{"name":"to-action","subscriptions":["user.created"],"status":"enabled",
+						"destination":{"type":"action","action":{"actionId":"act_123"}}}`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("to-action"),
+			},
+		},
+		"InputDefaultsAndXROverrides": {
+			reason: "The input's name prefix applies to composed names; the XR's providerConfigRef, managementPolicies, name and status win over defaults.",
+			req: req(xrJSON("users", `{"name":"Users stream","status":"disabled","destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"a"},
+				"providerConfigRef":{"kind":"ProviderConfig","name":"team-a"}}`),
+				`{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","namePrefix":"auth0-","providerConfigRef":{"kind":"ClusterProviderConfig","name":"tenant"},"managementPolicies":["Observe"]}`, nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSONWith("team-a", "auth0-users", `{"name":"Users stream","subscriptions":["user.created"],"status":"disabled",
+						"destination":{"type":"action","action":{"actionId":"a"}}}`, `{"kind":"ProviderConfig","name":"team-a"}`, `["Observe"]`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("auth0-users"),
+			},
+		},
+		"InputDefaults": {
+			reason: "Without XR overrides the input's providerConfigRef and managementPolicies apply; the prefix also names the Secret.",
+			req: req(xrJSON("users", webhookBearerInline),
+				`{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","namePrefix":"p-","providerConfigRef":{"kind":"ClusterProviderConfig","name":"tenant"},"managementPolicies":["Observe","Create"]}`, nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSONWith("team-a", "p-users", strings.ReplaceAll(fpBearerInline, "users-webhook-authorization", "p-users-webhook-authorization"),
+						`{"kind":"ClusterProviderConfig","name":"tenant"}`, `["Observe","Create"]`), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-a", "p-users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("p-users"),
+			},
+		},
+		"LegacyClaim": {
+			reason: "A cluster-scoped XR of a claim composes into the claim's namespace and is named after the claim.",
+			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"users-x7k2p"},
+				"spec":{"claimRef":{"apiVersion":"auth0.openmcf.org/v1","kind":"Auth0EventStream","namespace":"team-b","name":"users"},
+				"destinationType":"webhook","subscriptions":["user.created","user.deleted"],
+				"webhookConfiguration":{"webhookEndpoint":"https://api.example.com/hook","webhookAuthorization":{"method":"bearer","token":"s3cr3t-token"}}}}`, "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream":          ready(esJSONWith("team-b", "users", fpBearerInline, `{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-b", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("users"),
+			},
+		},
+		"LegacyClaimLabels": {
+			reason: "Without a claimRef the claim labels Crossplane sets locate the claim.",
+			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"a-x","labels":{"crossplane.io/claim-name":"a","crossplane.io/claim-namespace":"team-c"}},
+				"spec":{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}}`, "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSONWith("team-c", "a", `{"name":"a","subscriptions":["user.created"],"status":"enabled","destination":{"type":"action","action":{"actionId":"x"}}}`,
+						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("a"),
+			},
+		},
+		"LegacyWithoutClaim": {
+			reason: "A cluster-scoped XR without a claim has no namespace for its EventStream.",
+			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"a"},
+				"spec":{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}}`, "", nil),
+			want: want{
+				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
+					Message: "invalid Auth0EventStream: spec.claimRef: Required value: a cluster-scoped composite needs a claim: its EventStream is namespaced and is composed in the claim's namespace"}},
+			},
+		},
+		"NamespacedWithoutNamespace": {
+			reason: "A namespaced XR rendered offline without a namespace composes into default, as kubectl would.",
+			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"Auth0EventStream","metadata":{"name":"a"},
+				"spec":{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}}`, "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSONWith("default", "a", `{"name":"a","subscriptions":["user.created"],"status":"enabled","destination":{"type":"action","action":{"actionId":"x"}}}`,
+						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("a"),
+			},
+		},
+		"ObservedReady": {
+			reason: "A ready EventStream is ready, its atProvider becomes status.outputs, and the Secret is ready once it exists.",
+			req: req(xrJSON("users", webhookBearerInline), "", map[string]string{
+				"event-stream": observedES("users", `{"conditions":[{"type":"Ready","status":"True","reason":"Available","lastTransitionTime":"2026-01-01T00:00:00Z"},
+					{"type":"Synced","status":"True","reason":"ReconcileSuccess","lastTransitionTime":"2026-01-01T00:00:00Z"}],
+					"atProvider":{"id":"est_kh8FhJtLmm5hwVNZYMLWEU","name":"users","status":"enabled","destinationType":"webhook","createdAt":"2025-07-29T04:20:20.541Z","updatedAt":"2025-07-29T04:20:21.541Z","subscriptions":["user.created","user.deleted"]}}`),
+				"webhook-authorization": secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}),
+			}),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_TRUE),
+					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_TRUE),
+				},
+				xr: `{"status":{"outputs":{"id":"est_kh8FhJtLmm5hwVNZYMLWEU","name":"users","status":"enabled","destinationType":"webhook",
+					"createdAt":"2025-07-29T04:20:20.541Z","updatedAt":"2025-07-29T04:20:21.541Z","subscriptions":["user.created","user.deleted"],"awsPartnerEventSource":""}}}`,
+				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
+			},
+		},
+		"ObservedEventBridgeOutputs": {
+			reason: "An EventBridge stream's partner event source reaches status.outputs.",
+			req: req(xrJSON("sec", `{"destinationType":"eventbridge","subscriptions":["user.created"],"eventbridgeConfiguration":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}`), "", map[string]string{
+				"event-stream": observedES("sec", `{"conditions":[{"type":"Ready","status":"True","reason":"Available","lastTransitionTime":"2026-01-01T00:00:00Z"}],
+					"atProvider":{"id":"est_1","name":"sec","status":"enabled","destinationType":"eventbridge","createdAt":"c","updatedAt":"u","subscriptions":["user.created"],"awsPartnerEventSource":"aws.partner/auth0.com/t-1/auth0.events"}}`),
+			}),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("sec", `{"name":"sec","subscriptions":["user.created"],"status":"enabled","destination":{"type":"eventbridge","eventbridge":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}}`), fnv1.Ready_READY_TRUE),
+				},
+				xr: `{"status":{"outputs":{"id":"est_1","name":"sec","status":"enabled","destinationType":"eventbridge","createdAt":"c","updatedAt":"u","subscriptions":["user.created"],"awsPartnerEventSource":"aws.partner/auth0.com/t-1/auth0.events"}}}`,
+				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream sec is ready"),
+			},
+		},
+		"ObservedSyncFailed": {
+			reason: "A failed sync's reason and message surface on the XR; without atProvider.id no outputs are written.",
+			req: req(xrJSON("users", webhookBearerInline), "", map[string]string{
+				"event-stream": observedES("users", `{"conditions":[{"type":"Ready","status":"False","reason":"Creating","lastTransitionTime":"2026-01-01T00:00:00Z"},
+					{"type":"Synced","status":"False","reason":"ReconcileError","message":"create failed: 400 Bad Request: invalid event type","lastTransitionTime":"2026-01-01T00:00:00Z"}]}`),
+			}),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
+				},
+				conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, "ReconcileError", "EventStream users is not synced: create failed: 400 Bad Request: invalid event type"),
+			},
+		},
+		"ObservedNotReady": {
+			reason: "A synced but unready EventStream surfaces its Ready reason.",
+			req: req(xrJSON("users", webhookBearerInline), "", map[string]string{
+				"event-stream": observedES("users", `{"conditions":[{"type":"Ready","status":"False","reason":"Unavailable","message":"stream is disabled","lastTransitionTime":"2026-01-01T00:00:00Z"},
+					{"type":"Synced","status":"True","reason":"ReconcileSuccess","lastTransitionTime":"2026-01-01T00:00:00Z"}],"atProvider":{"id":"est_2"}}`),
+			}),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
+				},
+				xr:         `{"status":{"outputs":{"id":"est_2","name":"","status":"","destinationType":"","createdAt":"","updatedAt":"","subscriptions":[],"awsPartnerEventSource":""}}}`,
+				conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, "Unavailable", "EventStream users is not ready: stream is disabled"),
+			},
+		},
+		"ObservedWithoutConditions": {
+			reason: "An EventStream the provider has not reported on yet is not ready.",
+			req: req(xrJSON("users", webhookBearerInline), "", map[string]string{
+				"event-stream": observedES("users", `{}`),
+			}),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
+				},
+				conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, "Creating", "EventStream users is not ready"),
+			},
+		},
+		"UnsupportedBackend": {
+			reason: "Only the native backend exists.",
+			req:    req(xrJSON("users", webhookBearerInline), `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform"}`, nil),
+			want: want{
+				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
+					Message: `cannot get function input: backend: Unsupported value: "terraform": supported values: "native"`}},
+			},
+		},
+	}
+
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := &Function{log: logging.NewNopLogger()}
+			got, err := f.RunFunction(context.Background(), tc.req)
+			if err != nil {
+				t.Fatalf("%s\nRunFunction(...): unexpected error: %v", tc.reason, err)
+			}
+			if diff := cmp.Diff(tc.want.rsp(), got, protocmp.Transform()); diff != "" {
+				t.Errorf("%s\nRunFunction(...): -want rsp, +got rsp:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestRunFunctionKeepsOtherDesiredResources(t *testing.T) {
+	r := req(xrJSON("a", `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}`), "", nil)
+	other := resource.MustStructJSON(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}`)
+	r.Desired = &fnv1.State{Resources: map[string]*fnv1.Resource{"other": {Resource: other}}}
+	got, err := (&Function{log: logging.NewNopLogger()}).RunFunction(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(other, got.GetDesired().GetResources()["other"].GetResource(), protocmp.Transform()); diff != "" {
+		t.Errorf("a desired resource of an earlier step changed: -want, +got:\n%s", diff)
+	}
+	if _, ok := got.GetDesired().GetResources()["event-stream"]; !ok {
+		t.Errorf("event-stream not composed")
+	}
+}

@@ -1,0 +1,54 @@
+// Package v1beta1 contains the input type of the Auth0EventStream composition
+// function.
+// +kubebuilder:object:generate=true
+// +groupName=auth0eventstream.fn.openmcf.org
+// +versionName=v1beta1
+package v1beta1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+)
+
+// Backends the function can compose for.
+const (
+	// BackendNative composes the auth0.m.openmcf.org EventStream managed
+	// resource served by this project's provider.
+	BackendNative = "native"
+)
+
+// Input configures the Auth0EventStream composition function. Every field is
+// optional; an XR may override providerConfigRef and managementPolicies.
+// +kubebuilder:object:root=true
+// +kubebuilder:storageversion
+// +kubebuilder:resource:categories=crossplane
+type Input struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Backend selects what the function composes. Only native (the
+	// auth0.m.openmcf.org EventStream) exists today; the field leaves room for
+	// a Terraform-provider backend.
+	// +kubebuilder:validation:Enum=native
+	// +kubebuilder:default=native
+	// +optional
+	Backend string `json:"backend,omitempty"`
+
+	// ProviderConfigRef composed EventStreams use unless the XR sets its own.
+	// Defaults to the ClusterProviderConfig named default.
+	// +optional
+	ProviderConfigRef *xpv2.ProviderConfigReference `json:"providerConfigRef,omitempty"`
+
+	// ManagementPolicies composed EventStreams use unless the XR sets its
+	// own. Defaults to ["*"].
+	// +optional
+	ManagementPolicies xpv2.ManagementPolicies `json:"managementPolicies,omitempty"`
+
+	// NamePrefix is prepended to the metadata.name of every composed
+	// resource (not to the Auth0 stream name).
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?-?)?$`
+	// +optional
+	NamePrefix string `json:"namePrefix,omitempty"`
+}

@@ -1,0 +1,289 @@
+package auth0client
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auth0/go-auth0/management"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// API is the narrow set of Auth0 Management API calls the EventStream
+// controller makes. Unit tests fake it; the real one is go-auth0.
+type API interface {
+	// Read GETs /event-streams/{id}.
+	Read(ctx context.Context, id string) (*management.EventStream, error)
+	// List GETs one page of /event-streams, starting at checkpoint from
+	// ("" for the first page).
+	List(ctx context.Context, from string) (*management.EventStreamList, error)
+	// Create POSTs /event-streams and fills e from the response. It is never
+	// retried: a POST whose response is lost may have created a stream, and
+	// a blind retry would create a second one.
+	Create(ctx context.Context, e *management.EventStream) error
+	// Update PATCHes /event-streams/{id} and fills e from the response.
+	Update(ctx context.Context, id string, e *management.EventStream) error
+	// Delete DELETEs /event-streams/{id}.
+	Delete(ctx context.Context, id string) error
+}
+
+// Config is what every client built by a Cache shares.
+type Config struct {
+	// CACerts are extra PEM certificates trusted for every tenant (the
+	// --auth0-ca-file flag), in addition to the system roots and a
+	// credentials Secret's caCert.
+	CACerts []byte
+	// UserAgent sent to Auth0.
+	UserAgent string
+	// AttemptTimeout bounds one HTTP attempt. Default 30s.
+	AttemptTimeout time.Duration
+	// MaxRetries of a GET, PATCH or DELETE that failed with a 429, a 5xx or
+	// a connection error. go-auth0 waits for x-ratelimit-reset on a 429 and
+	// backs off exponentially otherwise. Default 3.
+	MaxRetries int
+	// Metrics to count calls and token fetches in; required.
+	Metrics *Metrics
+}
+
+// retryStatuses are answers after which a request is retried.
+var retryStatuses = []int{
+	http.StatusTooManyRequests,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+}
+
+type client struct {
+	// retrying serves every call but Create.
+	retrying *management.Management
+	// once serves Create: go-auth0 retries any request on a connection
+	// error, POST included, so creates use a client without retries.
+	once *management.Management
+}
+
+// New builds a client for creds. Its two go-auth0 clients share one
+// transport and one token source, so the tenant sees one token request per
+// token lifetime.
+func New(creds Credentials, cfg Config) (API, error) {
+	if err := creds.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 30 * time.Second
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 3
+	}
+	host := creds.Domain
+	if i := strings.Index(host, "//"); i != -1 {
+		host = host[i+2:]
+	}
+	host = strings.TrimSuffix(host, "/")
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if len(cfg.CACerts) > 0 || len(creds.CACert) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		for _, pem := range [][]byte{cfg.CACerts, creds.CACert} {
+			if len(pem) > 0 && !pool.AppendCertsFromPEM(pem) {
+				return nil, errors.New("caCert holds no PEM certificate")
+			}
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	base := instrumented{base: tr, metrics: cfg.Metrics}
+
+	audience := creds.Audience
+	if audience == "" {
+		audience = "https://" + host + "/api/v2/"
+	}
+	cc := clientcredentials.Config{
+		ClientID:       creds.ClientID,
+		ClientSecret:   creds.ClientSecret,
+		TokenURL:       "https://" + host + "/oauth/token",
+		EndpointParams: map[string][]string{"audience": {audience}},
+		// Auth0's default token endpoint authentication is client_secret_post;
+		// auto-detection would spend a failed request on basic auth first.
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+	// The token source outlives any reconcile, so its context must not be
+	// one: it carries only the HTTP client used for token requests.
+	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base, Timeout: cfg.AttemptTimeout})
+	ts := &rejectionMemo{src: cc.TokenSource(tokenCtx), ttl: time.Minute} // caches the token until it expires
+
+	authed := func(timeout time.Duration) *http.Client {
+		return &http.Client{Timeout: timeout, Transport: &oauth2.Transport{Source: ts, Base: base}}
+	}
+	opts := func(extra ...management.Option) []management.Option {
+		return append([]management.Option{
+			// go-auth0 has no option for a caller's token source: the real
+			// token is set by the shared oauth2.Transport of WithClient,
+			// which overwrites this placeholder before anything is sent.
+			management.WithStaticToken("replaced-by-shared-token-source"),
+			management.WithUserAgent(cfg.UserAgent),
+		}, extra...)
+	}
+	retrying, err := management.New(host, opts(
+		management.WithClient(authed(0)),
+		management.WithRetryStrategy(management.RetryStrategy{
+			MaxRetries:        cfg.MaxRetries,
+			Statuses:          retryStatuses,
+			PerAttemptTimeout: cfg.AttemptTimeout,
+		}),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build Auth0 client for domain %q: %w", host, err)
+	}
+	once, err := management.New(host, opts(
+		management.WithClient(authed(cfg.AttemptTimeout)),
+		management.WithNoRetries(),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build Auth0 client for domain %q: %w", host, err)
+	}
+	return &client{retrying: retrying, once: once}, nil
+}
+
+func (c *client) Read(ctx context.Context, id string) (*management.EventStream, error) {
+	return c.retrying.EventStream.Read(ctx, id)
+}
+
+func (c *client) List(ctx context.Context, from string) (*management.EventStreamList, error) {
+	opts := []management.RequestOption{management.Take(100)}
+	if from != "" {
+		opts = append(opts, management.From(from))
+	}
+	return c.retrying.EventStream.List(ctx, opts...)
+}
+
+func (c *client) Create(ctx context.Context, e *management.EventStream) error {
+	return c.once.EventStream.Create(ctx, e)
+}
+
+func (c *client) Update(ctx context.Context, id string, e *management.EventStream) error {
+	return c.retrying.EventStream.Update(ctx, id, e)
+}
+
+func (c *client) Delete(ctx context.Context, id string) error {
+	return c.retrying.EventStream.Delete(ctx, id)
+}
+
+// A Cache keeps one client per key (a ProviderConfig's UID) for as long as
+// the credentials' fingerprint stays the same.
+type Cache struct {
+	cfg Config
+	new func(Credentials, Config) (API, error)
+
+	mu      sync.Mutex
+	entries map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	fingerprint string
+	api         API
+}
+
+// NewCache returns an empty cache building clients with New.
+func NewCache(cfg Config) *Cache {
+	return &Cache{cfg: cfg, new: New, entries: map[string]cacheEntry{}}
+}
+
+// Get returns the client cached for key, building a new one when there is
+// none or the credentials changed.
+func (c *Cache) Get(key string, creds Credentials) (API, error) {
+	fp := creds.Fingerprint()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && e.fingerprint == fp {
+		return e.api, nil
+	}
+	api, err := c.new(creds, c.cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.entries[key] = cacheEntry{fingerprint: fp, api: api}
+	return api, nil
+}
+
+// Len is the number of cached clients.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// StatusCode is the HTTP status of an Auth0 API error, or 0.
+func StatusCode(err error) int {
+	var e management.Error
+	if errors.As(err, &e) {
+		return e.Status()
+	}
+	return 0
+}
+
+// IsNotFound is true for a 404 from Auth0.
+func IsNotFound(err error) bool { return StatusCode(err) == http.StatusNotFound }
+
+// Explain turns an error of a call into a message a user can act on. It
+// never includes credentials: token errors are rebuilt from their code and
+// description only.
+func Explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		code := 0
+		if re.Response != nil {
+			code = re.Response.StatusCode
+		}
+		return fmt.Errorf("Auth0 refused the provider's client credentials (HTTP %d %s: %s); check clientId, clientSecret and that the application is authorized for the Management API", code, re.ErrorCode, re.ErrorDescription)
+	}
+	switch code := StatusCode(err); {
+	case code == http.StatusTooManyRequests:
+		return fmt.Errorf("rate limited by Auth0 after retries, will try again: %w", err)
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return fmt.Errorf("Auth0 denied the call; check the application's Management API scopes (read/create/update/delete:event_streams): %w", err)
+	case code >= 500:
+		return fmt.Errorf("Auth0 failed after retries, will try again: %w", err)
+	case code >= 400:
+		return fmt.Errorf("Auth0 rejected the event stream: %w", err)
+	}
+	return err
+}
+
+// rejectionMemo remembers for ttl that Auth0 refused the credentials (a 4xx
+// from /oauth/token). go-auth0 retries any failed round trip, the token
+// fetch inside it included; without this every reconcile with bad
+// credentials would spend several token requests, which Auth0 meters.
+type rejectionMemo struct {
+	src oauth2.TokenSource
+	ttl time.Duration
+
+	mu    sync.Mutex
+	err   error
+	until time.Time
+}
+
+func (r *rejectionMemo) Token() (*oauth2.Token, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil && time.Now().Before(r.until) {
+		return nil, r.err
+	}
+	t, err := r.src.Token()
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+		r.err, r.until = err, time.Now().Add(r.ttl)
+	}
+	return t, err
+}

@@ -1,0 +1,100 @@
+package auth0sim
+
+import (
+	"maps"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type counters struct {
+	calls  map[string]map[string]int
+	tokens int
+}
+
+func newCounters() counters { return counters{calls: map[string]map[string]int{}} }
+
+// Counters are the calls the simulator answered, by endpoint (the route,
+// such as "GET /api/v2/event-streams/{id}") and outcome (the status code,
+// or "hung" / "lost" for injected faults), and the tokens it issued.
+type Counters struct {
+	Calls        map[string]map[string]int `json:"calls"`
+	TokensIssued int                       `json:"tokens_issued"`
+}
+
+// Get returns the number of calls to endpoint with outcome.
+func (c Counters) Get(endpoint, outcome string) int { return c.Calls[endpoint][outcome] }
+
+// Total returns the number of calls to endpoint, whatever their outcome.
+func (c Counters) Total(endpoint string) int {
+	n := 0
+	for _, v := range c.Calls[endpoint] {
+		n += v
+	}
+	return n
+}
+
+// Counters returns a snapshot of the call and token counters.
+func (s *Server) Counters() Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Counters{Calls: map[string]map[string]int{}, TokensIssued: s.counters.tokens}
+	for e, m := range s.counters.calls {
+		out.Calls[e] = maps.Clone(m)
+	}
+	return out
+}
+
+// ResetCounters zeroes the in-process counters. Prometheus counters keep
+// counting, as counters must.
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters = newCounters()
+}
+
+func (s *Server) count(endpoint, outcome string) {
+	s.mu.Lock()
+	m := s.counters.calls[endpoint]
+	if m == nil {
+		m = map[string]int{}
+		s.counters.calls[endpoint] = m
+	}
+	m[outcome]++
+	s.mu.Unlock()
+	s.metrics.requests.WithLabelValues(endpoint, outcome).Inc()
+}
+
+// metrics are the counters as Prometheus metrics, in a registry of the
+// simulator's own so several simulators can run in one process.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	tokens   prometheus.Counter
+	streams  prometheus.Gauge
+}
+
+func newMetrics(*Server) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auth0sim_requests_total",
+			Help: "Calls answered by the Auth0 simulator, by endpoint and outcome (status code, hung or lost).",
+		}, []string{"endpoint", "outcome"}),
+		tokens: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "auth0sim_tokens_issued_total",
+			Help: "Access tokens issued by the client-credentials grant.",
+		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auth0sim_event_streams",
+			Help: "Event streams currently stored.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.tokens, m.streams)
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,46 @@
+// Package eventtypes is the catalog of event types an Auth0 event stream can
+// subscribe to. It is shared by the Auth0 simulator (which rejects unknown
+// types the way Auth0 does) and the composition function (which warns about
+// them before they reach Auth0).
+package eventtypes
+
+import "slices"
+
+// catalog holds the event types Auth0's SDK catalogs list. Auth0 grows this
+// list over time; types that are not listed here (for example the seed's
+// authentication.*, api.authorization.* and management.*) are rejected.
+var catalog = []string{
+	"group.created",
+	"group.deleted",
+	"group.member.added",
+	"group.member.deleted",
+	"group.updated",
+	"organization.connection.added",
+	"organization.connection.removed",
+	"organization.connection.updated",
+	"organization.created",
+	"organization.deleted",
+	"organization.member.added",
+	"organization.member.deleted",
+	"organization.member.role.assigned",
+	"organization.member.role.deleted",
+	"organization.updated",
+	"user.created",
+	"user.deleted",
+	"user.updated",
+}
+
+func init() {
+	slices.Sort(catalog)
+}
+
+// Known reports whether t is an event type in Auth0's catalog.
+func Known(t string) bool {
+	_, found := slices.BinarySearch(catalog, t)
+	return found
+}
+
+// All returns the catalog, sorted. The caller owns the returned slice.
+func All() []string {
+	return slices.Clone(catalog)
+}
