@@ -202,7 +202,7 @@ func TestRunFunction(t *testing.T) {
 		},
 		"Action": {
 			reason: "Action streams carry the action id.",
-			req: req(xrJSON("to-action", `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"act_123"}}`), "", nil),
+			req:    req(xrJSON("to-action", `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"act_123"}}`), "", nil),
 			want: want{
 				resources: map[string]*fnv1.Resource{
 					"event-stream": ready(esJSON("to-action", `{"name":"to-action","subscriptions":["user.created"],"status":"enabled",
@@ -312,7 +312,7 @@ func TestRunFunction(t *testing.T) {
 				resources: map[string]*fnv1.Resource{
 					"event-stream": ready(esJSON("sec", `{"name":"sec","subscriptions":["user.created"],"status":"enabled","destination":{"type":"eventbridge","eventbridge":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}}`), fnv1.Ready_READY_TRUE),
 				},
-				xr: `{"status":{"outputs":{"id":"est_1","name":"sec","status":"enabled","destinationType":"eventbridge","createdAt":"c","updatedAt":"u","subscriptions":["user.created"],"awsPartnerEventSource":"aws.partner/auth0.com/t-1/auth0.events"}}}`,
+				xr:         `{"status":{"outputs":{"id":"est_1","name":"sec","status":"enabled","destinationType":"eventbridge","createdAt":"c","updatedAt":"u","subscriptions":["user.created"],"awsPartnerEventSource":"aws.partner/auth0.com/t-1/auth0.events"}}}`,
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream sec is ready"),
 			},
 		},

@@ -23,12 +23,12 @@ import (
 
 // cli holds the flags.
 type cli struct {
-	Addr      string            `default:"127.0.0.1:8443" help:"Address to listen on (loopback unless told otherwise)."`
-	Client    []string          `required:"" placeholder:"ID:SECRET" sep:"none" help:"A client for the client-credentials grant, as id:secret (repeatable)."`
-	Domain    string            `default:"${default_domain}" help:"Tenant name used in aws_partner_event_source and event payloads."`
-	TLSDir    string            `name:"tls-dir" default:"_output/auth0-sim" type:"path" help:"Directory holding ca.crt and ca.key; a CA is generated there when missing."`
-	PlainHTTP bool              `name:"plain-http" help:"Serve plain HTTP (for curl and local tools; go-auth0 needs HTTPS)."`
-	State     string            `type:"path" help:"File to load state from at start and persist it to while running, so a demo survives a restart."`
+	Addr      string   `default:"127.0.0.1:8443" help:"Address to listen on (loopback unless told otherwise)."`
+	Client    []string `required:"" placeholder:"ID:SECRET" sep:"none" help:"A client for the client-credentials grant, as id:secret (repeatable)."`
+	Domain    string   `default:"${default_domain}" help:"Tenant name used in aws_partner_event_source and event payloads."`
+	TLSDir    string   `name:"tls-dir" default:"_output/auth0-sim" type:"path" help:"Directory holding ca.crt and ca.key; a CA is generated there when missing."`
+	PlainHTTP bool     `name:"plain-http" help:"Serve plain HTTP (for curl and local tools; go-auth0 needs HTTPS)."`
+	State     string   `type:"path" help:"File to load state from at start and persist it to while running, so a demo survives a restart."`
 
 	TokenTTL        time.Duration `name:"token-ttl" default:"24h" help:"Lifetime of issued tokens (expires_in)."`
 	RateLimit       float64       `name:"rate-limit" default:"0" help:"Management API requests per second for the tenant; 0 is unlimited."`
@@ -86,7 +86,6 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 	}
 	printHowTo(out, r, c, caPath)
 
-	var persistErr error
 	if c.State != "" {
 		last, _ := json.Marshal(srv.Dump())
 		tick := time.NewTicker(time.Second)
@@ -97,12 +96,12 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 			case <-ctx.Done():
 				break loop
 			case <-tick.C:
+				var err error
 				if last, err = persist(srv, c.State, last); err != nil {
 					fmt.Fprintf(os.Stderr, "auth0-sim: %v\n", err)
 				}
 			}
 		}
-		defer func() { _, persistErr = persist(srv, c.State, nil) }()
 	} else {
 		<-ctx.Done()
 	}
@@ -111,8 +110,14 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 	if err := r.Shutdown(sctx); err != nil {
 		r.Close()
 	}
+	if c.State != "" {
+		// Persist what the last calls changed, after they finished.
+		if _, err := persist(srv, c.State, nil); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(out, "auth0-sim stopped")
-	return persistErr
+	return nil
 }
 
 func parseClients(flags []string) (map[string]string, error) {

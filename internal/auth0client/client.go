@@ -282,7 +282,7 @@ func (r *rejectionMemo) Token() (*oauth2.Token, error) {
 	}
 	t, err := r.src.Token()
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 && re.Response.StatusCode != http.StatusTooManyRequests {
 		r.err, r.until = err, time.Now().Add(r.ttl)
 	}
 	return t, err

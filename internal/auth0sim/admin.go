@@ -82,7 +82,14 @@ func (s *Server) Seed(st State) error {
 		if _, ok := streams[id]; !ok {
 			return fmt.Errorf("deliveries of unknown stream %s", id)
 		}
-		deliveries[id] = ds
+		for _, d := range ds {
+			if d == nil || d.StreamID != id || !eventIDPattern.MatchString(d.ID) {
+				return fmt.Errorf("deliveries of stream %s: malformed delivery", id)
+			}
+			c := *d
+			c.Runs = append([]Run(nil), d.Runs...)
+			deliveries[id] = append(deliveries[id], &c)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,6 +217,18 @@ func (s *Server) adminRoutes() {
 			}
 			s.SetFaults(f)
 			writeJSON(w, http.StatusOK, fj)
+		},
+		"POST /__sim/faults/next": func(w http.ResponseWriter, r *http.Request) {
+			var f ScriptedFaults
+			if !decodeAdmin(w, r, &f) {
+				return
+			}
+			if f.Hangs < 0 || f.Errors < 0 || f.LostResponses < 0 {
+				writeError(w, errBadRequest("invalid_body", "counts must not be negative"))
+				return
+			}
+			s.Script(f)
+			writeJSON(w, http.StatusOK, f)
 		},
 		"PUT /__sim/ratelimit": func(w http.ResponseWriter, r *http.Request) {
 			var rl struct {

@@ -1,6 +1,8 @@
 package auth0sim_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -33,3 +35,5 @@ func (c *clock) AdvanceTo(t time.Time) {
 		c.now = t
 	}
 }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

@@ -313,7 +313,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 			statuses = append(statuses, st)
 		}
 	}
-	dateFrom, dateTo, aerr := dateRange(q.Get("date_from"), q.Get("date_to"))
+	dateFrom, dateTo, aerr := dateRange(q.Get("date_from"), q.Get("date_to"), false)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -360,7 +360,7 @@ func eventTypeFilter(property, v string) ([]string, *apiError) {
 
 // dateRange parses RFC 3339 bounds; Auth0 does not allow sub-second
 // precision in them.
-func dateRange(from, to string) (time.Time, time.Time, *apiError) {
+func dateRange(from, to string, inBody bool) (time.Time, time.Time, *apiError) {
 	var f, t time.Time
 	for _, x := range []struct {
 		name, v string
@@ -371,7 +371,11 @@ func dateRange(from, to string) (time.Time, time.Time, *apiError) {
 		}
 		p, err := time.Parse(time.RFC3339, x.v)
 		if err != nil || p.Nanosecond() != 0 {
-			return f, t, errBody(x.name, "Object didn't pass validation for format date-time without sub-second precision: "+x.v)
+			msg := "Object didn't pass validation for format date-time without sub-second precision: " + x.v
+			if inBody {
+				return f, t, errBody(x.name, msg)
+			}
+			return f, t, errQuery(x.name, msg)
 		}
 		*x.dst = p
 	}
@@ -507,7 +511,7 @@ func (s *Server) redeliverMany(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	from, to, aerr := dateRange(df, dt)
+	from, to, aerr := dateRange(df, dt, true)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -559,7 +563,13 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	if aerr := checkQuery(r.URL.Query(), "date_from", "date_to"); aerr != nil {
+	q := r.URL.Query()
+	if aerr := checkQuery(q, "date_from", "date_to"); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	qFrom, qTo, aerr := dateRange(q.Get("date_from"), q.Get("date_to"), false)
+	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
@@ -571,8 +581,20 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now().UTC()
+	// By default the window is the last 14 days up to the end of this
+	// hour, as recorded.
 	hour := now.Truncate(time.Hour)
 	from, to := hour.Add(-14*24*time.Hour), hour.Add(time.Hour)
+	if !qFrom.IsZero() {
+		from = qFrom.UTC()
+	}
+	if !qTo.IsZero() {
+		to = qTo.UTC()
+	}
+	if !from.Before(to) {
+		writeError(w, errQuery("date_from", "date_from must be before date_to"))
+		return
+	}
 	firstDay := from.Truncate(24 * time.Hour)
 	var buckets []string
 	for d := firstDay; d.Before(to); d = d.Add(24 * time.Hour) {
@@ -583,7 +605,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	for _, d := range s.deliveries[id] {
 		for _, run := range d.Runs {
 			end := run.end(s.opts.DeliveryBackoff)
-			if end.After(now) || end.Before(from) {
+			if end.After(now) || end.Before(from) || !end.Before(to) {
 				continue
 			}
 			i := int(end.UTC().Sub(firstDay) / (24 * time.Hour))

@@ -68,6 +68,7 @@ func Listen(srv *Server, cfg ListenConfig) (*Running, error) {
 	}
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ForceAttemptHTTP2 = true
 	if cfg.PlainHTTP {
 		r.URL = "http://" + ln.Addr().String()
 	} else {
@@ -84,15 +85,21 @@ func Listen(srv *Server, cfg ListenConfig) (*Running, error) {
 			return nil, err
 		}
 		r.CACertPEM = ca.CertPEM
-		r.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, r.http.TLSConfig)
+		// HTTP/2 like Auth0; ServeTLS below negotiates it.
+		r.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(ca.CertPEM)
 		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		r.URL = "https://" + r.ln.Addr().String()
 	}
 	r.client = &http.Client{Transport: transport, Timeout: 60 * time.Second}
-	go func() { r.served <- r.http.Serve(ln) }()
+	go func() {
+		if cfg.PlainHTTP {
+			r.served <- r.http.Serve(ln)
+			return
+		}
+		r.served <- r.http.ServeTLS(ln, "", "")
+	}()
 	return r, nil
 }
 

@@ -5,6 +5,7 @@
 package auth0sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"math"
@@ -80,6 +81,7 @@ type Server struct {
 	outcomes   map[string]DeliveryOutcome
 	tokens     map[string]tokenInfo
 	faults     Faults
+	scripted   ScriptedFaults
 	bucket     *bucket
 	counters   counters
 
@@ -231,8 +233,19 @@ const (
 // bearer-token checks, injected errors and lost responses.
 func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Take in the whole request before deciding anything, as Auth0's
+		// front end does: answering a retried client mid-upload makes it
+		// resend a half-read body.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			s.count(endpoint, strconv.Itoa(http.StatusBadRequest))
+			writeError(w, errBadRequest("invalid_body", "Invalid request payload JSON format"))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
 		f := s.faults
+		hang := s.scripted.takeHang()
 		s.mu.Unlock()
 		if f.Latency > 0 {
 			t := time.NewTimer(f.Latency)
@@ -244,7 +257,7 @@ func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler
 				t.Stop()
 			}
 		}
-		if roll(f.HangRate) {
+		if hang || roll(f.HangRate) {
 			s.count(endpoint, OutcomeHung)
 			select {
 			case <-r.Context().Done():
@@ -262,7 +275,7 @@ func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler
 			writeError(w, aerr)
 			return
 		}
-		if roll(f.ErrorRate) {
+		if s.injectError(f.ErrorRate) {
 			aerr := &apiError{StatusCode: http.StatusInternalServerError, Err: "Internal Server Error", Message: "Internal Server Error (injected)"}
 			if rand.IntN(2) == 1 {
 				aerr = &apiError{StatusCode: http.StatusServiceUnavailable, Err: "Service Unavailable", Message: "Service Unavailable (injected)"}
@@ -276,7 +289,7 @@ func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler
 		if buf.status == 0 {
 			buf.status = http.StatusOK
 		}
-		if r.Method != http.MethodGet && buf.status < 300 && roll(f.LostResponseRate) {
+		if r.Method != http.MethodGet && buf.status < 300 && s.loseResponse(f.LostResponseRate) {
 			s.count(endpoint, OutcomeLost)
 			// Aborting the handler closes the connection (HTTP/1) or resets
 			// the stream (HTTP/2) without an answer.
@@ -293,11 +306,17 @@ func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler
 
 func roll(p float64) bool { return p > 0 && rand.Float64() < p }
 
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
 // readBody reads a request body of bounded size.
 func readBody(r *http.Request) ([]byte, *apiError) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return nil, errBadRequest("invalid_body", "Invalid request payload JSON format")
+	}
+	if len(b) > maxBody {
+		return nil, &apiError{StatusCode: http.StatusRequestEntityTooLarge, Err: "Request Entity Too Large", Message: "Payload content length greater than maximum allowed: 1048576"}
 	}
 	return b, nil
 }
@@ -365,6 +384,61 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
+}
+
+// ScriptedFaults are faults for the next Management API calls, in call
+// order, for tests that need a failure exactly where they expect one.
+type ScriptedFaults struct {
+	// Hangs: the next Hangs calls hang.
+	Hangs int `json:"hangs"`
+	// Errors: the next Errors authenticated calls answer 500 or 503.
+	Errors int `json:"errors"`
+	// LostResponses: the next LostResponses writes that succeed lose their
+	// answer.
+	LostResponses int `json:"lost_responses"`
+}
+
+// takeHang consumes a scripted hang, if any.
+func (f *ScriptedFaults) takeHang() bool {
+	if f.Hangs > 0 {
+		f.Hangs--
+		return true
+	}
+	return false
+}
+
+// injectError decides whether an authenticated call fails with 5xx: a
+// scripted error first, else by chance. Calls refused earlier (429, 401)
+// do not use up scripted errors.
+func (s *Server) injectError(rate float64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.scripted.Errors > 0 {
+		s.scripted.Errors--
+		return true
+	}
+	return roll(rate)
+}
+
+// loseResponse decides whether a successful write loses its answer: a
+// scripted loss first, else by chance.
+func (s *Server) loseResponse(rate float64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.scripted.LostResponses > 0 {
+		s.scripted.LostResponses--
+		return true
+	}
+	return roll(rate)
+}
+
+// Script adds faults for the next calls to those already scripted.
+func (s *Server) Script(f ScriptedFaults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scripted.Hangs += f.Hangs
+	s.scripted.Errors += f.Errors
+	s.scripted.LostResponses += f.LostResponses
 }
 
 // Faults returns the injected faults.

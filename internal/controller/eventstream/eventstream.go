@@ -49,6 +49,11 @@ const (
 	reasonAdopt   event.Reason = "AdoptEventStream"
 )
 
+// annotationCreateRejected records when Auth0 answered a create with a
+// definite refusal (4xx): that attempt made no stream, so the next Observe
+// need not list streams to adopt one.
+const annotationCreateRejected = "auth0.m.openmcf.org/external-create-rejected"
+
 // adoptionSkew allows for the provider's clock running ahead of Auth0's when
 // looking for a stream created after a create-pending annotation.
 const adoptionSkew = 30 * time.Second
@@ -205,7 +210,18 @@ func mayUpdate(cr *v1alpha1.EventStream) bool {
 // created the stream.
 func createMayHaveSucceeded(cr *v1alpha1.EventStream) bool {
 	pending := meta.GetExternalCreatePending(cr)
-	return !pending.IsZero() && pending.After(meta.GetExternalCreateSucceeded(cr))
+	if pending.IsZero() || !pending.After(meta.GetExternalCreateSucceeded(cr)) {
+		return false
+	}
+	rejected, err := time.Parse(time.RFC3339, cr.GetAnnotations()[annotationCreateRejected])
+	return err != nil || pending.After(rejected)
+}
+
+// rejected is true when err proves Auth0 made no stream: a 4xx answer. A
+// 5xx or a lost connection proves nothing.
+func rejected(err error) bool {
+	code := auth0client.StatusCode(err)
+	return code >= 400 && code < 500
 }
 
 // adopt finds the stream a lost create made for cr: exactly its name and
@@ -320,6 +336,10 @@ func (e *external) Create(ctx context.Context, cr *v1alpha1.EventStream) (manage
 	}
 	s := createBody(cr.Spec.ForProvider, secrets)
 	if err := e.api.Create(ctx, s); err != nil {
+		if rejected(err) {
+			// Persisted with the reconciler's create-failed annotation.
+			meta.AddAnnotations(cr, map[string]string{annotationCreateRejected: e.now().Format(time.RFC3339)})
+		}
 		return managed.ExternalCreation{}, errors.Wrap(auth0client.Explain(err), errCreate)
 	}
 	// The reconciler persists annotations after Create but reloads status
@@ -382,6 +402,9 @@ func (e *external) replace(ctx context.Context, cr *v1alpha1.EventStream, old *m
 	s := createBody(cr.Spec.ForProvider, secrets)
 	if err := e.api.Create(ctx, s); err != nil {
 		meta.SetExternalCreateFailed(cr, e.now())
+		if rejected(err) {
+			meta.AddAnnotations(cr, map[string]string{annotationCreateRejected: e.now().Format(time.RFC3339)})
+		}
 		_ = annotations.UpdateCriticalAnnotations(ctx, cr) // the error below matters more
 		return errors.Wrap(auth0client.Explain(err), errCreate)
 	}

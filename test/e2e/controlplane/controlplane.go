@@ -58,6 +58,11 @@ type Options struct {
 	// Product installs our packages and runs the simulator, function and
 	// provider. Without it only the Kubernetes and Crossplane core run.
 	Product bool
+	// Flavour picks the Configuration to install with Product: the
+	// namespaced XR API (FlavourNamespaced, the default) or the legacy
+	// claim API (FlavourLegacy). They serve the same kind, so a cluster
+	// runs one of them.
+	Flavour string
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -70,6 +75,7 @@ type State struct {
 	Ports      map[string]int    `json:"ports"`
 	Processes  []Process         `json:"processes"`
 	Product    bool              `json:"product"`
+	Flavour    string            `json:"flavour,omitempty"`
 	Tools      map[string]string `json:"tools"`
 	Sim        *Sim              `json:"sim,omitempty"`
 	// Packages maps a package object (Function/NAME) to its source.
@@ -192,7 +198,7 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		return nil, fmt.Errorf("resolve %s: %w", opts.Dir, err)
 	}
 	if old, lerr := Load(dir); lerr == nil {
-		if old.Ready && old.Alive() && (old.Product || !opts.Product) {
+		if old.Ready && old.Alive() && (old.Product || !opts.Product) && old.Flavour == flavour(opts) {
 			return old, nil
 		}
 		// A half-started or partly dead plane: stop what is left, start over.
@@ -214,7 +220,7 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 	p := &plane{
 		dir:     dir,
 		opts:    opts,
-		state:   &State{Dir: dir, Ports: map[string]int{}, Product: opts.Product, Tools: map[string]string{}, Packages: map[string]string{}},
+		state:   &State{Dir: dir, Ports: map[string]int{}, Product: opts.Product, Flavour: flavour(opts), Tools: map[string]string{}, Packages: map[string]string{}},
 		running: map[string]*running{},
 	}
 	defer func() {
@@ -242,6 +248,23 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		return nil, err
 	}
 	return p.state, nil
+}
+
+// Flavours of the Auth0EventStream API.
+const (
+	FlavourNamespaced = "namespaced"
+	FlavourLegacy     = "legacy"
+)
+
+func flavour(o Options) string {
+	switch {
+	case !o.Product:
+		return ""
+	case o.Flavour == "":
+		return FlavourNamespaced
+	default:
+		return o.Flavour
+	}
 }
 
 // tools finds (building when missing) the pinned binaries.

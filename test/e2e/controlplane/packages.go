@@ -27,6 +27,7 @@ var (
 	ProviderGVR              = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providers"}
 	ProviderRevisionGVR      = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providerrevisions"}
 	ConfigurationGVR         = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "configurations"}
+	mrapGVR                  = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1alpha1", Resource: "managedresourceactivationpolicies"}
 	ConfigurationRevisionGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "configurationrevisions"}
 )
 
@@ -300,7 +301,19 @@ func (p *plane) installProvider(ctx context.Context, x xpkg) error {
 	if err := p.waitHealthy(ctx, ProviderGVR, x.Name); err != nil {
 		return err
 	}
-	p.logf("provider package %s installed and healthy", x.Name)
+	// The provider declares the safe-start capability, so its managed
+	// resource definitions stay inactive (no CRDs) until a policy activates
+	// them, as a platform engineer would.
+	mrap := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.crossplane.io/v1alpha1",
+		"kind":       "ManagedResourceActivationPolicy",
+		"metadata":   map[string]any{"name": x.Name},
+		"spec":       map[string]any{"activate": []any{eventStreamCRD}},
+	}}
+	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, x.Name, mrap, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+		return fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
+	}
+	p.logf("provider package %s installed and healthy; EventStream activated", x.Name)
 	return nil
 }
 

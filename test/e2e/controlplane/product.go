@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +76,11 @@ func (p *plane) product(ctx context.Context) error {
 	}
 
 	pkgs := map[string]xpkg{}
-	for _, dir := range []string{functionPackageDir, providerPackageDir, configurationDir, configurationLegacy} {
+	config := configurationDir
+	if p.state.Flavour == FlavourLegacy {
+		config = configurationLegacy
+	}
+	for _, dir := range []string{functionPackageDir, providerPackageDir, config} {
 		x, err := p.buildPackage(ctx, filepath.Join(p.opts.RepoRoot, dir))
 		if err != nil {
 			return err
@@ -99,12 +104,7 @@ func (p *plane) product(ctx context.Context) error {
 	if err := p.providerConfig(ctx); err != nil {
 		return err
 	}
-	for _, dir := range []string{configurationDir, configurationLegacy} {
-		if err := p.installConfiguration(ctx, pkgs[dir]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.installConfiguration(ctx, pkgs[config])
 }
 
 func (p *plane) startSim(ctx context.Context, bin string) error {
@@ -144,25 +144,28 @@ func (p *plane) startProvider(ctx context.Context, bin string) error {
 	if err := p.ports("provider-metrics", "provider-health"); err != nil {
 		return err
 	}
-	pr, err := p.start(providerProcessName, bin, providerArgs(p), []string{"KUBECONFIG=" + p.state.Kubeconfig})
+	health := fmt.Sprintf("127.0.0.1:%d", p.state.Ports["provider-health"])
+	pr, err := p.start(providerProcessName, bin, []string{
+		"--kubeconfig=" + p.state.Kubeconfig,
+		"--debug",
+		"--metrics-bind-address=" + fmt.Sprintf("127.0.0.1:%d", p.state.Ports["provider-metrics"]),
+		"--health-probe-bind-address=" + health,
+		"--auth0-ca-file=" + p.state.Sim.CACert,
+		// Check each stream against Auth0 often, so drift is corrected
+		// within a test's patience.
+		"--poll=10s",
+	}, nil)
 	if err != nil {
 		return err
 	}
-	// The provider serves no probe we can rely on across versions; it is
-	// up once it stays up and acquires nothing else. Readiness is proven
-	// end to end by the ClusterProviderConfig and the first stream.
-	if err := p.waitFor(ctx, "provider", 30*time.Second, pr, func(context.Context) (bool, error) {
-		b, err := os.ReadFile(pr.Log)
-		return err == nil && len(b) > 0, nil
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if err := p.waitFor(ctx, "provider", time.Minute, pr, func(ctx context.Context) (bool, error) {
+		return httpGetOK(ctx, plain, "http://"+health+"/readyz", "")
 	}); err != nil {
 		return err
 	}
 	p.logf("provider running")
 	return nil
-}
-
-func providerArgs(p *plane) []string {
-	return []string{"--debug"}
 }
 
 // providerConfig stores the simulator's credentials and CA in a Secret and

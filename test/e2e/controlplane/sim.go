@@ -151,3 +151,15 @@ func (c *SimClient) ManagementGet(ctx context.Context, path string) (map[string]
 	out := map[string]any{}
 	return out, c.do(ctx, http.MethodGet, path, nil, &out, tok.AccessToken)
 }
+
+// ScriptedFaults fail the next Management API calls, in call order.
+type ScriptedFaults struct {
+	Hangs         int `json:"hangs"`
+	Errors        int `json:"errors"`
+	LostResponses int `json:"lost_responses"`
+}
+
+// Script adds faults for the next calls.
+func (c *SimClient) Script(ctx context.Context, f ScriptedFaults) error {
+	return c.do(ctx, http.MethodPost, "/__sim/faults/next", f, nil, "")
+}

@@ -27,6 +27,7 @@ type cli struct {
 
 type upCmd struct {
 	Product bool          `help:"Also install this project's packages and run the simulator, function and provider."`
+	Flavour string        `default:"namespaced" enum:"namespaced,legacy" help:"Which Configuration to install: the namespaced XR API or the legacy claim API."`
 	Timeout time.Duration `default:"30m" help:"Give up after this long (first runs build binaries)."`
 }
 
@@ -40,7 +41,7 @@ func (c *upCmd) Run(g *cli) error {
 		return err
 	}
 	start := time.Now()
-	s, err := controlplane.Up(ctx, controlplane.Options{Dir: g.Dir, RepoRoot: root, Product: c.Product, Log: os.Stderr})
+	s, err := controlplane.Up(ctx, controlplane.Options{Dir: g.Dir, RepoRoot: root, Product: c.Product, Flavour: c.Flavour, Log: os.Stderr})
 	if err != nil {
 		return err
 	}

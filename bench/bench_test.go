@@ -1,0 +1,263 @@
+// Package bench measures the provider binary against a real API server
+// (envtest) and the Auth0 simulator: Auth0 calls per poll of a converged
+// stream, token fetches per ProviderConfig, and resident memory with many
+// EventStreams. Run it with `make bench` or bench/run.sh.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/providertest"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkProvider runs the provider binary with BENCH_STREAMS (1000)
+// EventStreams spread over BENCH_PROVIDER_CONFIGS (2) ProviderConfigs and
+// reports calls/poll, tokens per ProviderConfig and RSS. It fails when a
+// budget of the README is exceeded.
+func BenchmarkProvider(b *testing.B) {
+	streams := envInt("BENCH_STREAMS", 1000)
+	configs := envInt("BENCH_PROVIDER_CONFIGS", 2)
+	poll := envDuration("BENCH_POLL", 30*time.Second)
+	ctx := context.Background()
+
+	env := providertest.Start(b, providertest.Options{NoProvider: true})
+	dir := b.TempDir()
+	bin := buildProvider(b, dir)
+	kubeconfig, ca := filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "auth0-ca.pem")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		b.Fatal(err)
+	}
+	if err := env.Sim.WriteCA(ca); err != nil {
+		b.Fatal(err)
+	}
+
+	for i := range configs {
+		ns := fmt.Sprintf("bench-%d", i)
+		secret := env.CredentialsSecret(ns, "auth0", providertest.ClientSecret)
+		delete(secret.Data, v1alpha1.CredentialCACert) // trusted through --auth0-ca-file instead
+		for _, o := range []client.Object{
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+			secret,
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"}, Data: map[string][]byte{"token": []byte("bench-token")}},
+			&v1alpha1.ProviderConfig{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"},
+				Spec: v1alpha1.ProviderConfigSpec{Credentials: v1alpha1.LocalCredentials{
+					Source: v1alpha1.CredentialsSourceSecret, SecretRef: &xpv2.LocalSecretReference{Name: "auth0"},
+				}},
+			},
+		} {
+			if err := env.Kube.Create(ctx, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+
+	log, err := os.Create(filepath.Join(dir, "provider.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca,
+		"--poll", poll.String(), "--max-reconcile-rate", "50",
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		_ = log.Close()
+	})
+
+	start := time.Now()
+	createStreams(b, env, streams, configs)
+	waitReady(b, env, streams, 20*time.Minute)
+	b.Logf("%d EventStreams Ready in %s", streams, time.Since(start).Round(time.Second))
+	tokens := env.Sim.Server().Counters().TokensIssued
+
+	// Converged: count every Management API call while each stream is
+	// polled at least twice more.
+	env.Sim.Server().ResetCounters()
+	window := time.Now()
+	providertest.Eventually(b, 5*poll+time.Minute, "two polls per stream", func() string {
+		if got := env.Sim.Server().Counters().Total("GET /api/v2/event-streams/{id}"); got < 2*streams {
+			return fmt.Sprintf("%d of %d GETs", got, 2*streams)
+		}
+		return ""
+	})
+	c := env.Sim.Server().Counters()
+	gets, total := c.Total("GET /api/v2/event-streams/{id}"), 0
+	for ep := range c.Calls {
+		if strings.Contains(ep, "/api/v2/") {
+			total += c.Total(ep)
+		}
+	}
+	callsPerPoll := float64(total) / float64(gets)
+	tokens += c.TokensIssued
+	rss, peak := memory(b, cmd.Process.Pid)
+
+	b.ReportMetric(callsPerPoll, "calls/poll")
+	b.ReportMetric(float64(tokens)/float64(configs), "tokens/ProviderConfig")
+	b.ReportMetric(rss, "RSS-MiB")
+	b.ReportMetric(peak, "peak-RSS-MiB")
+	b.Logf("streams=%d providerConfigs=%d poll=%s window=%s: %d Management API calls, %d of them polls (GET); calls/poll=%.3f; tokens issued=%d; provider RSS=%.1f MiB (peak %.1f MiB)",
+		streams, configs, poll, time.Since(window).Round(time.Second), total, gets, callsPerPoll, tokens, rss, peak)
+
+	if total != gets {
+		b.Errorf("a converged stream made %d calls besides its polls; want exactly one call (GET) per poll", total-gets)
+	}
+	if tokens != configs {
+		b.Errorf("tokens issued = %d, want one per ProviderConfig (%d)", tokens, configs)
+	}
+	if streams >= 1000 && rss >= 100 {
+		b.Errorf("provider RSS %.1f MiB with %d EventStreams, budget 100 MiB", rss, streams)
+	}
+}
+
+func buildProvider(b *testing.B, dir string) string {
+	b.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..")
+	bin := filepath.Join(dir, "provider")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/provider")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("cannot build the provider: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// createStreams creates n EventStreams, a third each webhook, EventBridge
+// and Action, spread over the namespaces.
+func createStreams(b *testing.B, env *providertest.Env, n, configs int) {
+	b.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	work := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				if err := env.Kube.Create(context.Background(), stream(i, configs)); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+func stream(i, configs int) *v1alpha1.EventStream {
+	name := fmt.Sprintf("stream-%04d", i)
+	es := &v1alpha1.EventStream{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("bench-%d", i%configs), Name: name},
+		Spec: v1alpha1.EventStreamSpec{
+			ManagedResourceSpec: xpv2.ManagedResourceSpec{ProviderConfigReference: &xpv2.ProviderConfigReference{Kind: "ProviderConfig", Name: "default"}},
+			ForProvider:         v1alpha1.EventStreamParameters{Name: name, Subscriptions: []string{"user.created", "user.deleted"}, Status: "enabled"},
+		},
+	}
+	d := &es.Spec.ForProvider.Destination
+	switch i % 3 {
+	case 0:
+		d.Type = v1alpha1.DestinationWebhook
+		d.Webhook = &v1alpha1.WebhookDestination{Endpoint: "https://hooks.example.com/" + name, Authorization: v1alpha1.WebhookAuthorization{
+			Method: v1alpha1.AuthMethodBearer, TokenSecretRef: &xpv2.LocalSecretKeySelector{LocalSecretReference: xpv2.LocalSecretReference{Name: "hook"}, Key: "token"},
+		}}
+	case 1:
+		d.Type = v1alpha1.DestinationEventBridge
+		d.EventBridge = &v1alpha1.EventBridgeDestination{AWSAccountID: "123456789012", AWSRegion: "us-east-1"}
+	default:
+		d.Type = v1alpha1.DestinationAction
+		d.Action = &v1alpha1.ActionDestination{ActionID: "act_" + name}
+	}
+	return es
+}
+
+func waitReady(b *testing.B, env *providertest.Env, n int, timeout time.Duration) {
+	b.Helper()
+	last := -1
+	providertest.Eventually(b, timeout, "all EventStreams Ready", func() string {
+		l := &v1alpha1.EventStreamList{}
+		if err := env.Kube.List(context.Background(), l); err != nil {
+			return err.Error()
+		}
+		ready := 0
+		for i := range l.Items {
+			if providertest.Ready(&l.Items[i]) == "" {
+				ready++
+			}
+		}
+		if ready != last && ready%100 == 0 {
+			b.Logf("%d/%d Ready", ready, n)
+		}
+		last = ready
+		if ready < n {
+			return fmt.Sprintf("%d of %d Ready", ready, n)
+		}
+		return ""
+	})
+}
+
+// memory reads the resident set and its peak of a process, in MiB.
+func memory(b *testing.B, pid int) (rss, peak float64) {
+	b.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak
+}

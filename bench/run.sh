@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Measures the provider binary against a real kube-apiserver/etcd (envtest)
+# and the Auth0 simulator. Tunables: BENCH_STREAMS (1000),
+# BENCH_PROVIDER_CONFIGS (2), BENCH_POLL (30s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$(hack/build-tool.sh envtest-assets)}"
+exec go test -run '^$' -bench BenchmarkProvider -benchtime 1x -timeout 60m -v ./bench/

@@ -1,0 +1,169 @@
+// Command provider runs the Auth0 EventStream provider: controllers that
+// reconcile EventStream managed resources with Auth0 event streams.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kong"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/feature"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/gate"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/logging"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/ratelimiter"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/customresourcesgate"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/managed"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/statemetrics"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	xpcontroller "github.com/xp-auth0/auth0-eventstream/internal/controller"
+	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	Debug                   bool   `short:"d" help:"Log at debug level."`
+	Kubeconfig              string `help:"Kubeconfig to use out of cluster; default: KUBECONFIG, then in-cluster config, then ~/.kube/config." type:"path"`
+	LeaderElection          bool   `short:"l" help:"Use leader election, for more than one replica." env:"LEADER_ELECTION"`
+	LeaderElectionNamespace string `help:"Namespace of the leader election Lease when out of cluster." default:"crossplane-system" env:"LEADER_ELECTION_NAMESPACE"`
+
+	Sync                   time.Duration `short:"s" help:"How often all resources are resynced from the API server cache." default:"1h"`
+	Poll                   time.Duration `help:"How often each EventStream is checked against Auth0 (one GET per stream per poll)." default:"1m"`
+	PollStateMetric        time.Duration `help:"How often managed resource state metrics are recorded." default:"5s"`
+	MaxReconcileRate       int           `help:"Maximum reconciles per second, and concurrent reconciles per controller." default:"10"`
+	CreationGracePeriod    time.Duration `help:"After a create, how long a stream Auth0 does not return is assumed to be still appearing." default:"30s"`
+	MetricsBindAddress     string        `help:"Address of the Prometheus metrics endpoint (/metrics); 0 disables it." default:":8080"`
+	HealthProbeBindAddress string        `help:"Address of the /healthz and /readyz probes; 0 disables them." default:":8081"`
+
+	EnableManagementPolicies bool `help:"Honour spec.managementPolicies, e.g. Observe-only imports." default:"true" negatable:"" env:"ENABLE_MANAGEMENT_POLICIES"`
+
+	Auth0CAFile     string        `name:"auth0-ca-file" help:"PEM file of extra CA certificates to trust for Auth0 tenants (a local simulator's CA)." type:"existingfile" env:"AUTH0_CA_FILE"`
+	Auth0Timeout    time.Duration `name:"auth0-timeout" help:"Timeout of one HTTP attempt to Auth0." default:"30s"`
+	Auth0MaxRetries int           `name:"auth0-max-retries" help:"Retries of an Auth0 GET, PATCH or DELETE after a 429, 5xx or connection error (go-auth0 waits for x-ratelimit-reset). Creates are never retried." default:"3"`
+}
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c, kong.Name("provider"), kong.Description("Crossplane provider for Auth0 event streams."))
+	kctx.FatalIfErrorf(c.run())
+}
+
+func (c *cli) run() error {
+	zl := zap.New(zap.UseDevMode(c.Debug))
+	log := logging.NewLogrLogger(zl.WithName("provider-auth0-eventstream"))
+	if c.Debug {
+		ctrl.SetLogger(zl)
+	} else {
+		// controller-runtime is very verbose at info level.
+		ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	}
+
+	cfg, err := c.restConfig()
+	if err != nil {
+		return fmt.Errorf("cannot load a kubeconfig: %w", err)
+	}
+
+	scheme := clientgoscheme.Scheme
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("cannot add the auth0.m.openmcf.org API to the scheme: %w", err)
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("cannot add CustomResourceDefinitions to the scheme: %w", err)
+	}
+
+	lease, renew := 60*time.Second, 50*time.Second
+	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(cfg, c.MaxReconcileRate), ctrl.Options{
+		Scheme:                     scheme,
+		Cache:                      cache.Options{SyncPeriod: &c.Sync},
+		Metrics:                    metricsserver.Options{BindAddress: c.MetricsBindAddress},
+		HealthProbeBindAddress:     c.HealthProbeBindAddress,
+		LeaderElection:             c.LeaderElection,
+		LeaderElectionID:           "crossplane-leader-election-provider-auth0-eventstream",
+		LeaderElectionNamespace:    c.LeaderElectionNamespace,
+		LeaderElectionResourceLock: resourcelock.LeasesResourceLock,
+		LeaseDuration:              &lease,
+		RenewDeadline:              &renew,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot create the controller manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("cannot add the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("cannot add the readiness check: %w", err)
+	}
+
+	mrMetrics := managed.NewMRMetricRecorder()
+	stateMetrics := statemetrics.NewMRStateMetrics()
+	auth0Metrics := auth0client.NewMetrics()
+	metrics.Registry.MustRegister(mrMetrics, stateMetrics, auth0Metrics)
+
+	var ca []byte
+	if c.Auth0CAFile != "" {
+		if ca, err = os.ReadFile(c.Auth0CAFile); err != nil {
+			return fmt.Errorf("cannot read --auth0-ca-file: %w", err)
+		}
+	}
+
+	o := controller.Options{
+		Logger:                  log,
+		MaxConcurrentReconciles: c.MaxReconcileRate,
+		PollInterval:            c.Poll,
+		GlobalRateLimiter:       ratelimiter.NewGlobal(c.MaxReconcileRate),
+		Features:                &feature.Flags{},
+		Gate:                    new(gate.Gate[schema.GroupVersionKind]),
+		MetricOptions: &controller.MetricOptions{
+			PollStateMetricInterval: c.PollStateMetric,
+			MRMetrics:               mrMetrics,
+			MRStateMetrics:          stateMetrics,
+		},
+	}
+	if c.EnableManagementPolicies {
+		o.Features.Enable(feature.EnableBetaManagementPolicies)
+		log.Info("Beta feature enabled", "flag", feature.EnableBetaManagementPolicies)
+	}
+
+	clients := auth0client.NewCache(auth0client.Config{
+		CACerts:        ca,
+		UserAgent:      "provider-auth0-eventstream/" + version,
+		AttemptTimeout: c.Auth0Timeout,
+		MaxRetries:     c.Auth0MaxRetries,
+		Metrics:        auth0Metrics,
+	})
+	// Safe-start: controllers of a kind start once its CRD is established.
+	if err := customresourcesgate.Setup(mgr, o); err != nil {
+		return fmt.Errorf("cannot set up the CRD gate: %w", err)
+	}
+	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{Clients: clients, CreationGracePeriod: c.CreationGracePeriod}); err != nil {
+		return fmt.Errorf("cannot set up controllers: %w", err)
+	}
+	log.Info("Starting", "version", version, "poll", c.Poll.String(), "sync", c.Sync.String())
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func (c *cli) restConfig() (*rest.Config, error) {
+	if c.Kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	}
+	return ctrl.GetConfig()
+}

@@ -1,0 +1,475 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+	corev1 "k8s.io/api/core/v1"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
+	"github.com/xp-auth0/auth0-eventstream/internal/providertest"
+)
+
+const (
+	ns      = "integration"
+	timeout = 45 * time.Second
+)
+
+// TestIntegration runs the EventStream controller against a real API
+// server and the Auth0 simulator over HTTPS. The scenarios share one
+// environment and run in order; each uses its own resources.
+func TestIntegration(t *testing.T) {
+	env := providertest.Start(t, providertest.Options{})
+	ctx := context.Background()
+	env.Namespace(ctx, t, ns, providertest.ClientSecret)
+	h := &harness{t: t, env: env, ctx: ctx}
+
+	t.Run("CreateBecomesReady", h.createBecomesReady)
+	t.Run("SpecChangeIsPatched", h.specChangeIsPatched)
+	t.Run("SecretRotationIsPatched", h.secretRotationIsPatched)
+	t.Run("OutOfBandEditIsCorrected", h.outOfBandEditIsCorrected)
+	t.Run("OutOfBandDeleteIsRecreated", h.outOfBandDeleteIsRecreated)
+	t.Run("EventBridgeRegionChangeReplaces", h.eventBridgeRegionChangeReplaces)
+	t.Run("DeleteRemovesStream", h.deleteRemovesStream)
+	t.Run("ObserveOnlyImport", h.observeOnlyImport)
+	t.Run("RateLimitsAndServerErrorsConverge", h.faultsConverge)
+	t.Run("LostCreateResponseMakesOneStream", h.lostCreate)
+	t.Run("BadCredentialsAreReported", h.badCredentials)
+
+	// Every resource above used one ProviderConfig: one token.
+	if got := env.Sim.Server().Counters().TokensIssued; got != 1 {
+		t.Errorf("tokens issued by the simulator = %d, want 1 for one ProviderConfig", got)
+	}
+}
+
+type harness struct {
+	t   *testing.T
+	env *providertest.Env
+	ctx context.Context
+}
+
+func (h *harness) sim() *auth0sim.Server { return h.env.Sim.Server() }
+
+func webhook(name, secret string) *v1alpha1.EventStream {
+	return &v1alpha1.EventStream{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.EventStreamSpec{
+			ManagedResourceSpec: xpv2.ManagedResourceSpec{ProviderConfigReference: &xpv2.ProviderConfigReference{Kind: "ProviderConfig", Name: "default"}},
+			ForProvider: v1alpha1.EventStreamParameters{
+				Name: name, Subscriptions: []string{"user.created", "user.updated"},
+				Destination: v1alpha1.Destination{Type: "webhook", Webhook: &v1alpha1.WebhookDestination{
+					Endpoint: "https://hooks.example.com/" + name,
+					Authorization: v1alpha1.WebhookAuthorization{Method: "bearer", TokenSecretRef: &xpv2.LocalSecretKeySelector{
+						LocalSecretReference: xpv2.LocalSecretReference{Name: secret}, Key: "token",
+					}},
+				}},
+			},
+		},
+	}
+}
+
+func eventBridge(name, region string) *v1alpha1.EventStream {
+	es := webhook(name, "")
+	es.Spec.ForProvider.Destination = v1alpha1.Destination{Type: "eventbridge", EventBridge: &v1alpha1.EventBridgeDestination{AWSAccountID: "123456789012", AWSRegion: region}}
+	return es
+}
+
+func (h *harness) secret(t *testing.T, name, token string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"token": []byte(token)}}
+	if err := h.env.Kube.Create(h.ctx, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) create(t *testing.T, o client.Object) {
+	t.Helper()
+	if err := h.env.Kube.Create(h.ctx, o); err != nil {
+		t.Fatalf("cannot create %s: %v", o.GetName(), err)
+	}
+}
+
+func (h *harness) get(t *testing.T, name string) *v1alpha1.EventStream {
+	t.Helper()
+	es := &v1alpha1.EventStream{}
+	if err := h.env.Kube.Get(h.ctx, client.ObjectKey{Namespace: ns, Name: name}, es); err != nil {
+		t.Fatalf("cannot get EventStream %s: %v", name, err)
+	}
+	return es
+}
+
+// update applies fn to the latest version of the EventStream.
+func (h *harness) update(t *testing.T, name string, fn func(*v1alpha1.EventStream)) {
+	t.Helper()
+	providertest.Eventually(t, timeout, "update "+name, func() string {
+		es := h.get(t, name)
+		fn(es)
+		if err := h.env.Kube.Update(h.ctx, es); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+}
+
+// ready waits for the EventStream to be Ready and Synced and returns it.
+func (h *harness) ready(t *testing.T, name string) *v1alpha1.EventStream {
+	t.Helper()
+	var es *v1alpha1.EventStream
+	providertest.Eventually(t, timeout, name+" Ready", func() string {
+		es = h.get(t, name)
+		if why := providertest.Ready(es); why != "" {
+			return why
+		}
+		if es.Status.AtProvider.ID == "" || es.Status.AtProvider.ID != meta.GetExternalName(es) {
+			return fmt.Sprintf("atProvider.id %q, external name %q", es.Status.AtProvider.ID, meta.GetExternalName(es))
+		}
+		return ""
+	})
+	return es
+}
+
+// streamsNamed are the simulator's streams with name.
+func (h *harness) streamsNamed(name string) []auth0sim.Stream {
+	var out []auth0sim.Stream
+	for _, s := range h.sim().Streams() {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (h *harness) stream(t *testing.T, id string) auth0sim.Stream {
+	t.Helper()
+	s, ok := h.sim().Stream(id)
+	if !ok {
+		t.Fatalf("the simulator has no stream %s", id)
+	}
+	return s
+}
+
+func (h *harness) calls(endpoint string) int { return h.sim().Counters().Total(endpoint) }
+
+const (
+	epPost  = "POST /api/v2/event-streams"
+	epPatch = "PATCH /api/v2/event-streams/{id}"
+	epGet   = "GET /api/v2/event-streams/{id}"
+)
+
+func (h *harness) createBecomesReady(t *testing.T) {
+	h.secret(t, "hook-a", "token-one")
+	h.create(t, webhook("hook-a", "hook-a"))
+	es := h.ready(t, "hook-a")
+
+	at := es.Status.AtProvider
+	if !strings.HasPrefix(at.ID, "est_") || at.Name != "hook-a" || at.Status != "enabled" || at.DestinationType != "webhook" ||
+		at.CreatedAt == "" || at.UpdatedAt == "" || len(at.Subscriptions) != 2 {
+		t.Errorf("status.atProvider = %+v, want every field filled", at)
+	}
+	if es.Status.AppliedSecretsHash == "" || strings.Contains(es.Status.AppliedSecretsHash, "token-one") {
+		t.Errorf("status.appliedSecretsHash = %q, want a hash of the token", es.Status.AppliedSecretsHash)
+	}
+	s := h.stream(t, at.ID)
+	if s.Destination.Webhook == nil || s.Destination.Webhook.Token != "token-one" || s.Destination.Webhook.Endpoint != "https://hooks.example.com/hook-a" {
+		t.Errorf("stream in Auth0 = %+v, want the token and endpoint of the spec", s.Destination.Webhook)
+	}
+	if n := len(h.streamsNamed("hook-a")); n != 1 {
+		t.Errorf("streams named hook-a = %d, want 1", n)
+	}
+	// Converged: later polls only read.
+	patches := h.calls(epPatch)
+	gets := h.calls(epGet)
+	providertest.Eventually(t, timeout, "two more polls", func() string {
+		if got := h.calls(epGet); got < gets+2 {
+			return fmt.Sprintf("%d GETs since", got-gets)
+		}
+		return ""
+	})
+	if got := h.calls(epPatch); got != patches {
+		t.Errorf("PATCHes of a converged stream = %d, want 0", got-patches)
+	}
+}
+
+func (h *harness) specChangeIsPatched(t *testing.T) {
+	id := meta.GetExternalName(h.get(t, "hook-a"))
+	patches := h.calls(epPatch)
+	h.update(t, "hook-a", func(es *v1alpha1.EventStream) {
+		es.Spec.ForProvider.Name = "hook-a-renamed"
+		es.Spec.ForProvider.Subscriptions = []string{"user.deleted"}
+	})
+	providertest.Eventually(t, timeout, "rename reaches Auth0", func() string {
+		s := h.stream(t, id)
+		if s.Name != "hook-a-renamed" || len(s.Subscriptions) != 1 || s.Subscriptions[0] != "user.deleted" {
+			return fmt.Sprintf("stream %s is %q %v", id, s.Name, s.Subscriptions)
+		}
+		return ""
+	})
+	providertest.Eventually(t, timeout, "status shows the rename", func() string {
+		es := h.get(t, "hook-a")
+		if es.Status.AtProvider.Name != "hook-a-renamed" || meta.GetExternalName(es) != id {
+			return fmt.Sprintf("atProvider.name %q, id %q; want the renamed stream %s", es.Status.AtProvider.Name, meta.GetExternalName(es), id)
+		}
+		return providertest.Ready(es)
+	})
+	if got := h.calls(epPatch) - patches; got < 1 {
+		t.Errorf("PATCHes = %d, want at least 1", got)
+	}
+	if h.stream(t, id).Destination.Webhook.Token != "token-one" {
+		t.Errorf("the token changed although only name and subscriptions did")
+	}
+}
+
+func (h *harness) secretRotationIsPatched(t *testing.T) {
+	es := h.get(t, "hook-a")
+	id, hash := meta.GetExternalName(es), es.Status.AppliedSecretsHash
+	providertest.Eventually(t, timeout, "rotate the Secret", func() string {
+		s := &corev1.Secret{}
+		if err := h.env.Kube.Get(h.ctx, client.ObjectKey{Namespace: ns, Name: "hook-a"}, s); err != nil {
+			return err.Error()
+		}
+		s.Data["token"] = []byte("token-two")
+		if err := h.env.Kube.Update(h.ctx, s); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	providertest.Eventually(t, timeout, "rotated token reaches Auth0", func() string {
+		if got := h.stream(t, id).Destination.Webhook.Token; got != "token-two" {
+			return "Auth0 still has the old token"
+		}
+		return ""
+	})
+	providertest.Eventually(t, timeout, "new hash recorded", func() string {
+		es := h.get(t, "hook-a")
+		if es.Status.AppliedSecretsHash == hash || es.Status.AppliedSecretsHash == "" {
+			return "status.appliedSecretsHash unchanged"
+		}
+		if strings.Contains(es.Status.AppliedSecretsHash, "token-two") {
+			t.Fatal("status holds the token")
+		}
+		return providertest.Ready(es)
+	})
+}
+
+func (h *harness) outOfBandEditIsCorrected(t *testing.T) {
+	id := meta.GetExternalName(h.get(t, "hook-a"))
+	if err := h.sim().ModifyStream(id, func(s *auth0sim.Stream) {
+		s.Status = "disabled"
+		s.Destination.Webhook.Endpoint = "https://attacker.example.com/"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	providertest.Eventually(t, timeout, "drift corrected", func() string {
+		s := h.stream(t, id)
+		if s.Status != "enabled" || s.Destination.Webhook.Endpoint != "https://hooks.example.com/hook-a" {
+			return fmt.Sprintf("stream is %s at %s", s.Status, s.Destination.Webhook.Endpoint)
+		}
+		return ""
+	})
+	if got := h.stream(t, id).Destination.Webhook.Token; got != "token-two" {
+		t.Errorf("token after correction = %q, want the Secret's", got)
+	}
+}
+
+func (h *harness) outOfBandDeleteIsRecreated(t *testing.T) {
+	old := meta.GetExternalName(h.get(t, "hook-a"))
+	if !h.sim().DeleteStream(old) {
+		t.Fatalf("stream %s did not exist", old)
+	}
+	providertest.Eventually(t, timeout, "stream recreated", func() string {
+		es := h.get(t, "hook-a")
+		id := meta.GetExternalName(es)
+		if id == old || id == "" {
+			return "external name still " + id
+		}
+		if s, ok := h.sim().Stream(id); !ok || s.Destination.Webhook.Token != "token-two" {
+			return "new stream missing or without the token"
+		}
+		return providertest.Ready(es)
+	})
+	if n := len(h.streamsNamed("hook-a-renamed")); n != 1 {
+		t.Errorf("streams named hook-a-renamed = %d, want 1", n)
+	}
+}
+
+func (h *harness) eventBridgeRegionChangeReplaces(t *testing.T) {
+	h.create(t, eventBridge("bridge", "us-east-1"))
+	es := h.ready(t, "bridge")
+	old := meta.GetExternalName(es)
+	if !strings.HasPrefix(es.Status.AtProvider.AWSPartnerEventSource, "aws.partner/auth0.com/") {
+		t.Errorf("atProvider.awsPartnerEventSource = %q", es.Status.AtProvider.AWSPartnerEventSource)
+	}
+	h.update(t, "bridge", func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Destination.EventBridge.AWSRegion = "eu-west-1" })
+	providertest.Eventually(t, timeout, "stream replaced", func() string {
+		es := h.get(t, "bridge")
+		id := meta.GetExternalName(es)
+		if id == old {
+			return "external name unchanged"
+		}
+		s, ok := h.sim().Stream(id)
+		if !ok || s.Destination.EventBridge.Region != "eu-west-1" {
+			return "new stream missing or in the old region"
+		}
+		if es.Status.AtProvider.ID != id {
+			return "atProvider.id not updated"
+		}
+		return providertest.Ready(es)
+	})
+	if _, ok := h.sim().Stream(old); ok {
+		t.Errorf("replaced stream %s still exists", old)
+	}
+	if n := len(h.streamsNamed("bridge")); n != 1 {
+		t.Errorf("streams named bridge = %d, want 1", n)
+	}
+	providertest.Eventually(t, timeout, "replacement event", func() string {
+		l := &corev1.EventList{}
+		if err := h.env.Kube.List(h.ctx, l, client.InNamespace(ns)); err != nil {
+			return err.Error()
+		}
+		for _, e := range l.Items {
+			if e.InvolvedObject.Name == "bridge" && e.Reason == "ReplaceEventStream" && strings.Contains(e.Message, old) {
+				return ""
+			}
+		}
+		return "no ReplaceEventStream event naming " + old
+	})
+}
+
+func (h *harness) deleteRemovesStream(t *testing.T) {
+	id := meta.GetExternalName(h.get(t, "bridge"))
+	if err := h.env.Kube.Delete(h.ctx, h.get(t, "bridge")); err != nil {
+		t.Fatal(err)
+	}
+	providertest.Eventually(t, timeout, "EventStream gone", func() string {
+		err := h.env.Kube.Get(h.ctx, client.ObjectKey{Namespace: ns, Name: "bridge"}, &v1alpha1.EventStream{})
+		if !kerrors.IsNotFound(err) {
+			return fmt.Sprintf("still there (%v)", err)
+		}
+		return ""
+	})
+	if _, ok := h.sim().Stream(id); ok {
+		t.Errorf("stream %s still exists in Auth0", id)
+	}
+}
+
+func (h *harness) observeOnlyImport(t *testing.T) {
+	s, err := h.sim().CreateStream([]byte(`{"name":"imported","subscriptions":[{"event_type":"user.created"}],
+		"destination":{"type":"action","configuration":{"action_id":"act_imported"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := webhook("imported", "nope")
+	es.Spec.ForProvider.Destination = v1alpha1.Destination{Type: "action", Action: &v1alpha1.ActionDestination{ActionID: "act_other"}}
+	es.Spec.ManagementPolicies = xpv2.ManagementPolicies{xpv2.ManagementActionObserve}
+	meta.SetExternalName(es, s.ID)
+	h.create(t, es)
+	got := h.ready(t, "imported")
+	if got.Status.AtProvider.Name != "imported" || got.Status.AtProvider.DestinationType != "action" || got.Status.AtProvider.CreatedAt == "" {
+		t.Errorf("atProvider = %+v, want the imported stream", got.Status.AtProvider)
+	}
+	if err := h.env.Kube.Delete(h.ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	providertest.Eventually(t, timeout, "EventStream gone", func() string {
+		err := h.env.Kube.Get(h.ctx, client.ObjectKey{Namespace: ns, Name: "imported"}, &v1alpha1.EventStream{})
+		if !kerrors.IsNotFound(err) {
+			return fmt.Sprintf("still there (%v)", err)
+		}
+		return ""
+	})
+	after := h.stream(t, s.ID)
+	if !after.UpdatedAt.Equal(s.UpdatedAt) || after.Destination.Action.ActionID != "act_imported" {
+		t.Errorf("an Observe-only import changed or deleted the stream: %+v", after)
+	}
+}
+
+func (h *harness) faultsConverge(t *testing.T) {
+	before := h.sim().Counters()
+	h.sim().SetRateLimit(4, 2)
+	h.sim().Script(auth0sim.ScriptedFaults{Errors: 4})
+	defer h.sim().SetRateLimit(0, 0)
+
+	h.secret(t, "hook-faults", "token-faults")
+	for i := range 3 {
+		name := fmt.Sprintf("hook-faults-%d", i)
+		h.create(t, webhook(name, "hook-faults"))
+	}
+	for i := range 3 {
+		name := fmt.Sprintf("hook-faults-%d", i)
+		h.ready(t, name)
+		if n := len(h.streamsNamed(name)); n != 1 {
+			t.Errorf("streams named %s = %d, want 1", name, n)
+		}
+	}
+	after := h.sim().Counters()
+	var limited, failed int
+	for ep, outcomes := range after.Calls {
+		limited += outcomes["429"] - before.Calls[ep]["429"]
+		failed += outcomes["500"] + outcomes["503"] - before.Calls[ep]["500"] - before.Calls[ep]["503"]
+	}
+	if limited == 0 || failed == 0 {
+		t.Errorf("injected 429s = %d, 5xx = %d; want both exercised", limited, failed)
+	}
+}
+
+func (h *harness) lostCreate(t *testing.T) {
+	posts := h.calls(epPost)
+	h.sim().Script(auth0sim.ScriptedFaults{LostResponses: 1})
+	h.secret(t, "hook-lost", "token-lost")
+	h.create(t, webhook("hook-lost", "hook-lost"))
+	es := h.ready(t, "hook-lost")
+	streams := h.streamsNamed("hook-lost")
+	if len(streams) != 1 {
+		t.Fatalf("streams named hook-lost = %d, want exactly 1", len(streams))
+	}
+	if streams[0].ID != meta.GetExternalName(es) {
+		t.Errorf("external name %s, want the stream the lost create made, %s", meta.GetExternalName(es), streams[0].ID)
+	}
+	if got := h.calls(epPost) - posts; got != 1 {
+		t.Errorf("POSTs = %d, want 1 (the lost one, then adoption)", got)
+	}
+	l := &corev1.EventList{}
+	if err := h.env.Kube.List(h.ctx, l, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	adopted := false
+	for _, e := range l.Items {
+		adopted = adopted || (e.InvolvedObject.Name == "hook-lost" && e.Reason == "AdoptEventStream")
+	}
+	if !adopted {
+		t.Errorf("no AdoptEventStream event")
+	}
+}
+
+func (h *harness) badCredentials(t *testing.T) {
+	const bad = "wrong-client-secret"
+	h.env.Namespace(h.ctx, t, "bad-creds", bad)
+	es := webhook("bad", "x")
+	es.Namespace = "bad-creds"
+	es.Spec.ForProvider.Destination = v1alpha1.Destination{Type: "action", Action: &v1alpha1.ActionDestination{ActionID: "act_1"}}
+	h.create(t, es)
+	providertest.Eventually(t, timeout, "credentials error reported", func() string {
+		got := &v1alpha1.EventStream{}
+		if err := h.env.Kube.Get(h.ctx, client.ObjectKey{Namespace: "bad-creds", Name: "bad"}, got); err != nil {
+			return err.Error()
+		}
+		c := got.GetCondition(xpv2.TypeSynced)
+		if strings.Contains(c.Message, bad) {
+			t.Fatalf("Synced condition leaks the client secret: %s", c.Message)
+		}
+		if c.Status != corev1.ConditionFalse || !strings.Contains(c.Message, "refused the provider's client credentials") {
+			return fmt.Sprintf("Synced=%s: %s", c.Status, c.Message)
+		}
+		return ""
+	})
+}

@@ -1,0 +1,258 @@
+// Package providertest runs the provider's controllers against a real
+// kube-apiserver and etcd (controller-runtime envtest) and the Auth0
+// simulator over HTTPS, through the real go-auth0 client. The integration
+// tests and the benchmarks share it.
+package providertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/feature"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/gate"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/logging"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/ratelimiter"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/customresourcesgate"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
+	xpcontroller "github.com/xp-auth0/auth0-eventstream/internal/controller"
+	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
+)
+
+// Credentials of the simulator's one machine-to-machine application.
+const (
+	ClientID     = "provider-test-client"
+	ClientSecret = "provider-test-client-secret"
+)
+
+// Env is a running API server, simulator and provider.
+type Env struct {
+	Kube    client.Client
+	Config  *rest.Config
+	Sim     *auth0sim.Running
+	Metrics *auth0client.Metrics
+	Clients *auth0client.Cache
+	Scheme  *kruntime.Scheme
+}
+
+// Options tune the provider under test.
+type Options struct {
+	// Poll is the poll interval; default 1s.
+	Poll time.Duration
+	// MaxReconcileRate; default 10.
+	MaxReconcileRate int
+	// Sim configures the simulator; Clients gets the test client added.
+	Sim auth0sim.Options
+	// Debug logs the controllers at debug level.
+	Debug bool
+	// NoProvider starts only the API server and the simulator, for running
+	// the provider binary against them.
+	NoProvider bool
+}
+
+// Start brings everything up and registers its teardown with tb.Cleanup.
+// It fails tb (never skips) when KUBEBUILDER_ASSETS is missing.
+func Start(tb testing.TB, o Options) *Env {
+	tb.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		tb.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/build-tool.sh envtest-assets)")
+	}
+	if o.Poll == 0 {
+		o.Poll = time.Second
+	}
+	if o.MaxReconcileRate == 0 {
+		o.MaxReconcileRate = 10
+	}
+
+	scheme := kruntime.NewScheme()
+	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			tb.Fatal(err)
+		}
+	}
+
+	te := &envtest.Environment{
+		CRDDirectoryPaths:     []string{CRDDir()},
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}
+	cfg, err := te.Start()
+	if err != nil {
+		tb.Fatalf("cannot start envtest (kube-apiserver and etcd from KUBEBUILDER_ASSETS=%s): %v", os.Getenv("KUBEBUILDER_ASSETS"), err)
+	}
+	tb.Cleanup(func() {
+		if err := te.Stop(); err != nil {
+			tb.Errorf("cannot stop envtest: %v", err)
+		}
+	})
+
+	if o.Sim.Clients == nil {
+		o.Sim.Clients = map[string]string{}
+	}
+	o.Sim.Clients[ClientID] = ClientSecret
+	sim, err := auth0sim.Start(o.Sim)
+	if err != nil {
+		tb.Fatalf("cannot start the Auth0 simulator: %v", err)
+	}
+	tb.Cleanup(sim.Close)
+
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		tb.Fatal(err)
+	}
+
+	env := &Env{Kube: kube, Config: cfg, Sim: sim, Scheme: scheme}
+	if o.NoProvider {
+		return env
+	}
+
+	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(cfg, o.MaxReconcileRate*10), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	zl := zap.New(zap.UseDevMode(true), zap.Level(zapLevel(o.Debug)))
+	ctrl.SetLogger(zl)
+	metrics := auth0client.NewMetrics()
+	clients := auth0client.NewCache(auth0client.Config{UserAgent: "provider-test", Metrics: metrics})
+	co := controller.Options{
+		Logger:                  logging.NewLogrLogger(zl),
+		MaxConcurrentReconciles: o.MaxReconcileRate,
+		PollInterval:            o.Poll,
+		GlobalRateLimiter:       ratelimiter.NewGlobal(o.MaxReconcileRate),
+		Features:                &feature.Flags{},
+		Gate:                    new(gate.Gate[schema.GroupVersionKind]),
+	}
+	co.Features.Enable(feature.EnableBetaManagementPolicies)
+	// The same safe-start path as cmd/provider: the EventStream controller
+	// starts once the CRD gate sees its CRD established.
+	if err := customresourcesgate.Setup(mgr, co); err != nil {
+		tb.Fatal(err)
+	}
+	if err := xpcontroller.SetupGated(mgr, co, eventstream.Options{Clients: clients, CreationGracePeriod: time.Second}); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("manager stopped with error: %v", err)
+		}
+	})
+	env.Metrics, env.Clients = metrics, clients
+	return env
+}
+
+// WriteKubeconfig writes a kubeconfig for the API server's admin user.
+func (e *Env) WriteKubeconfig(path string) error {
+	c := clientcmdapi.NewConfig()
+	c.Clusters["envtest"] = &clientcmdapi.Cluster{Server: e.Config.Host, CertificateAuthorityData: e.Config.CAData}
+	c.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: e.Config.CertData, ClientKeyData: e.Config.KeyData, Token: e.Config.BearerToken}
+	c.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	c.CurrentContext = "envtest"
+	return clientcmd.WriteToFile(*c, path)
+}
+
+func zapLevel(debug bool) zapcore.Level {
+	if debug {
+		return zapcore.DebugLevel
+	}
+	return zapcore.WarnLevel
+}
+
+// CRDDir is package/provider/crds of this module.
+func CRDDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "package", "provider", "crds")
+}
+
+// CredentialsSecret returns a credentials Secret for the simulator.
+func (e *Env) CredentialsSecret(namespace, name, clientSecret string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Data: map[string][]byte{
+			v1alpha1.CredentialDomain:       []byte(e.Sim.Domain()),
+			v1alpha1.CredentialClientID:     []byte(ClientID),
+			v1alpha1.CredentialClientSecret: []byte(clientSecret),
+			v1alpha1.CredentialCACert:       e.Sim.CACertPEM,
+		},
+	}
+}
+
+// Namespace creates a namespace with a credentials Secret and a
+// ProviderConfig named "default" using it.
+func (e *Env) Namespace(ctx context.Context, tb testing.TB, name, clientSecret string) {
+	tb.Helper()
+	objs := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}},
+		e.CredentialsSecret(name, "auth0", clientSecret),
+		&v1alpha1.ProviderConfig{
+			ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "default"},
+			Spec: v1alpha1.ProviderConfigSpec{Credentials: v1alpha1.LocalCredentials{
+				Source:    v1alpha1.CredentialsSourceSecret,
+				SecretRef: &xpv2.LocalSecretReference{Name: "auth0"},
+			}},
+		},
+	}
+	for _, o := range objs {
+		if err := e.Kube.Create(ctx, o); err != nil {
+			tb.Fatalf("cannot create %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+// Eventually polls cond every 100ms until it returns "" or timeout passes,
+// then fails tb with the last thing cond reported.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		if last = cond(); last == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not true after %s: %s", what, timeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Ready reports why es is not Ready and Synced, or "".
+func Ready(es *v1alpha1.EventStream) string {
+	r, s := es.GetCondition(xpv2.TypeReady), es.GetCondition(xpv2.TypeSynced)
+	if r.Status != corev1.ConditionTrue || s.Status != corev1.ConditionTrue {
+		return fmt.Sprintf("Ready=%s (%s) Synced=%s (%s: %s)", r.Status, r.Reason, s.Status, s.Reason, s.Message)
+	}
+	return ""
+}

@@ -1,0 +1,231 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
+)
+
+// TestInvalidManifestsRefused applies manifests that break the schema; the
+// API server refuses each with a message naming the field.
+func TestInvalidManifestsRefused(t *testing.T) {
+	ns := namespace(t, "invalid")
+	cases := map[string]struct {
+		spec  string
+		field string
+	}{
+		"unknown destination": {
+			spec:  "destinationType: sqs\n  subscriptions: [user.created]",
+			field: "spec.destinationType",
+		},
+		"webhook without configuration": {
+			spec:  "destinationType: webhook\n  subscriptions: [user.created]",
+			field: "spec.webhookConfiguration",
+		},
+		"short AWS account": {
+			spec:  "destinationType: eventbridge\n  subscriptions: [user.created]\n  eventbridgeConfiguration: {awsAccountId: \"12345\", awsRegion: us-east-1}",
+			field: "spec.eventbridgeConfiguration.awsAccountId",
+		},
+		"plain HTTP endpoint": {
+			spec:  "destinationType: webhook\n  subscriptions: [user.created]\n  webhookConfiguration: {webhookEndpoint: \"http://hooks.example.com\", webhookAuthorization: {method: bearer, token: t0k}}",
+			field: "spec.webhookConfiguration.webhookEndpoint",
+		},
+		"no subscriptions": {
+			spec:  "destinationType: eventbridge\n  subscriptions: []\n  eventbridgeConfiguration: {awsAccountId: \"123456789012\", awsRegion: us-east-1}",
+			field: "spec.subscriptions",
+		},
+		"bearer without token": {
+			spec:  "destinationType: webhook\n  subscriptions: [user.created]\n  webhookConfiguration: {webhookEndpoint: \"https://hooks.example.com\", webhookAuthorization: {method: bearer}}",
+			field: "token",
+		},
+		"basic without username": {
+			spec:  "destinationType: webhook\n  subscriptions: [user.created]\n  webhookConfiguration: {webhookEndpoint: \"https://hooks.example.com\", webhookAuthorization: {method: basic, password: pw}}",
+			field: "username",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := fmt.Appendf(nil, "apiVersion: auth0.openmcf.org/v1\nkind: Auth0EventStream\nmetadata:\n  name: invalid\n  namespace: %s\nspec:\n  %s\n", ns, tc.spec)
+			out, err := kubectl(t.Context(), m, "apply", "-f", "-")
+			if err == nil {
+				t.Fatalf("the API server accepted an invalid manifest:\n%s", m)
+			}
+			if !strings.Contains(out, "Invalid value") && !strings.Contains(out, "Unsupported value") && !strings.Contains(out, "Required value") && !strings.Contains(out, "invalid") {
+				t.Errorf("refusal does not look like a validation error: %s", out)
+			}
+			if !strings.Contains(out, tc.field) {
+				t.Errorf("refusal does not name %s: %s", tc.field, out)
+			}
+		})
+	}
+}
+
+// TestQuickStartAsSeeded applies the seed's Quick Start unchanged. Its
+// event types (authentication.*) are not in Auth0's catalog, so Auth0
+// refuses the stream; the resource must say so with Auth0's message
+// rather than hang.
+func TestQuickStartAsSeeded(t *testing.T) {
+	ns := namespace(t, "quickstart-seeded")
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
+kind: Auth0EventStream
+metadata:
+  name: login-events
+  namespace: %s
+  labels:
+    openmcf.org/provisioner: pulumi
+spec:
+  destinationType: webhook
+  subscriptions:
+  - authentication.success
+  - authentication.failure
+  webhookConfiguration:
+    webhookEndpoint: "https://api.example.com/webhooks/auth0"
+    webhookAuthorization:
+      method: bearer
+      token: "your-secret-token"
+`, ns), "apply", "-f", "-")
+	const auth0Says = `No enum match for: \"authentication.success\"`
+	var cond string
+	eventually(t, readyWithin, "a failing condition carrying Auth0's message", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns, "login-events")
+		if err != nil {
+			return err
+		}
+		if s, _, _ := condition(u, "Ready"); s == "True" {
+			return fmt.Errorf("became Ready although Auth0 refuses its event types")
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			msg, _ := m["message"].(string)
+			if m["status"] == "False" && strings.Contains(msg, strings.ReplaceAll(auth0Says, `\"`, `"`)) {
+				cond = fmt.Sprintf("%v=False %v: %s", m["type"], m["reason"], msg)
+				return nil
+			}
+		}
+		return fmt.Errorf("no False condition with Auth0's message; conditions: %s", conditionsOf(u))
+	})
+	t.Logf("condition: %s", cond)
+	all, err := sim.Streams(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		if s.Name == "login-events" {
+			t.Errorf("the simulator holds stream %s for a manifest Auth0 refuses", s.ID)
+		}
+	}
+	mustKubectl(t, nil, "delete", "auth0eventstream", "login-events", "-n", ns, "--timeout=2m")
+}
+
+// TestFaultsConverge makes Auth0 unreliable: one create whose answer is
+// lost after the stream was made, then rate limiting (429) and random 5xx.
+// Every resource still becomes Ready and Auth0 holds exactly one stream per
+// resource.
+func TestFaultsConverge(t *testing.T) {
+	ns := namespace(t, "faults")
+	ctx := t.Context()
+	t.Cleanup(func() {
+		// Later tests need a reliable Auth0 again.
+		_ = sim.SetFaults(context.Background(), controlplane.Faults{})
+		_ = sim.SetRateLimit(context.Background(), 0, 0)
+	})
+	if err := sim.ResetCounters(ctx); err != nil {
+		t.Fatal(err)
+	}
+	manifest := func(name string) []byte {
+		return fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
+kind: Auth0EventStream
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  destinationType: eventbridge
+  subscriptions: [user.created]
+  eventbridgeConfiguration:
+    awsAccountId: "123456789012"
+    awsRegion: us-east-1
+`, name, ns)
+	}
+
+	// The next successful write is this stream's create: Auth0 makes it and
+	// the answer never arrives.
+	if err := sim.Script(ctx, controlplane.ScriptedFaults{LostResponses: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mustKubectl(t, manifest("lost-answer"), "apply", "-f", "-")
+	eventually(t, readyWithin, "the create whose answer was lost", func(ctx context.Context) error {
+		c, err := sim.Counters(ctx)
+		if err != nil {
+			return err
+		}
+		if c.Get("POST /api/v2/event-streams", "lost") != 1 {
+			return fmt.Errorf("no lost create yet: %v", c.Calls["POST /api/v2/event-streams"])
+		}
+		return nil
+	})
+
+	// Now a tight rate limit and one call in four failing with 500 or 503.
+	if err := sim.SetRateLimit(ctx, 2, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.SetFaults(ctx, controlplane.Faults{ErrorRate: 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"lost-answer", "flaky-1", "flaky-2", "flaky-3"}
+	for _, n := range names[1:] {
+		mustKubectl(t, manifest(n), "apply", "-f", "-")
+	}
+	ids := map[string]string{}
+	for _, n := range names {
+		u := waitReady(t, ns, n)
+		ids[n], _ = outputs(u)["id"].(string)
+	}
+	c, err := sim.Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r429, r5xx int
+	for _, byOutcome := range c.Calls {
+		r429 += byOutcome["429"]
+		r5xx += byOutcome["500"] + byOutcome["503"]
+	}
+	t.Logf("the simulator answered %d calls with 429 and %d with 5xx; calls: %v", r429, r5xx, c.Calls)
+	if r5xx == 0 {
+		t.Errorf("no 5xx was injected; the test did not exercise retries")
+	}
+
+	// Reliable again, then check the tenant: one stream per resource.
+	if err := sim.SetFaults(ctx, controlplane.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.SetRateLimit(ctx, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		waitOutputsMatch(t, ns, n, nil)
+	}
+	all, err := sim.Streams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, s := range all {
+		count[s.Name]++
+	}
+	for _, n := range names {
+		if count[n] != 1 {
+			t.Errorf("the simulator holds %d streams named %s, want exactly 1", count[n], n)
+		}
+	}
+	for _, n := range names {
+		deleteAndVerify(t, ns, n, ids[n])
+	}
+}
