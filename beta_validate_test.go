@@ -70,8 +70,8 @@ func betaValidate(t *testing.T, cli, cache string, extensions, resources []strin
 var reValidateSummary = regexp.MustCompile(`Total (\d+) resources: (\d+) missing schemas, (\d+) success cases, (\d+) failure cases`)
 
 // TestBetaValidateExamples validates every example offline against the XRDs,
-// the EventStream CRD and Crossplane's own CRDs (for the Compositions and the
-// Function).
+// the EventStream CRD and Crossplane's own CRDs (for the XRDs themselves, the
+// Compositions and the Function).
 func TestBetaValidateExamples(t *testing.T) {
 	cli := crossplaneCLI(t)
 	cache := validateCache(t)
@@ -84,11 +84,11 @@ func TestBetaValidateExamples(t *testing.T) {
 			extensions: []string{xrdNamespaced, "package/provider/crds", "package/function/input"},
 			resources: []string{"example/seed", "example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
 				"example/eventbridge.yaml", "example/action.yaml", "example/composition.yaml", "example/functions.yaml", "example/observed",
-				"package/configuration/composition.yaml"},
+				"package/configuration/composition.yaml", xrdNamespaced},
 		},
 		"Legacy": {
 			extensions: []string{xrdLegacy, "package/function/input"},
-			resources:  []string{"example/legacy", "package/configuration-legacy/composition.yaml"},
+			resources:  []string{"example/legacy", "package/configuration-legacy/composition.yaml", xrdLegacy},
 		},
 	}
 	for name, tc := range cases {

@@ -159,7 +159,10 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 
 	if unknown := unknownEventTypes(spec.Subscriptions); len(unknown) > 0 {
-		response.Warning(rsp, errors.Errorf("spec.subscriptions: %s not in Auth0's event type catalog; Auth0 may reject the stream", strings.Join(unknown, ", "))).TargetCompositeAndClaim()
+		w := response.Warning(rsp, errors.Errorf("spec.subscriptions: %s not in Auth0's event type catalog; Auth0 may reject the stream", strings.Join(unknown, ", ")))
+		if t.Claim {
+			w.TargetCompositeAndClaim()
+		}
 	}
 
 	es, secret := compose(spec, t, in)
@@ -192,7 +195,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 			}
 		}
 	}
-	streamCondition(rsp, oes.Resource, esObserved, es.GetName())
+	streamCondition(rsp, oes.Resource, esObserved, es.GetName(), t.Claim)
 
 	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredCDs))
@@ -215,18 +218,21 @@ type target struct {
 	Name string
 	// StreamName is the stream's name in Auth0.
 	StreamName string
+	// Claim is whether the XR is a legacy composite with a claim, which
+	// should see the XR's conditions and warnings too.
+	Claim bool
 }
 
 func targetFor(xr *composite.Unstructured, spec *xrSpec, prefix string) (target, *field.Error) {
-	ns, name := xr.GetNamespace(), xr.GetName()
+	ns, name, claim := xr.GetNamespace(), xr.GetName(), false
 	if ns == "" {
 		// A legacy, cluster-scoped XR: compose into its claim's namespace
 		// and name things after the claim, which is what users wrote.
 		switch ref := xr.GetClaimReference(); {
 		case ref != nil && ref.Namespace != "" && ref.Name != "":
-			ns, name = ref.Namespace, ref.Name
+			ns, name, claim = ref.Namespace, ref.Name, true
 		case xr.GetLabels()[labelClaimNamespace] != "" && xr.GetLabels()[labelClaimName] != "":
-			ns, name = xr.GetLabels()[labelClaimNamespace], xr.GetLabels()[labelClaimName]
+			ns, name, claim = xr.GetLabels()[labelClaimNamespace], xr.GetLabels()[labelClaimName], true
 		case xr.GetKind() == KindLegacyComposite:
 			return target{}, field.Required(field.NewPath("spec", "claimRef"), "a cluster-scoped composite needs a claim: its EventStream is namespaced and is composed in the claim's namespace")
 		default:
@@ -239,7 +245,7 @@ func targetFor(xr *composite.Unstructured, spec *xrSpec, prefix string) (target,
 	if name == "" {
 		return target{}, field.Required(field.NewPath("metadata", "name"), "")
 	}
-	t := target{Namespace: ns, Name: prefix + name, StreamName: name}
+	t := target{Namespace: ns, Name: prefix + name, StreamName: name, Claim: claim}
 	if spec.Name != "" {
 		t.StreamName = spec.Name
 	}
@@ -375,31 +381,29 @@ func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
 	}, true
 }
 
-// streamCondition surfaces the EventStream's state on the XR (and claim):
+// streamCondition surfaces the EventStream's state on the XR (and its claim):
 // a failed sync first, because that is usually why a stream is not ready,
 // then its Ready condition.
-func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, observed bool, name string) {
-	if !observed {
-		response.ConditionFalse(rsp, ConditionStreamReady, ReasonPending).
-			WithMessage(fmt.Sprintf("EventStream %s has not been created yet", name)).
-			TargetCompositeAndClaim()
-		return
+func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, observed bool, name string, claim bool) {
+	status, reason, msg := false, ReasonPending, fmt.Sprintf("EventStream %s has not been created yet", name)
+	if observed {
+		synced, ready := es.GetCondition(xpv2.TypeSynced), es.GetCondition(xpv2.TypeReady)
+		switch {
+		case synced.Status == corev1.ConditionFalse:
+			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("EventStream %s is not synced", name), synced.Message)
+		case ready.Status == corev1.ConditionTrue:
+			status, reason, msg = true, ReasonAvailable, fmt.Sprintf("EventStream %s is ready", name)
+		default:
+			reason, msg = orDefault(string(ready.Reason), ReasonPending), withDetail(fmt.Sprintf("EventStream %s is not ready", name), ready.Message)
+		}
 	}
-	synced := es.GetCondition(xpv2.TypeSynced)
-	ready := es.GetCondition(xpv2.TypeReady)
-	switch {
-	case synced.Status == corev1.ConditionFalse:
-		response.ConditionFalse(rsp, ConditionStreamReady, orDefault(string(synced.Reason), "ReconcileError")).
-			WithMessage(withDetail(fmt.Sprintf("EventStream %s is not synced", name), synced.Message)).
-			TargetCompositeAndClaim()
-	case ready.Status == corev1.ConditionTrue:
-		response.ConditionTrue(rsp, ConditionStreamReady, ReasonAvailable).
-			WithMessage(fmt.Sprintf("EventStream %s is ready", name)).
-			TargetCompositeAndClaim()
-	default:
-		response.ConditionFalse(rsp, ConditionStreamReady, orDefault(string(ready.Reason), ReasonPending)).
-			WithMessage(withDetail(fmt.Sprintf("EventStream %s is not ready", name), ready.Message)).
-			TargetCompositeAndClaim()
+	c := response.ConditionFalse(rsp, ConditionStreamReady, reason)
+	if status {
+		c = response.ConditionTrue(rsp, ConditionStreamReady, reason)
+	}
+	c.WithMessage(msg)
+	if claim {
+		c.TargetCompositeAndClaim()
 	}
 }
 

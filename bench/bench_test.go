@@ -215,7 +215,7 @@ func stream(i, configs int) *v1alpha1.EventStream {
 func waitReady(b *testing.B, env *providertest.Env, n int, timeout time.Duration) {
 	b.Helper()
 	last := -1
-	providertest.Eventually(b, timeout, "all EventStreams Ready", func() string {
+	providertest.EventuallyEvery(b, time.Second, timeout, "all EventStreams Ready", func() string {
 		l := &v1alpha1.EventStreamList{}
 		if err := env.Kube.List(context.Background(), l); err != nil {
 			return err.Error()
@@ -226,7 +226,7 @@ func waitReady(b *testing.B, env *providertest.Env, n int, timeout time.Duration
 				ready++
 			}
 		}
-		if ready != last && ready%100 == 0 {
+		if ready/100 != last/100 {
 			b.Logf("%d/%d Ready", ready, n)
 		}
 		last = ready

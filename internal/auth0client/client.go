@@ -210,8 +210,56 @@ func (c *Cache) Get(key string, creds Credentials) (API, error) {
 	if err != nil {
 		return nil, err
 	}
+	api = &dropOnUnauthorized{API: api, drop: func() { c.drop(key, fp) }}
 	c.entries[key] = cacheEntry{fingerprint: fp, api: api}
 	return api, nil
+}
+
+// drop forgets the client of key if it still has fingerprint fp.
+func (c *Cache) drop(key, fp string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && e.fingerprint == fp {
+		delete(c.entries, key)
+	}
+}
+
+// dropOnUnauthorized forgets a cached client when Auth0 refuses its token
+// (401): the token was revoked or expired early, and the token source would
+// otherwise keep offering it until its own expiry. The next Get builds a
+// client that fetches a new token.
+type dropOnUnauthorized struct {
+	API
+	drop func()
+}
+
+func (d *dropOnUnauthorized) check(err error) error {
+	if StatusCode(err) == http.StatusUnauthorized {
+		d.drop()
+	}
+	return err
+}
+
+func (d *dropOnUnauthorized) Read(ctx context.Context, id string) (*management.EventStream, error) {
+	s, err := d.API.Read(ctx, id)
+	return s, d.check(err)
+}
+
+func (d *dropOnUnauthorized) List(ctx context.Context, from string) (*management.EventStreamList, error) {
+	l, err := d.API.List(ctx, from)
+	return l, d.check(err)
+}
+
+func (d *dropOnUnauthorized) Create(ctx context.Context, e *management.EventStream) error {
+	return d.check(d.API.Create(ctx, e))
+}
+
+func (d *dropOnUnauthorized) Update(ctx context.Context, id string, e *management.EventStream) error {
+	return d.check(d.API.Update(ctx, id, e))
+}
+
+func (d *dropOnUnauthorized) Delete(ctx context.Context, id string) error {
+	return d.check(d.API.Delete(ctx, id))
 }
 
 // Len is the number of cached clients.
@@ -251,7 +299,9 @@ func Explain(err error) error {
 	switch code := StatusCode(err); {
 	case code == http.StatusTooManyRequests:
 		return fmt.Errorf("rate limited by Auth0 after retries, will try again: %w", err)
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+	case code == http.StatusUnauthorized:
+		return fmt.Errorf("Auth0 refused the access token; a new one is fetched on the next attempt: %w", err)
+	case code == http.StatusForbidden:
 		return fmt.Errorf("Auth0 denied the call; check the application's Management API scopes (read/create/update/delete:event_streams): %w", err)
 	case code >= 500:
 		return fmt.Errorf("Auth0 failed after retries, will try again: %w", err)

@@ -213,3 +213,41 @@ func TestCredentialsNeverFormatted(t *testing.T) {
 		t.Errorf("Fingerprint() ignores the client secret")
 	}
 }
+
+func TestCacheDropsClientOnUnauthorized(t *testing.T) {
+	tn, srv, ca := startTenant(t)
+	c := NewCache(Config{Metrics: NewMetrics()})
+	cr := creds(srv, ca, secret)
+	api, err := c.Get("pc", cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Read(context.Background(), "est_1"); err != nil {
+		t.Fatal(err)
+	}
+	same, _ := c.Get("pc", cr)
+	if same != api {
+		t.Fatal("Get() rebuilt a healthy client")
+	}
+	// The tenant now refuses the token it issued.
+	tn.fail["GET /api/v2/event-streams/est_1"], tn.left["GET /api/v2/event-streams/est_1"] = func(w http.ResponseWriter) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"}`))
+	}, 1
+	if _, err := api.Read(context.Background(), "est_1"); StatusCode(err) != http.StatusUnauthorized {
+		t.Fatalf("Read() error = %v, want a 401", err)
+	}
+	fresh, err := c.Get("pc", cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh == api {
+		t.Fatal("Get() kept the client whose token Auth0 refused")
+	}
+	if _, err := fresh.Read(context.Background(), "est_1"); err != nil {
+		t.Fatal(err)
+	}
+	if tn.tokens != 2 {
+		t.Errorf("token requests = %d, want 2", tn.tokens)
+	}
+}

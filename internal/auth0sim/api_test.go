@@ -15,13 +15,13 @@ import (
 
 // sim drives a Server in-process through its http.Handler.
 type sim struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *auth0sim.Server
 	clock *clock
 	token string
 }
 
-func newSim(t *testing.T, opts auth0sim.Options) *sim {
+func newSim(t testing.TB, opts auth0sim.Options) *sim {
 	t.Helper()
 	c := newClock(time.Date(2026, 3, 10, 6, 0, 0, 0, time.UTC))
 	if opts.Now == nil {
@@ -552,6 +552,7 @@ func TestDumpSeedKeepsDeliveries(t *testing.T) {
 	if err := other.srv.Seed(st); err != nil {
 		t.Fatalf("Seed: %v", err)
 	}
+	other.token = s.token // the seeded state replaced the tokens
 	_, after := other.call(http.MethodGet, "/api/v2/event-streams/"+id+"/deliveries", "")
 	if before != after || !strings.Contains(after, `"status":"failed"`) {
 		t.Errorf("deliveries after dump and seed:\n%s\nwant\n%s", after, before)

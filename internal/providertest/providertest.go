@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -133,6 +134,7 @@ func Start(tb testing.TB, o Options) *Env {
 
 	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(cfg, o.MaxReconcileRate*10), ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -235,6 +237,13 @@ func (e *Env) Namespace(ctx context.Context, tb testing.TB, name, clientSecret s
 // then fails tb with the last thing cond reported.
 func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() string) {
 	tb.Helper()
+	EventuallyEvery(tb, 100*time.Millisecond, timeout, what, cond)
+}
+
+// EventuallyEvery is Eventually polling every interval, for conditions that
+// are expensive to check.
+func EventuallyEvery(tb testing.TB, interval, timeout time.Duration, what string, cond func() string) {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for {
@@ -244,7 +253,7 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() s
 		if time.Now().After(deadline) {
 			tb.Fatalf("%s: not true after %s: %s", what, timeout, last)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
