@@ -397,11 +397,11 @@ func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, o
 			reason, msg = orDefault(string(ready.Reason), ReasonPending), withDetail(fmt.Sprintf("EventStream %s is not ready", name), ready.Message)
 		}
 	}
-	c := response.ConditionFalse(rsp, ConditionStreamReady, reason)
+	newCondition := response.ConditionFalse
 	if status {
-		c = response.ConditionTrue(rsp, ConditionStreamReady, reason)
+		newCondition = response.ConditionTrue
 	}
-	c.WithMessage(msg)
+	c := newCondition(rsp, ConditionStreamReady, reason).WithMessage(msg)
 	if claim {
 		c.TargetCompositeAndClaim()
 	}

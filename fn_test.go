@@ -85,7 +85,7 @@ func ready(s string, r fnv1.Ready) *fnv1.Resource {
 }
 
 func cond(s fnv1.Status, reason, msg string) []*fnv1.Condition {
-	return []*fnv1.Condition{{Type: ConditionStreamReady, Status: s, Reason: reason, Message: &msg, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum()}}
+	return []*fnv1.Condition{{Type: ConditionStreamReady, Status: s, Reason: reason, Message: &msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
 }
 
 func creating(name string) []*fnv1.Condition {
@@ -93,7 +93,16 @@ func creating(name string) []*fnv1.Condition {
 }
 
 func warning(msg string) []*fnv1.Result {
-	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum()}}
+	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
+}
+
+// toClaim targets conditions at the claim too, as the function does for a
+// legacy composite with a claim.
+func toClaim(cs []*fnv1.Condition) []*fnv1.Condition {
+	for _, c := range cs {
+		c.Target = fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum()
+	}
+	return cs
 }
 
 const (
@@ -248,19 +257,21 @@ func TestRunFunction(t *testing.T) {
 					"event-stream":          ready(esJSONWith("team-b", "users", fpBearerInline, `{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 					"webhook-authorization": ready(secretJSON("team-b", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
 				},
-				conditions: creating("users"),
+				conditions: toClaim(creating("users")),
 			},
 		},
 		"LegacyClaimLabels": {
-			reason: "Without a claimRef the claim labels Crossplane sets locate the claim.",
+			reason: "Without a claimRef the claim labels Crossplane sets locate the claim; warnings reach the claim too.",
 			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"a-x","labels":{"crossplane.io/claim-name":"a","crossplane.io/claim-namespace":"team-c"}},
-				"spec":{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}}`, "", nil),
+				"spec":{"destinationType":"action","subscriptions":["user.created","management.client.created"],"actionConfiguration":{"actionId":"x"}}}`, "", nil),
 			want: want{
 				resources: map[string]*fnv1.Resource{
-					"event-stream": ready(esJSONWith("team-c", "a", `{"name":"a","subscriptions":["user.created"],"status":"enabled","destination":{"type":"action","action":{"actionId":"x"}}}`,
+					"event-stream": ready(esJSONWith("team-c", "a", `{"name":"a","subscriptions":["user.created","management.client.created"],"status":"enabled","destination":{"type":"action","action":{"actionId":"x"}}}`,
 						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 				},
-				conditions: creating("a"),
+				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(),
+					Message: "spec.subscriptions: management.client.created not in Auth0's event type catalog; Auth0 may reject the stream"}},
+				conditions: toClaim(creating("a")),
 			},
 		},
 		"LegacyWithoutClaim": {

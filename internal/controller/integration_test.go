@@ -45,10 +45,14 @@ func TestIntegration(t *testing.T) {
 	t.Run("RateLimitsAndServerErrorsConverge", h.faultsConverge)
 	t.Run("LostCreateResponseMakesOneStream", h.lostCreate)
 	t.Run("BadCredentialsAreReported", h.badCredentials)
+	t.Run("ExpiredTokenIsReplaced", h.expiredToken)
+	t.Run("ProviderConfigUsage", h.providerConfigUsage)
 
-	// Every resource above used one ProviderConfig: one token.
-	if got := env.Sim.Server().Counters().TokensIssued; got != 1 {
-		t.Errorf("tokens issued by the simulator = %d, want 1 for one ProviderConfig", got)
+	// One token per ProviderConfig per token lifetime: two for the
+	// namespaced config (the simulator ended the first lifetime early), one
+	// for the ClusterProviderConfig.
+	if got := env.Sim.Server().Counters().TokensIssued; got != 3 {
+		t.Errorf("tokens issued by the simulator = %d, want 3: one per ProviderConfig per token lifetime", got)
 	}
 }
 
@@ -472,4 +476,72 @@ func (h *harness) badCredentials(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+func (h *harness) expiredToken(t *testing.T) {
+	if got := h.sim().Counters().TokensIssued; got != 1 {
+		t.Fatalf("tokens issued before = %d, want 1 for one ProviderConfig and every reconcile so far", got)
+	}
+	refused := h.sim().Counters().Get(epGet, "401")
+	h.sim().ExpireTokens()
+	providertest.Eventually(t, timeout, "a new token is fetched", func() string {
+		c := h.sim().Counters()
+		if c.TokensIssued != 2 || c.Get(epGet, "401") == refused {
+			return fmt.Sprintf("%d tokens issued, %d GETs refused", c.TokensIssued, c.Get(epGet, "401")-refused)
+		}
+		return ""
+	})
+	ok := h.sim().Counters().Get(epGet, "200")
+	providertest.Eventually(t, timeout, "polls succeed again", func() string {
+		if h.sim().Counters().Get(epGet, "200") == ok {
+			return "no successful GET since"
+		}
+		return providertest.Ready(h.get(t, "hook-lost"))
+	})
+}
+
+// providerConfigUsage checks usage tracking of both config kinds, and that a
+// ClusterProviderConfig reads its Secret from the namespace it names.
+func (h *harness) providerConfigUsage(t *testing.T) {
+	pc := &v1alpha1.ProviderConfig{}
+	providertest.Eventually(t, timeout, "ProviderConfig counts its users", func() string {
+		if err := h.env.Kube.Get(h.ctx, client.ObjectKey{Namespace: ns, Name: "default"}, pc); err != nil {
+			return err.Error()
+		}
+		if pc.Status.Users < 3 {
+			return fmt.Sprintf("status.users = %d", pc.Status.Users)
+		}
+		return ""
+	})
+	if err := h.env.Kube.Create(h.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "crossplane-system"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.create(t, h.env.CredentialsSecret("crossplane-system", "auth0", providertest.ClientSecret))
+	h.create(t, &v1alpha1.ClusterProviderConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: "shared"},
+		Spec: v1alpha1.ClusterProviderConfigSpec{Credentials: v1alpha1.ClusterCredentials{
+			Source: v1alpha1.CredentialsSourceSecret, SecretRef: &xpv2.SecretReference{Namespace: "crossplane-system", Name: "auth0"},
+		}},
+	})
+	es := eventBridge("cluster-config", "ap-southeast-2")
+	es.Spec.ProviderConfigReference = &xpv2.ProviderConfigReference{Kind: "ClusterProviderConfig", Name: "shared"}
+	h.create(t, es)
+	h.ready(t, "cluster-config")
+	providertest.Eventually(t, timeout, "ClusterProviderConfig counts its user", func() string {
+		cpc := &v1alpha1.ClusterProviderConfig{}
+		if err := h.env.Kube.Get(h.ctx, client.ObjectKey{Name: "shared"}, cpc); err != nil {
+			return err.Error()
+		}
+		if cpc.Status.Users != 1 {
+			return fmt.Sprintf("status.users = %d", cpc.Status.Users)
+		}
+		return ""
+	})
+	u := &v1alpha1.ProviderConfigUsageList{}
+	if err := h.env.Kube.List(h.ctx, u, client.InNamespace(ns), client.MatchingLabels{xpv2.LabelKeyProviderKind: "ClusterProviderConfig"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Items) != 1 || u.Items[0].ResourceReference.Name != "cluster-config" {
+		t.Errorf("ClusterProviderConfig usages = %+v, want one for cluster-config", u.Items)
+	}
 }

@@ -27,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -133,8 +134,11 @@ func Start(tb testing.TB, o Options) *Env {
 	}
 
 	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(cfg, o.MaxReconcileRate*10), ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Scheme: scheme,
+		Cache:  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// Controller names are unique per process; a test binary may run
+		// more than one environment (go test -count).
+		Controller:             ctrlconfig.Controller{SkipNameValidation: &skipNameValidation},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -184,6 +188,8 @@ func (e *Env) WriteKubeconfig(path string) error {
 	c.CurrentContext = "envtest"
 	return clientcmd.WriteToFile(*c, path)
 }
+
+var skipNameValidation = true
 
 func zapLevel(debug bool) zapcore.Level {
 	if debug {

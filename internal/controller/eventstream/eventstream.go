@@ -164,6 +164,7 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (manag
 		got, err := e.api.Read(ctx, id)
 		switch {
 		case auth0client.IsNotFound(err):
+			// Gone, perhaps deleted out of band: it does not exist.
 		case err != nil:
 			return managed.ExternalObservation{}, errors.Wrap(auth0client.Explain(err), errRead)
 		default:

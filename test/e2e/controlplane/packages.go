@@ -124,7 +124,13 @@ func friendlyID(source, digest string) string {
 // install applies a package object that Crossplane resolves from the cache
 // only (packagePullPolicy Never).
 func (p *plane) install(ctx context.Context, gvr schema.GroupVersionResource, x xpkg, extra map[string]any) error {
-	spec := map[string]any{"package": x.Ref(), "packagePullPolicy": "Never"}
+	spec := map[string]any{
+		"package": x.Ref(), "packagePullPolicy": "Never",
+		// Crossplane built from the module proxy reports no version (release
+		// builds stamp it with -ldflags), so it cannot check the packages'
+		// ">=v2.0.0" constraint; it is v2.2.1 by construction.
+		"ignoreCrossplaneConstraints": true,
+	}
 	for k, v := range extra {
 		spec[k] = v
 	}
@@ -211,7 +217,7 @@ func (p *plane) waitHealthy(ctx context.Context, gvr schema.GroupVersionResource
 	})
 	if err != nil && last != nil {
 		conds, _, _ := unstructured.NestedSlice(last.Object, "status", "conditions")
-		return fmt.Errorf("%w\nconditions: %v\n%s", err, conds, Tail(filepath.Join(p.dir, "logs", "crossplane.log"), 20))
+		return fmt.Errorf("%w\nconditions: %v", err, conds)
 	}
 	return err
 }
@@ -223,28 +229,9 @@ func (p *plane) installFunction(ctx context.Context, x xpkg, bin string) error {
 	if err := p.install(ctx, FunctionGVR, x, nil); err != nil {
 		return err
 	}
-	root, err := p.kube.CoreV1().Secrets(crossplaneNamespace).Get(ctx, "crossplane-root-ca", metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read crossplane-root-ca: %w", err)
-	}
-	rootCA, err := loadCA(root.Data["tls.crt"], root.Data["tls.key"])
-	if err != nil {
-		return fmt.Errorf("load crossplane-root-ca: %w", err)
-	}
-	crt, key, err := rootCA.serving(x.Name)
+	secretName, data, err := p.serverSecret(ctx, x.Name)
 	if err != nil {
 		return err
-	}
-	secretName := x.Name + "-tls-server"
-	data := map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": rootCA.certPEM}
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: crossplaneNamespace}, Data: data}
-	if _, err := p.kube.CoreV1().Secrets(crossplaneNamespace).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
-		if !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create %s: %w", secretName, err)
-		}
-		if _, err := p.kube.CoreV1().Secrets(crossplaneNamespace).Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("update %s: %w", secretName, err)
-		}
 	}
 	certDir := filepath.Join(p.dir, "tls", x.Name)
 	files := map[string][]byte{}
@@ -284,6 +271,37 @@ func (p *plane) installFunction(ctx context.Context, x xpkg, bin string) error {
 	return nil
 }
 
+// serverSecret stores a server certificate for a package's runtime, signed
+// by Crossplane's root CA, in the Secret <name>-tls-server, as Crossplane's
+// own runtime would. Functions serve with it; for providers Crossplane
+// reads it as the CA bundle of webhooks.
+func (p *plane) serverSecret(ctx context.Context, name string) (string, map[string][]byte, error) {
+	root, err := p.kube.CoreV1().Secrets(crossplaneNamespace).Get(ctx, "crossplane-root-ca", metav1.GetOptions{})
+	if err != nil {
+		return "", nil, fmt.Errorf("read crossplane-root-ca: %w", err)
+	}
+	rootCA, err := loadCA(root.Data["tls.crt"], root.Data["tls.key"])
+	if err != nil {
+		return "", nil, fmt.Errorf("load crossplane-root-ca: %w", err)
+	}
+	crt, key, err := rootCA.serving(name)
+	if err != nil {
+		return "", nil, err
+	}
+	secretName := name + "-tls-server"
+	data := map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": rootCA.certPEM}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: crossplaneNamespace}, Data: data}
+	if _, err := p.kube.CoreV1().Secrets(crossplaneNamespace).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			return "", nil, fmt.Errorf("create %s: %w", secretName, err)
+		}
+		if _, err := p.kube.CoreV1().Secrets(crossplaneNamespace).Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
+			return "", nil, fmt.Errorf("update %s: %w", secretName, err)
+		}
+	}
+	return secretName, data, nil
+}
+
 // installProvider installs a Provider package (its CRDs) and marks its
 // runtime healthy; the provider itself runs as a local process (started
 // by the caller once its CRDs exist).
@@ -295,7 +313,11 @@ func (p *plane) installProvider(ctx context.Context, x xpkg) error {
 	if err != nil {
 		return err
 	}
-	if err := p.markRuntimeHealthy(ctx, ProviderRevisionGVR, rev.GetName(), nil); err != nil {
+	secretName, _, err := p.serverSecret(ctx, x.Name)
+	if err != nil {
+		return err
+	}
+	if err := p.markRuntimeHealthy(ctx, ProviderRevisionGVR, rev.GetName(), map[string]any{"tlsServerSecretName": secretName}); err != nil {
 		return fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
 	}
 	if err := p.waitHealthy(ctx, ProviderGVR, x.Name); err != nil {

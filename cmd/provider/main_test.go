@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"sigs.k8s.io/yaml"
+)
+
+func TestFlags(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c cli
+	p, err := kong.New(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Parse([]string{"--kubeconfig", "/tmp/kc", "--poll", "10s", "--auth0-ca-file", ca, "--no-enable-management-policies", "-d"}); err != nil {
+		t.Fatalf("Parse() error = %v", err)
+	}
+	if c.Kubeconfig != "/tmp/kc" || c.Poll != 10*time.Second || c.Auth0CAFile != ca || c.EnableManagementPolicies || !c.Debug {
+		t.Errorf("parsed flags = %+v", c)
+	}
+	if c.Sync != time.Hour || c.MaxReconcileRate != 10 || c.MetricsBindAddress != ":8080" || c.HealthProbeBindAddress != ":8081" ||
+		c.Auth0MaxRetries != 3 || c.Auth0Timeout != 30*time.Second || c.CreationGracePeriod != 30*time.Second {
+		t.Errorf("defaults = %+v", c)
+	}
+	var fresh cli
+	if _, err := kong.Must(&fresh).Parse([]string{"--auth0-ca-file", filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+		t.Errorf("Parse() accepted a missing --auth0-ca-file")
+	}
+}
+
+// TestProviderPackage builds the provider package with the Crossplane CLI
+// and checks it declares safe-start.
+func TestProviderPackage(t *testing.T) {
+	cli := os.Getenv("CROSSPLANE_CLI")
+	if cli == "" {
+		t.Fatal("CROSSPLANE_CLI is not set: run `make test`, or export CROSSPLANE_CLI=$(hack/build-tool.sh crank)")
+	}
+	root := filepath.Join("..", "..", "package", "provider")
+	out := filepath.Join(t.TempDir(), "provider.xpkg")
+	if b, err := exec.Command(cli, "xpkg", "build", "--package-root", root, "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("crossplane xpkg build: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "crossplane.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Spec       struct {
+			Capabilities []string `json:"capabilities"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(raw, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta.APIVersion != "meta.pkg.crossplane.io/v1" || meta.Kind != "Provider" || !slices.Contains(meta.Spec.Capabilities, "safe-start") {
+		t.Errorf("package metadata = %+v, want a meta.pkg.crossplane.io/v1 Provider with capability safe-start", meta)
+	}
+}
