@@ -21,8 +21,8 @@ const (
 // Metrics counts every HTTP attempt the provider makes to Auth0 (retries
 // included) and every access token it fetches.
 type Metrics struct {
-	Calls       *prometheus.CounterVec
-	TokenFetchs *prometheus.CounterVec
+	Calls        *prometheus.CounterVec
+	TokenFetches *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered counters.
@@ -32,7 +32,7 @@ func NewMetrics() *Metrics {
 			Name: "auth0_api_calls_total",
 			Help: "HTTP requests the provider sent to the Auth0 Management API, by endpoint and outcome. Retries count separately.",
 		}, []string{"endpoint", "outcome"}),
-		TokenFetchs: prometheus.NewCounterVec(prometheus.CounterOpts{
+		TokenFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auth0_token_fetches_total",
 			Help: "Client-credentials access tokens the provider requested from Auth0, by outcome.",
 		}, []string{"outcome"}),
@@ -42,13 +42,13 @@ func NewMetrics() *Metrics {
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.Calls.Describe(ch)
-	m.TokenFetchs.Describe(ch)
+	m.TokenFetches.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.Calls.Collect(ch)
-	m.TokenFetchs.Collect(ch)
+	m.TokenFetches.Collect(ch)
 }
 
 // outcome classifies a response for the outcome label.
@@ -90,7 +90,7 @@ func (t instrumented) RoundTrip(r *http.Request) (*http.Response, error) {
 		o = outcome(rsp.StatusCode)
 	}
 	if r.URL.Path == "/oauth/token" {
-		t.metrics.TokenFetchs.WithLabelValues(o).Inc()
+		t.metrics.TokenFetches.WithLabelValues(o).Inc()
 	} else {
 		t.metrics.Calls.WithLabelValues(Endpoint(r), o).Inc()
 	}
@@ -105,7 +105,7 @@ func (m *Metrics) CallCount(endpoint string) int {
 
 // TokenFetchCount is the number of token requests sent.
 func (m *Metrics) TokenFetchCount() int {
-	return sumVec(m.TokenFetchs, func(map[string]string) bool { return true })
+	return sumVec(m.TokenFetches, func(map[string]string) bool { return true })
 }
 
 func sumVec(v *prometheus.CounterVec, match func(map[string]string) bool) int {

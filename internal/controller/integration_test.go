@@ -45,6 +45,7 @@ func TestIntegration(t *testing.T) {
 	t.Run("RateLimitsAndServerErrorsConverge", h.faultsConverge)
 	t.Run("LostCreateResponseMakesOneStream", h.lostCreate)
 	t.Run("BadCredentialsAreReported", h.badCredentials)
+	t.Run("RejectedStreamIsReported", h.rejected)
 	t.Run("ExpiredTokenIsReplaced", h.expiredToken)
 	t.Run("ProviderConfigUsage", h.providerConfigUsage)
 
@@ -543,5 +544,31 @@ func (h *harness) providerConfigUsage(t *testing.T) {
 	}
 	if len(u.Items) != 1 || u.Items[0].ResourceReference.Name != "cluster-config" {
 		t.Errorf("ClusterProviderConfig usages = %+v, want one for cluster-config", u.Items)
+	}
+}
+
+func (h *harness) rejected(t *testing.T) {
+	lists, posts := h.calls("GET /api/v2/event-streams"), h.calls(epPost)
+	es := eventBridge("rejected", "us-east-1")
+	es.Spec.ForProvider.Subscriptions = []string{"authentication.success"}
+	h.create(t, es)
+	providertest.Eventually(t, timeout, "rejection reported", func() string {
+		c := h.get(t, "rejected").GetCondition(xpv2.TypeSynced)
+		if c.Status != corev1.ConditionFalse || !strings.Contains(c.Message, "Auth0 rejected the event stream: 400 Bad Request") || !strings.Contains(c.Message, "authentication.success") {
+			return fmt.Sprintf("Synced=%s: %s", c.Status, c.Message)
+		}
+		if h.calls(epPost)-posts < 2 {
+			return "waiting for a second attempt"
+		}
+		return ""
+	})
+	if n := len(h.streamsNamed("rejected")); n != 0 {
+		t.Errorf("streams named rejected = %d, want 0", n)
+	}
+	if got := h.calls("GET /api/v2/event-streams") - lists; got != 0 {
+		t.Errorf("lists after a refused create = %d, want 0: a 4xx proves no stream was made", got)
+	}
+	if err := h.env.Kube.Delete(h.ctx, h.get(t, "rejected")); err != nil {
+		t.Fatal(err)
 	}
 }
