@@ -160,40 +160,26 @@ type testEventRequest struct {
 
 // testEvent queues a test event. Auth0 answers 202 with the pending
 // delivery (recorded), not 200 as its reference says.
-func (s *Server) testEvent(w http.ResponseWriter, r *http.Request) {
+func (s *Server) testEvent(w http.ResponseWriter, r *http.Request) *apiError {
 	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
-	body, aerr := readBody(r)
+	o, aerr := readObject(r, "event_type", "data")
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	o, aerr := decodeObject("", body)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if aerr := o.only("", "event_type", "data"); aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	et, _, aerr := o.str("", "event_type", true)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	if !eventtypes.Known(et) {
-		writeError(w, errBody("event_type", fmt.Sprintf("No enum match for: %q", et)))
-		return
+		return errBody("event_type", fmt.Sprintf("No enum match for: %q", et))
 	}
 	var data json.RawMessage
 	if raw, ok := o["data"]; ok {
 		if jsonType(raw) != "object" {
-			writeError(w, errBody("data", "Expected type object but found type "+jsonType(raw)))
-			return
+			return errBody("data", "Expected type object but found type "+jsonType(raw))
 		}
 		data = raw
 	} else {
@@ -202,16 +188,14 @@ func (s *Server) testEvent(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.streams[id]
-	if !ok {
-		writeError(w, errNotFound(msgStreamNotFound))
-		return
+	st, aerr := s.lookup(id)
+	if aerr != nil {
+		return aerr
 	}
 	// Stricter than documented: a test event must be of a type the stream
 	// subscribes to.
 	if !slices.Contains(st.Subscriptions, et) {
-		writeError(w, errBody("event_type", fmt.Sprintf("Event type %q is not subscribed by stream %s", et, id)))
-		return
+		return errBody("event_type", fmt.Sprintf("Event type %q is not subscribed by stream %s", et, id))
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	d := &Delivery{ID: newID("evt_"), StreamID: id, EventType: et, Time: now, Data: data}
@@ -226,6 +210,7 @@ func (s *Server) testEvent(w http.ResponseWriter, r *http.Request) {
 			Time: formatTime(now), Data: data, A0Purpose: "test", A0Stream: id, A0Tenant: s.opts.Domain,
 		},
 	})
+	return nil
 }
 
 func (s *Server) newRun(st *Stream, requested, start time.Time, redelivery bool) Run {
@@ -275,55 +260,38 @@ type deliveryListJSON struct {
 // listDeliveries lists deliveries that have not succeeded (Auth0 lists
 // failed deliveries), oldest first, filtered by statuses, event types and
 // time. Auth0 returns a next checkpoint even on the last page (recorded).
-func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) *apiError {
 	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	q := r.URL.Query()
-	if aerr := checkQuery(q, "statuses", "event_types", "date_from", "date_to", "from", "take"); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	take, aerr := parseTake(q)
+	take, from, aerr := pageParams(q, "statuses", "event_types", "date_from", "date_to")
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	var from int64
-	if v := q.Get("from"); v != "" {
-		if from, aerr = decodeCheckpoint(v); aerr != nil {
-			writeError(w, aerr)
-			return
-		}
+		return aerr
 	}
 	types, aerr := eventTypeFilter("event_types", q.Get("event_types"))
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	var statuses []string
 	if v := q.Get("statuses"); v != "" {
 		for st := range strings.SplitSeq(v, ",") {
 			if !slices.Contains([]string{deliveryFailed, deliveryPending, deliveryRetrying, deliverySuccess}, st) {
-				writeError(w, errQuery("statuses", fmt.Sprintf("No enum match for: %q", st)))
-				return
+				return errQuery("statuses", fmt.Sprintf("No enum match for: %q", st))
 			}
 			statuses = append(statuses, st)
 		}
 	}
 	dateFrom, dateTo, aerr := dateRange(q.Get("date_from"), q.Get("date_to"), false)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.streams[id]; !ok {
-		writeError(w, errNotFound(msgStreamNotFound))
-		return
+	if _, aerr := s.lookup(id); aerr != nil {
+		return aerr
 	}
 	now := s.now()
 	out := deliveryListJSON{Deliveries: []deliveryJSON{}}
@@ -342,6 +310,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		out.Next = encodeCheckpoint(int64(i + 1))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func eventTypeFilter(property, v string) ([]string, *apiError) {
@@ -395,39 +364,37 @@ func matches(d *Delivery, types []string, from, to time.Time) bool {
 	return true
 }
 
-func (s *Server) findDelivery(w http.ResponseWriter, r *http.Request) (*Delivery, *Stream, bool) {
+// findDelivery finds the delivery a request names; the caller holds s.mu.
+func (s *Server) findDelivery(r *http.Request) (*Delivery, *Stream, *apiError) {
 	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return nil, nil, false
+		return nil, nil, aerr
 	}
 	eid := r.PathValue("event_id")
 	if !eventIDPattern.MatchString(eid) {
-		writeError(w, errBadRequest("invalid_uri", fmt.Sprintf("Path validation error: 'String does not match pattern ^evt_[a-zA-Z0-9]{22}$: %s' on property event_id.", eid)))
-		return nil, nil, false
+		return nil, nil, errBadRequest("invalid_uri", fmt.Sprintf("Path validation error: 'String does not match pattern ^evt_[a-zA-Z0-9]{22}$: %s' on property event_id.", eid))
 	}
-	st, ok := s.streams[id]
-	if !ok {
-		writeError(w, errNotFound(msgStreamNotFound))
-		return nil, nil, false
+	st, aerr := s.lookup(id)
+	if aerr != nil {
+		return nil, nil, aerr
 	}
 	for _, d := range s.deliveries[id] {
 		if d.ID == eid {
-			return d, st, true
+			return d, st, nil
 		}
 	}
-	writeError(w, errNotFound("The requested event does not exist."))
-	return nil, nil, false
+	return nil, nil, errNotFound("The requested event does not exist.")
 }
 
-func (s *Server) readDelivery(w http.ResponseWriter, r *http.Request) {
+func (s *Server) readDelivery(w http.ResponseWriter, r *http.Request) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, _, ok := s.findDelivery(w, r)
-	if !ok {
-		return
+	d, _, aerr := s.findDelivery(r)
+	if aerr != nil {
+		return aerr
 	}
 	writeJSON(w, http.StatusOK, s.view(d, s.now()))
+	return nil
 }
 
 // schedule adds a delivery run. Runs of one stream happen one after
@@ -452,76 +419,59 @@ func (s *Server) redeliverable(d *Delivery, now time.Time) bool {
 	return status == deliveryFailed
 }
 
-func (s *Server) redeliverOne(w http.ResponseWriter, r *http.Request) {
+func (s *Server) redeliverOne(w http.ResponseWriter, r *http.Request) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, st, ok := s.findDelivery(w, r)
-	if !ok {
-		return
+	d, st, aerr := s.findDelivery(r)
+	if aerr != nil {
+		return aerr
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	// Stricter than documented: only a failed delivery can be redelivered.
 	if !s.redeliverable(d, now) {
-		writeError(w, &apiError{StatusCode: http.StatusConflict, Err: "Conflict", Message: "Only failed deliveries can be redelivered.", ErrorCode: "conflict"})
-		return
+		return &apiError{StatusCode: http.StatusConflict, Err: "Conflict", Message: "Only failed deliveries can be redelivered.", ErrorCode: "conflict"}
 	}
 	s.schedule(st, d, now, true)
 	writeJSON(w, http.StatusAccepted, struct{}{})
+	return nil
 }
 
-func (s *Server) redeliverMany(w http.ResponseWriter, r *http.Request) {
+func (s *Server) redeliverMany(w http.ResponseWriter, r *http.Request) *apiError {
 	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
-	body, aerr := readBody(r)
+	o, aerr := readObject(r, "event_types", "date_from", "date_to")
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	o, aerr := decodeObject("", body)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if aerr := o.only("", "event_types", "date_from", "date_to"); aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	var types []string
 	if raw, ok := o["event_types"]; ok {
 		var list []string
 		if jsonType(raw) != "array" || json.Unmarshal(raw, &list) != nil {
-			writeError(w, errBody("event_types", "Expected type array of strings"))
-			return
+			return errBody("event_types", "Expected type array of strings")
 		}
 		if types, aerr = eventTypeFilter("event_types", strings.Join(list, ",")); aerr != nil {
-			writeError(w, aerr)
-			return
+			return aerr
 		}
 	}
 	df, _, aerr := o.str("", "date_from", false)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	dt, _, aerr := o.str("", "date_to", false)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	from, to, aerr := dateRange(df, dt, true)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.streams[id]
-	if !ok {
-		writeError(w, errNotFound(msgStreamNotFound))
-		return
+	st, aerr := s.lookup(id)
+	if aerr != nil {
+		return aerr
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	for _, d := range s.deliveries[id] {
@@ -530,6 +480,7 @@ func (s *Server) redeliverMany(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusAccepted, struct{}{})
+	return nil
 }
 
 type statsJSON struct {
@@ -557,28 +508,24 @@ type statsMetric struct {
 
 // stats counts finished delivery runs per day over the last 14 days, in
 // the window shape recorded from Auth0.
-func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) *apiError {
 	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	q := r.URL.Query()
 	if aerr := checkQuery(q, "date_from", "date_to"); aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	qFrom, qTo, aerr := dateRange(q.Get("date_from"), q.Get("date_to"), false)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.streams[id]
-	if !ok {
-		writeError(w, errNotFound(msgStreamNotFound))
-		return
+	st, aerr := s.lookup(id)
+	if aerr != nil {
+		return aerr
 	}
 	now := s.now().UTC()
 	// By default the window is the last 14 days up to the end of this
@@ -592,8 +539,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		to = qTo.UTC()
 	}
 	if !from.Before(to) {
-		writeError(w, errQuery("date_from", "date_from must be before date_to"))
-		return
+		return errQuery("date_from", "date_from must be before date_to")
 	}
 	firstDay := from.Truncate(24 * time.Hour)
 	var buckets []string
@@ -621,6 +567,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	out.Window.DateFrom, out.Window.DateTo = formatTime(from), formatTime(to)
 	out.Window.BucketInterval.ScaleFactor = 86400
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // DeliveriesSettledAt is when the last scheduled delivery attempt happens

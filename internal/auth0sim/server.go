@@ -134,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
-	api := map[string]http.HandlerFunc{
+	api := map[string]apiHandler{
 		"GET /api/v2/event-streams":                            s.listStreams,
 		"POST /api/v2/event-streams":                           s.createStream,
 		"GET /api/v2/event-streams/{id}":                       s.readStream,
@@ -152,13 +152,23 @@ func (s *Server) routes() {
 		s.mux.Handle(pattern, s.managementAPI(pattern, h))
 	}
 	s.mux.Handle("POST /oauth/token", s.counted("POST /oauth/token", http.HandlerFunc(s.token)))
-	s.mux.Handle("/oauth/token", s.counted("/oauth/token", http.HandlerFunc(s.notFound)))
+	s.mux.Handle("/oauth/token", s.counted("/oauth/token", apiHandler(s.notFound)))
 	s.adminRoutes()
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 }
 
-func (s *Server) notFound(w http.ResponseWriter, _ *http.Request) {
-	writeError(w, errNotFound("Not Found"))
+func (s *Server) notFound(http.ResponseWriter, *http.Request) *apiError {
+	return errNotFound("Not Found")
+}
+
+// apiHandler answers a request itself or returns the error to answer with,
+// so handlers need not write each error out.
+type apiHandler func(http.ResponseWriter, *http.Request) *apiError
+
+func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if aerr := h(w, r); aerr != nil {
+		writeError(w, aerr)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -233,7 +243,7 @@ const (
 // managementAPI wraps a Management API handler with what Auth0 (and the
 // fault injection) put in front of it: latency, hangs, the rate limit,
 // bearer-token checks, injected errors and lost responses.
-func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler {
+func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Take in the whole request before deciding anything, as Auth0's
 		// front end does: answering a retried client mid-upload makes it
@@ -247,7 +257,7 @@ func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
 		f := s.faults
-		hang := s.scripted.takeHang()
+		hang := useOne(&s.scripted.Hangs)
 		s.mu.Unlock()
 		if f.Latency > 0 {
 			t := time.NewTimer(f.Latency)
@@ -287,7 +297,7 @@ func (s *Server) managementAPI(endpoint string, h http.HandlerFunc) http.Handler
 			return
 		}
 		buf := &bufferedWriter{header: http.Header{}}
-		h(buf, r)
+		h.ServeHTTP(buf, r)
 		if buf.status == 0 {
 			buf.status = http.StatusOK
 		}
@@ -400,38 +410,37 @@ type ScriptedFaults struct {
 	LostResponses int `json:"lost_responses"`
 }
 
-// takeHang consumes a scripted hang, if any.
-func (f *ScriptedFaults) takeHang() bool {
-	if f.Hangs > 0 {
-		f.Hangs--
-		return true
-	}
-	return false
-}
-
 // injectError decides whether an authenticated call fails with 5xx: a
 // scripted error first, else by chance. Calls refused earlier (429, 401)
 // do not use up scripted errors.
 func (s *Server) injectError(rate float64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.scripted.Errors > 0 {
-		s.scripted.Errors--
-		return true
-	}
-	return roll(rate)
+	return s.scriptedOrRoll(&s.scripted.Errors, rate)
 }
 
 // loseResponse decides whether a successful write loses its answer: a
 // scripted loss first, else by chance.
 func (s *Server) loseResponse(rate float64) bool {
+	return s.scriptedOrRoll(&s.scripted.LostResponses, rate)
+}
+
+// scriptedOrRoll uses up one of the scripted faults counted by n, else
+// rolls the dice.
+func (s *Server) scriptedOrRoll(n *int, rate float64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.scripted.LostResponses > 0 {
-		s.scripted.LostResponses--
+	if useOne(n) {
 		return true
 	}
 	return roll(rate)
+}
+
+// useOne uses up one of n scripted faults if any is left.
+func useOne(n *int) bool {
+	if *n > 0 {
+		*n--
+		return true
+	}
+	return false
 }
 
 // Script adds faults for the next calls to those already scripted.

@@ -60,6 +60,25 @@ func encodeCheckpoint(pos int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("cp:" + strconv.FormatInt(pos, 10)))
 }
 
+// pageParams checks a list's query (paging plus extraAllowed parameters)
+// and reads its take and the position its from checkpoint names.
+func pageParams(q url.Values, extraAllowed ...string) (int, int64, *apiError) {
+	if aerr := checkQuery(q, append(extraAllowed, "from", "take")...); aerr != nil {
+		return 0, 0, aerr
+	}
+	take, aerr := parseTake(q)
+	if aerr != nil {
+		return 0, 0, aerr
+	}
+	var from int64
+	if v := q.Get("from"); v != "" {
+		if from, aerr = decodeCheckpoint(v); aerr != nil {
+			return 0, 0, aerr
+		}
+	}
+	return take, from, nil
+}
+
 func decodeCheckpoint(v string) (int64, *apiError) {
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err == nil {
@@ -77,23 +96,10 @@ type streamListJSON struct {
 	Next         string       `json:"next,omitempty"`
 }
 
-func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if aerr := checkQuery(q, "from", "take"); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	take, aerr := parseTake(q)
+func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) *apiError {
+	take, from, aerr := pageParams(r.URL.Query())
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	var from int64
-	if v := q.Get("from"); v != "" {
-		if from, aerr = decodeCheckpoint(v); aerr != nil {
-			writeError(w, aerr)
-			return
-		}
+		return aerr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,6 +115,7 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) {
 		out.EventStreams = append(out.EventStreams, s.streams[id].response())
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // stamp returns the time of a change: now at millisecond precision, and
@@ -121,19 +128,23 @@ func (s *Server) stamp(prev time.Time) time.Time {
 	return t
 }
 
-func (s *Server) createStream(w http.ResponseWriter, r *http.Request) {
-	body, aerr := readBody(r)
+func (s *Server) createStream(w http.ResponseWriter, r *http.Request) *apiError {
+	in, aerr := readStreamInput(r, true)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	in, aerr := parseStreamBody(body, true)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	st := s.insert(in)
 	writeJSON(w, http.StatusCreated, st.response())
+	return nil
+}
+
+// readStreamInput reads and validates a create (or PATCH) body.
+func readStreamInput(r *http.Request, create bool) (*streamInput, *apiError) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return parseStreamBody(body, create)
 }
 
 // insert stores a validated create body as a new stream.
@@ -164,48 +175,45 @@ func (s *Server) insert(in *streamInput) *Stream {
 	return st
 }
 
-func (s *Server) readStream(w http.ResponseWriter, r *http.Request) {
-	id, aerr := streamID(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	s.mu.Lock()
+// lookup finds a stream; the caller holds s.mu.
+func (s *Server) lookup(id string) (*Stream, *apiError) {
 	st, ok := s.streams[id]
-	var out streamJSON
-	if ok {
-		out = st.response()
-	}
-	s.mu.Unlock()
 	if !ok {
-		writeError(w, errNotFound(msgStreamNotFound))
-		return
+		return nil, errNotFound(msgStreamNotFound)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return st, nil
 }
 
-func (s *Server) updateStream(w http.ResponseWriter, r *http.Request) {
+func (s *Server) readStream(w http.ResponseWriter, r *http.Request) *apiError {
 	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
-	body, aerr := readBody(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, aerr := s.lookup(id)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
-	in, aerr := parseStreamBody(body, false)
+	writeJSON(w, http.StatusOK, st.response())
+	return nil
+}
+
+func (s *Server) updateStream(w http.ResponseWriter, r *http.Request) *apiError {
+	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
+	}
+	in, aerr := readStreamInput(r, false)
+	if aerr != nil {
+		return aerr
 	}
 	st, aerr := s.patch(id, in)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
 }
 
 // patch applies a validated PATCH body; fields absent from it keep their
@@ -213,9 +221,9 @@ func (s *Server) updateStream(w http.ResponseWriter, r *http.Request) {
 func (s *Server) patch(id string, in *streamInput) (streamJSON, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.streams[id]
-	if !ok {
-		return streamJSON{}, errNotFound(msgStreamNotFound)
+	st, aerr := s.lookup(id)
+	if aerr != nil {
+		return streamJSON{}, aerr
 	}
 	if d := in.Destination; d != nil {
 		// EventBridge destinations are fixed at creation (Terraform replaces
@@ -244,15 +252,15 @@ func (s *Server) patch(id string, in *streamInput) (streamJSON, *apiError) {
 
 // deleteStream answers 204 whether or not the stream exists: recorded Auth0
 // traffic shows a second DELETE of the same id answered 204.
-func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request) *apiError {
 	id, aerr := streamID(r)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return aerr
 	}
 	s.remove(id)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) remove(id string) bool {

@@ -119,6 +119,29 @@ func (o object) only(property string, allowed ...string) *apiError {
 	return errBody(join(property, extra[0]), "Additional properties not allowed: "+strings.Join(extra, ","))
 }
 
+// decodeStrict decodes an object that allows no properties outside
+// allowed.
+func decodeStrict(property string, raw []byte, allowed ...string) (object, *apiError) {
+	o, aerr := decodeObject(property, raw)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := o.only(property, allowed...); aerr != nil {
+		return nil, aerr
+	}
+	return o, nil
+}
+
+// readObject reads a request body that must be an object with no
+// properties outside allowed.
+func readObject(r *http.Request, allowed ...string) (object, *apiError) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return decodeStrict("", body, allowed...)
+}
+
 func (o object) has(k string) bool { _, ok := o[k]; return ok }
 
 // str returns the non-empty string at k; required says whether absence is
@@ -150,11 +173,8 @@ type streamInput struct {
 }
 
 func parseStreamBody(body []byte, create bool) (*streamInput, *apiError) {
-	o, aerr := decodeObject("", body)
+	o, aerr := decodeStrict("", body, "name", "status", "subscriptions", "destination")
 	if aerr != nil {
-		return nil, aerr
-	}
-	if aerr := o.only("", "name", "status", "subscriptions", "destination"); aerr != nil {
 		return nil, aerr
 	}
 	if !create && len(o) == 0 {
@@ -216,11 +236,8 @@ func parseSubscriptions(raw json.RawMessage) ([]string, *apiError) {
 	out := make([]string, 0, len(items))
 	for i, item := range items {
 		p := fmt.Sprintf("subscriptions[%d]", i)
-		o, aerr := decodeObject(p, item)
+		o, aerr := decodeStrict(p, item, "event_type")
 		if aerr != nil {
-			return nil, aerr
-		}
-		if aerr := o.only(p, "event_type"); aerr != nil {
 			return nil, aerr
 		}
 		t, _, aerr := o.str(p, "event_type", true)
@@ -239,11 +256,8 @@ func parseSubscriptions(raw json.RawMessage) ([]string, *apiError) {
 }
 
 func parseDestination(raw json.RawMessage) (*Destination, *apiError) {
-	o, aerr := decodeObject("destination", raw)
+	o, aerr := decodeStrict("destination", raw, "type", "configuration")
 	if aerr != nil {
-		return nil, aerr
-	}
-	if aerr := o.only("destination", "type", "configuration"); aerr != nil {
 		return nil, aerr
 	}
 	typ, _, aerr := o.str("destination", "type", true)
@@ -331,39 +345,34 @@ func parseWebhook(c object) (*WebhookConfig, *apiError) {
 		return nil, aerr
 	}
 	w := &WebhookConfig{Endpoint: ep, Method: method}
-	switch method {
-	case AuthBearer:
-		if aerr := a.only(ap, "method", "token"); aerr != nil {
+	// Each method requires its own credentials and allows nothing else.
+	creds := map[string][]struct {
+		key string
+		dst *string
+	}{
+		AuthBearer:       {{"token", &w.Token}},
+		AuthBasic:        {{"username", &w.Username}, {"password", &w.Password}},
+		AuthCustomHeader: {{"header_key", &w.HeaderKey}, {"header_value", &w.HeaderValue}},
+	}
+	fields, ok := creds[method]
+	if !ok {
+		return nil, errBody(ap+".method", fmt.Sprintf("No enum match for: %q", method))
+	}
+	allowed := []string{"method"}
+	for _, f := range fields {
+		allowed = append(allowed, f.key)
+	}
+	if aerr := a.only(ap, allowed...); aerr != nil {
+		return nil, aerr
+	}
+	for _, f := range fields {
+		if *f.dst, _, aerr = a.str(ap, f.key, true); aerr != nil {
 			return nil, aerr
 		}
-		if w.Token, _, aerr = a.str(ap, "token", true); aerr != nil {
-			return nil, aerr
-		}
-	case AuthBasic:
-		if aerr := a.only(ap, "method", "username", "password"); aerr != nil {
-			return nil, aerr
-		}
-		if w.Username, _, aerr = a.str(ap, "username", true); aerr != nil {
-			return nil, aerr
-		}
-		if w.Password, _, aerr = a.str(ap, "password", true); aerr != nil {
-			return nil, aerr
-		}
-	case AuthCustomHeader:
-		if aerr := a.only(ap, "method", "header_key", "header_value"); aerr != nil {
-			return nil, aerr
-		}
-		if w.HeaderKey, _, aerr = a.str(ap, "header_key", true); aerr != nil {
-			return nil, aerr
-		}
-		if !headerKeyPattern.MatchString(w.HeaderKey) {
+		// Checked before header_value is read, so its error comes first.
+		if f.key == "header_key" && !headerKeyPattern.MatchString(w.HeaderKey) {
 			return nil, errBody(ap+".header_key", "String is not a valid HTTP header name: "+w.HeaderKey)
 		}
-		if w.HeaderValue, _, aerr = a.str(ap, "header_value", true); aerr != nil {
-			return nil, aerr
-		}
-	default:
-		return nil, errBody(ap+".method", fmt.Sprintf("No enum match for: %q", method))
 	}
 	return w, nil
 }

@@ -157,7 +157,7 @@ spec:
 	}
 	mustKubectl(t, manifest("lost-answer"), "apply", "-f", "-")
 	eventually(t, readyWithin, "the create whose answer was lost", func(ctx context.Context) error {
-		c, err := sim.Counters(ctx)
+		c, err := simCounters(ctx)
 		if err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ spec:
 		u := waitReady(t, ns, n)
 		ids[n], _ = outputs(u)["id"].(string)
 	}
-	c, err := sim.Counters(ctx)
+	c, err := simCounters(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ spec:
 	for _, n := range names {
 		waitOutputsMatch(t, ns, n, nil)
 	}
-	all, err := sim.Streams(ctx)
+	all, err := simStreams(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ spec:
 // may hold one of the same name).
 func streamsNamed(t *testing.T, name string) int {
 	t.Helper()
-	all, err := sim.Streams(t.Context())
+	all, err := simStreams(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ spec:
 		t.Fatalf("region change kept stream %s; Auth0 cannot change a region in place", first.ID)
 	}
 	eventually(t, convergeWithin, "old stream removed", func(ctx context.Context) error {
-		if _, ok, err := sim.Stream(ctx, first.ID); err != nil || ok {
+		if _, ok, err := simLookup(ctx, first.ID); err != nil || ok {
 			return fmt.Errorf("the simulator still holds the replaced stream %s (%v)", first.ID, err)
 		}
 		return nil

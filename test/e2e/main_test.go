@@ -257,7 +257,7 @@ func waitReady(t *testing.T, ns, name string) *unstructured.Unstructured {
 
 // simStream returns the stream the simulator holds with the given id.
 func simStream(ctx context.Context, id string) (auth0sim.Stream, error) {
-	s, ok, err := sim.Stream(ctx, id)
+	s, ok, err := simLookup(ctx, id)
 	if err != nil {
 		return s, err
 	}
@@ -355,7 +355,7 @@ func deleteAndVerify(t *testing.T, ns, name, id string) {
 		if _, err := getStream(ctx, ns, name); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("Auth0EventStream still exists (%v)", err)
 		}
-		if _, ok, err := sim.Stream(ctx, id); err != nil || ok {
+		if _, ok, err := simLookup(ctx, id); err != nil || ok {
 			return fmt.Errorf("the simulator still holds stream %s (%v)", id, err)
 		}
 		mrs, err := dyn.Resource(mrGVR).Namespace(ns).List(ctx, metav1.ListOptions{})

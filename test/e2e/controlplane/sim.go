@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-
-	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 )
 
 // SimClient talks to the running simulator: its admin API (what the tenant
@@ -32,6 +30,12 @@ func (s *State) SimClient() (*SimClient, error) {
 		return nil, fmt.Errorf("read simulator CA: %w", err)
 	}
 	return &SimClient{sim: *s.Sim, http: tlsClient(caPEM)}, nil
+}
+
+// Do sends a JSON request to the simulator and decodes its JSON answer into
+// out (when not nil). token, when set, is sent as a bearer token.
+func (c *SimClient) Do(ctx context.Context, method, path string, body any, out any, token string) error {
+	return c.do(ctx, method, path, body, out, token)
 }
 
 func (c *SimClient) do(ctx context.Context, method, path string, body any, out any, token string) error {
@@ -80,27 +84,6 @@ type HTTPError struct {
 
 func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
 
-// Streams lists every stream the tenant holds, secrets included.
-func (c *SimClient) Streams(ctx context.Context) ([]auth0sim.Stream, error) {
-	var s []auth0sim.Stream
-	return s, c.do(ctx, http.MethodGet, "/__sim/streams", nil, &s, "")
-}
-
-// Stream returns one stored stream; ok is false when the tenant holds none
-// with that id.
-func (c *SimClient) Stream(ctx context.Context, id string) (auth0sim.Stream, bool, error) {
-	all, err := c.Streams(ctx)
-	if err != nil {
-		return auth0sim.Stream{}, false, err
-	}
-	for _, s := range all {
-		if s.ID == id {
-			return s, true, nil
-		}
-	}
-	return auth0sim.Stream{}, false, nil
-}
-
 // Drift changes a stream out of band with a Management API PATCH body.
 func (c *SimClient) Drift(ctx context.Context, id string, patch map[string]any) error {
 	return c.do(ctx, http.MethodPatch, "/__sim/streams/"+url.PathEscape(id), patch, nil, "")
@@ -122,13 +105,6 @@ func (c *SimClient) SetFaults(ctx context.Context, f Faults) error {
 // SetRateLimit sets the Management API's requests per second (0: none).
 func (c *SimClient) SetRateLimit(ctx context.Context, rate float64, burst int) error {
 	return c.do(ctx, http.MethodPut, "/__sim/ratelimit", map[string]any{"rate": rate, "burst": burst}, nil, "")
-}
-
-// Counters returns the calls the simulator answered, by endpoint and
-// outcome.
-func (c *SimClient) Counters(ctx context.Context) (auth0sim.Counters, error) {
-	var out auth0sim.Counters
-	return out, c.do(ctx, http.MethodGet, "/__sim/counters", nil, &out, "")
 }
 
 // ResetCounters zeroes the counters.
