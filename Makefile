@@ -78,6 +78,7 @@ DEMO_DIR ?= _output/demo
 e2e: ## End-to-end tests on a real local Crossplane control plane, once per API flavour (namespaced XR, legacy claim).
 	@for f in namespaced legacy; do \
 	  d=$(E2E_DIR)-$$f; start=$$(date +%s); \
+	  trap "$(CONTROLPLANE) --dir $$d down; exit 130" INT TERM; \
 	  $(CONTROLPLANE) --dir $$d up --product --flavour $$f >/dev/null || exit 1; \
 	  rc=0; go test -tags e2e -count=1 -timeout 45m -v ./test/e2e/ -args -dir=$$(realpath $$d) || rc=$$?; \
 	  $(CONTROLPLANE) --dir $$d down; \

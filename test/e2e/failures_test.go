@@ -167,8 +167,12 @@ spec:
 		return nil
 	})
 
-	// Now a tight rate limit and one call in four failing with 500 or 503.
-	if err := sim.SetRateLimit(ctx, 2, 2); err != nil {
+	// Now a tight rate limit (one call a second), the next two calls failing
+	// for sure and then one call in four failing with 500 or 503.
+	if err := sim.SetRateLimit(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Script(ctx, controlplane.ScriptedFaults{Errors: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sim.SetFaults(ctx, controlplane.Faults{ErrorRate: 0.25}); err != nil {
@@ -193,8 +197,8 @@ spec:
 		r5xx += byOutcome["500"] + byOutcome["503"]
 	}
 	t.Logf("the simulator answered %d calls with 429 and %d with 5xx; calls: %v", r429, r5xx, c.Calls)
-	if r5xx == 0 {
-		t.Errorf("no 5xx was injected; the test did not exercise retries")
+	if r5xx < 2 || r429 == 0 {
+		t.Errorf("got %d 5xx and %d 429 answers, want at least 2 and 1: the test did not exercise retries", r5xx, r429)
 	}
 
 	// Reliable again, then check the tenant: one stream per resource.

@@ -19,21 +19,20 @@ import (
 
 // Names of what product installs.
 const (
-	SimClientID          = "crossplane-e2e"
-	CredentialsSecret    = "auth0-credentials"
-	ProviderConfigName   = "default"
-	providerProcessName  = "provider-auth0"
-	simProcessName       = "auth0-sim"
-	functionPackageDir   = "package/function"
-	providerPackageDir   = "package/provider"
-	configurationDir     = "package/configuration"
-	configurationLegacy  = "package/configuration-legacy"
-	eventStreamCRD       = "eventstreams.auth0.m.openmcf.org"
-	clusterProviderConfs = "clusterproviderconfigs"
+	SimClientID         = "crossplane-e2e"
+	CredentialsSecret   = "auth0-credentials"
+	ProviderConfigName  = "default"
+	providerProcessName = "provider-auth0"
+	simProcessName      = "auth0-sim"
+	functionPackageDir  = "package/function"
+	providerPackageDir  = "package/provider"
+	configurationDir    = "package/configuration"
+	configurationLegacy = "package/configuration-legacy"
+	eventStreamCRD      = "eventstreams.auth0.m.openmcf.org"
 )
 
 // ClusterProviderConfigGVR is the provider's cluster-scoped configuration.
-var ClusterProviderConfigGVR = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: clusterProviderConfs}
+var ClusterProviderConfigGVR = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "clusterproviderconfigs"}
 
 func dialOK(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)

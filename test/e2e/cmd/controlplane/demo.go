@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -126,7 +127,9 @@ func (c *demoCmd) Run(g *cli) error {
 	b, _ = json.MarshalIndent(outputs, "", "  ")
 	show("kubectl get auth0eventstream/login-events -n demo -o jsonpath='{.status.outputs}'", string(b)+"\n")
 
-	fmt.Printf("\nThe control plane keeps running. Try it yourself:\n\n  export KUBECONFIG=%s\n  kubectl get auth0eventstream -A\n\nStop everything with:  make demo-down\n", s.Kubeconfig)
+	fmt.Printf("\nThe control plane keeps running. Try it yourself (kubectl and the crossplane CLI were built into %s):\n\n"+
+		"  export KUBECONFIG=%s\n  alias kubectl=%s crossplane=%s\n  kubectl get auth0eventstream -A\n\nStop everything with:  make demo-down\n",
+		filepath.Dir(s.Tools["kubectl"]), s.Kubeconfig, s.Tools["kubectl"], s.Tools["crank"])
 	return nil
 }
 
