@@ -167,9 +167,12 @@ spec:
 		return nil
 	})
 
-	// Now a tight rate limit (one call a second), the next two calls failing
-	// for sure and then one call in four failing with 500 or 503.
-	if err := sim.SetRateLimit(ctx, 1, 1); err != nil {
+	// Now a tight rate limit (two calls a second: three streams created at
+	// once exceed it), the next two calls failing for sure and then one
+	// call in four failing with 500 or 503. (One call a second with no
+	// burst would be pathological: every reconcile's read and create come
+	// within a second, so the create would always see 429.)
+	if err := sim.SetRateLimit(ctx, 2, 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := sim.Script(ctx, controlplane.ScriptedFaults{Errors: 2}); err != nil {
