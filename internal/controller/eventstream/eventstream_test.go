@@ -167,6 +167,15 @@ func actionRemote(id, action string) *management.EventStream {
 
 type esOption func(*v1alpha1.EventStream)
 
+// apply finishes a fixture: each constructor sets its destination, the
+// options then adjust it per case.
+func apply(es *v1alpha1.EventStream, opts []esOption) *v1alpha1.EventStream {
+	for _, o := range opts {
+		o(es)
+	}
+	return es
+}
+
 func withExternalName(id string) esOption {
 	return func(es *v1alpha1.EventStream) { meta.SetExternalName(es, id) }
 }
@@ -196,10 +205,7 @@ func webhookES(method string, opts ...esOption) *v1alpha1.EventStream {
 	case "custom_header":
 		a.HeaderKey, a.HeaderValueSecretRef = ptr("X-Hook-Key"), ref
 	}
-	for _, o := range opts {
-		o(es)
-	}
-	return es
+	return apply(es, opts)
 }
 
 func eventBridgeES(region string, opts ...esOption) *v1alpha1.EventStream {
@@ -210,10 +216,7 @@ func eventBridgeES(region string, opts ...esOption) *v1alpha1.EventStream {
 			Destination: v1alpha1.Destination{Type: "eventbridge", EventBridge: &v1alpha1.EventBridgeDestination{AWSAccountID: "123456789012", AWSRegion: region}},
 		}},
 	}
-	for _, o := range opts {
-		o(es)
-	}
-	return es
+	return apply(es, opts)
 }
 
 func actionES(action string, opts ...esOption) *v1alpha1.EventStream {
@@ -224,10 +227,7 @@ func actionES(action string, opts ...esOption) *v1alpha1.EventStream {
 			Destination: v1alpha1.Destination{Type: "action", Action: &v1alpha1.ActionDestination{ActionID: action}},
 		}},
 	}
-	for _, o := range opts {
-		o(es)
-	}
-	return es
+	return apply(es, opts)
 }
 
 func hookSecret(value string) *corev1.Secret {
