@@ -26,7 +26,7 @@ generate-check: generate ## Fail if generated files differ from what is committe
 
 .PHONY: tools
 tools: ## Build the test binaries (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank), cached by version.
-	@for t in etcd kube-apiserver kube-controller-manager kubectl crossplane crank; do hack/build-tool.sh $$t; done
+	@for t in etcd kube-apiserver kube-controller-manager kubectl crossplane crank registry; do hack/build-tool.sh $$t; done
 
 # Tests find the binaries they need through these variables; they fail, not
 # skip, when one is missing.

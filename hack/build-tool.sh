@@ -2,7 +2,7 @@
 # Builds one test binary from the Go module proxy into the user's cache,
 # keyed by version, and prints its path. A cached binary is reused.
 #
-#   hack/build-tool.sh etcd|kube-apiserver|kube-controller-manager|kubectl|crossplane|crank
+#   hack/build-tool.sh etcd|kube-apiserver|kube-controller-manager|kubectl|crossplane|crank|registry
 #   hack/build-tool.sh envtest-assets   # a KUBEBUILDER_ASSETS folder
 #
 # The wrapper modules are written on the fly: `go install pkg@version` is
@@ -14,6 +14,7 @@ ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.35.4
 KUBERNETES_STAGING_VERSION=v0.35.4
 CROSSPLANE_VERSION=v2.2.1
+DISTRIBUTION_VERSION=v3.1.2
 
 CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auth0-eventstream}
 name=${1:?usage: build-tool.sh NAME}
@@ -32,7 +33,10 @@ fi
 case "$name" in
   etcd) version=$ETCD_VERSION ;;
   kube-apiserver|kube-controller-manager|kubectl) version=$KUBERNETES_VERSION ;;
-  crossplane|crank) version=$CROSSPLANE_VERSION ;;
+  # "-stamped": built with the version stamp core needs to check package
+  # constraints; the suffix keeps an older unstamped cached binary from being reused.
+  crossplane|crank) version=$CROSSPLANE_VERSION-stamped ;;
+  registry) version=$DISTRIBUTION_VERSION ;;
   *) echo "build-tool.sh: unknown tool $name" >&2; exit 2 ;;
 esac
 
@@ -88,13 +92,22 @@ GO
     (cd "$src" && go build -o "$out.tmp" "k8s.io/kubernetes/cmd/$name")
     ;;
   crossplane|crank)
-    src="$CACHE_DIR/src/crossplane-$version"
+    src="$CACHE_DIR/src/crossplane-$CROSSPLANE_VERSION"
     if [[ ! -f "$src/.ready" ]]; then
       wrap "$src" local/crossplane
       (cd "$src" && go get "github.com/crossplane/crossplane/v2/cmd/crank@$version" "github.com/crossplane/crossplane/v2/cmd/crossplane@$version" >&2)
       touch "$src/.ready"
     fi
-    (cd "$src" && go build -o "$out.tmp" "github.com/crossplane/crossplane/v2/cmd/$name")
+    (cd "$src" && go build -o "$out.tmp" \
+      -ldflags "-X github.com/crossplane/crossplane/v2/internal/version.version=$CROSSPLANE_VERSION" \
+      "github.com/crossplane/crossplane/v2/cmd/$name")
+    ;;
+  registry)
+    # The reference OCI registry (CNCF distribution), for pushing and
+    # pulling our packages as a user's registry would.
+    src="$CACHE_DIR/src/distribution-$version"
+    wrap "$src" local/distribution
+    (cd "$src" && go get "github.com/distribution/distribution/v3/cmd/registry@$version" >&2 && go build -o "$out.tmp" github.com/distribution/distribution/v3/cmd/registry)
     ;;
 esac
 mv "$out.tmp" "$out"
