@@ -32,6 +32,7 @@ const (
 	streamID2 = "est_bbbbbbbbbbbbbbbbbbbbbb"
 	token     = "s3cr3t-token-value"
 	rotated   = "r0tated-token-value"
+	tenant    = "example.eu.auth0.com"
 )
 
 var created = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -258,13 +259,17 @@ func setup(t *testing.T, api *fakeAPI, es *v1alpha1.EventStream, objs ...client.
 	t.Helper()
 	kube := fake.NewClientBuilder().WithScheme(newScheme(t)).
 		WithObjects(append([]client.Object{es}, objs...)...).
+		WithIndex(&v1alpha1.EventStream{}, externalNameIndex, externalNames).
 		WithStatusSubresource(&v1alpha1.EventStream{}).Build()
 	// Work on the stored copy, as the reconciler does.
 	if err := kube.Get(context.Background(), types.NamespacedName{Namespace: es.Namespace, Name: es.Name}, es); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	return &external{api: api, kube: kube, record: rec, hashKey: hashKey, now: func() time.Time { return created.Add(time.Minute) }}, kube, rec
+	return &external{
+		api: api, kube: kube, record: rec, hashKey: hashKey, now: func() time.Time { return created.Add(time.Minute) },
+		tenant: tenant, adoption: adoptionWindow{skew: DefaultClockSkew, timeout: DefaultCreateAttemptTimeout}, listings: newListings(),
+	}, kube, rec
 }
 
 func newAPI(streams ...*management.EventStream) *fakeAPI {
