@@ -190,6 +190,10 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (manag
 	old := cr.GetAnnotations()[annotationReplacedStream]
 	for _, v := range []struct{ key, id string }{{meta.AnnotationKeyExternalName, id}, {annotationReplacedStream, old}} {
 		if v.id != "" && !streamIDPattern.MatchString(v.id) {
+			if meta.WasDeleted(cr) {
+				// It cannot name a stream: there is nothing to delete.
+				return managed.ExternalObservation{ResourceExists: false}, nil
+			}
 			return managed.ExternalObservation{}, errors.Errorf("annotation %s is %q, which is not an Auth0 event stream id (est_ followed by 22 letters and digits); set it to the id of the stream to import, or remove it to create a new stream", v.key, v.id)
 		}
 	}

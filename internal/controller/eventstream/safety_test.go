@@ -374,6 +374,17 @@ func TestOneOwnerPerStream(t *testing.T) {
 			wantErr(t, err, "crossplane.io/external-name", "is not an Auth0 event stream id")
 			wantCalls(t, api)
 		}
+		// Being deleted, it names nothing to delete: the resource may go.
+		api := newAPI()
+		es := webhookES("bearer", withExternalName("hooks"), func(es *v1alpha1.EventStream) {
+			es.DeletionTimestamp = &metav1.Time{Time: created}
+			es.Finalizers = []string{"finalizer.managedresource.crossplane.io"}
+		})
+		e, _, _ := setup(t, api, es)
+		if obs, err := e.Observe(context.Background(), es); err != nil || obs.ResourceExists {
+			t.Errorf("Observe() of a deleted resource with a malformed id = %+v, %v; want nothing to delete", obs, err)
+		}
+		wantCalls(t, api)
 	})
 	t.Run("AdoptionSkipsOwnedStreams", func(t *testing.T) {
 		api := newAPI(webhookRemote(streamID))
