@@ -3,6 +3,7 @@ package eventstream
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -124,6 +125,12 @@ func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current 
 	for {
 		page, err := e.api.List(ctx, st.next)
 		if err != nil {
+			if code := auth0client.StatusCode(err); st.next != "" && code >= 400 && code < 500 && code != http.StatusTooManyRequests {
+				// Auth0 no longer takes the checkpoint (expired, say):
+				// resuming there would fail forever.
+				e.listings.done(cr.GetUID())
+				return nil, errors.Wrap(auth0client.Explain(err), errList+" (the search starts over)")
+			}
 			st.touched = e.now()
 			e.listings.save(cr.GetUID(), st)
 			return nil, errors.Wrap(auth0client.Explain(err), errList+" (the search resumes at this page)")

@@ -602,3 +602,34 @@ func TestAdoptionResumesAfterRateLimits(t *testing.T) {
 		t.Errorf("%d searches remembered after finishing", n)
 	}
 }
+
+// TestAdoptionRestartsOnRefusedCheckpoint: a checkpoint Auth0 no longer
+// takes restarts the search instead of failing at it forever.
+func TestAdoptionRestartsOnRefusedCheckpoint(t *testing.T) {
+	var streams []*management.EventStream
+	for i := range 4 {
+		s := webhookRemote("est_" + strings.Repeat(string(rune('a'+i)), 22))
+		s.Name = ptr("other")
+		streams = append(streams, s)
+	}
+	made := webhookRemote("est_" + strings.Repeat("z", 22))
+	api := newAPI(append(streams, made)...)
+	api.pageSize = 2
+	api.listErrs = map[int]error{2: &apiError{429, "Too Many Requests"}, 3: &apiError{400, "Query validation error: 'Invalid checkpoint' on property from."}}
+	es := webhookES("bearer", func(es *v1alpha1.EventStream) {
+		meta.SetExternalCreatePending(es, created)
+		meta.SetExternalCreateFailed(es, created.Add(time.Second))
+	})
+	e, kube, _ := setup(t, api, es, hookSecret(token))
+	_, err := e.Observe(context.Background(), es)
+	wantErr(t, err, "resumes at this page")
+	_, err = next(e, time.Second).Observe(context.Background(), es)
+	wantErr(t, err, "starts over")
+	if _, err := next(e, 2*time.Second).Observe(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, api, "LIST ", "LIST 2", "LIST 2", "LIST ", "LIST 2", "LIST 4")
+	if got := meta.GetExternalName(stored(t, kube, es)); got != *made.ID {
+		t.Errorf("stored external name = %q, want %s", got, *made.ID)
+	}
+}
