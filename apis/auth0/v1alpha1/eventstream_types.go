@@ -125,8 +125,10 @@ type EventBridgeDestination struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]{12}$`
 	AWSAccountID string `json:"awsAccountId"`
 
-	// AWSRegion of the EventBridge event bus.
-	// +kubebuilder:validation:MinLength=1
+	// AWSRegion of the EventBridge event bus, e.g. us-east-1. The pattern is
+	// the rule Auth0 applies (the simulator's, checked by a test), so a typo
+	// is refused here instead of after a replacement has begun.
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$`
 	AWSRegion string `json:"awsRegion"`
 }
 

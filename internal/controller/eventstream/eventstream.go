@@ -5,13 +5,16 @@ package eventstream
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"time"
 
 	"github.com/auth0/go-auth0/management"
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+	"golang.org/x/oauth2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,28 +38,41 @@ const (
 	errNoSecretRef    = "credentials.secretRef is required when credentials.source is Secret"
 	errNewClient      = "cannot build an Auth0 client"
 	errRead           = "cannot read the event stream from Auth0"
-	errList           = "cannot list event streams in Auth0"
+	errList           = "cannot list event streams in Auth0 to find the one a lost create may have made"
 	errCreate         = "cannot create the event stream in Auth0"
 	errUpdate         = "cannot update the event stream in Auth0"
 	errDelete         = "cannot delete the event stream in Auth0"
 	errGetSecret      = "cannot get a webhook authorization Secret"
-	errPersist        = "cannot record the event stream's id on the EventStream"
+	errPersist        = "cannot record the event stream in the EventStream's annotations"
 )
 
 // Event reasons a user can act on.
 const (
-	reasonReplace event.Reason = "ReplaceEventStream"
-	reasonAdopt   event.Reason = "AdoptEventStream"
+	reasonReplace     event.Reason = "ReplaceEventStream"
+	reasonAdopt       event.Reason = "AdoptEventStream"
+	reasonMove        event.Reason = "MoveEventStream"
+	reasonNotDeleting event.Reason = "KeepEventStream"
 )
 
-// annotationCreateRejected records when Auth0 answered a create with a
-// definite refusal (4xx): that attempt made no stream, so the next Observe
-// need not list streams to adopt one.
-const annotationCreateRejected = "auth0.m.openmcf.org/external-create-rejected"
-
-// adoptionSkew allows for the provider's clock running ahead of Auth0's when
-// looking for a stream created after a create-pending annotation.
-const adoptionSkew = 30 * time.Second
+// Annotations the provider keeps on an EventStream. They are the durable
+// record of what happened in Auth0 between reconciles.
+const (
+	// annotationCreateMadeNothing records when a create attempt is known to
+	// have made no stream: Auth0 refused it (4xx), or it failed before any
+	// request was sent (a missing Secret, no token). The next Observe then
+	// need not list streams to adopt one.
+	annotationCreateMadeNothing = "auth0.m.openmcf.org/external-create-rejected"
+	// annotationTenant is the domain of the Auth0 tenant that holds (or is
+	// creating) the stream.
+	annotationTenant = "auth0.m.openmcf.org/tenant"
+	// annotationAllowTenantMove, set by a user to the domain the config now
+	// resolves to, lets the resource leave its stream in the pinned tenant
+	// and create a new one there.
+	annotationAllowTenantMove = "auth0.m.openmcf.org/allow-tenant-move"
+	// annotationReplacedStream is the id of a stream that a replacement
+	// superseded and that is still to be deleted.
+	annotationReplacedStream = "auth0.m.openmcf.org/replaced-stream"
+)
 
 // connector builds an external client per reconcile around a cached Auth0
 // client.
@@ -66,6 +82,10 @@ type connector struct {
 	clients *auth0client.Cache
 	record  event.Recorder
 	getenv  func(string) string
+	// adoption bounds the search for a stream whose create response was
+	// lost; listings keeps that search's progress across reconciles.
+	adoption adoptionWindow
+	listings *listings
 }
 
 // Connect resolves the resource's ProviderConfig and credentials. The Auth0
@@ -114,7 +134,7 @@ func (c *connector) Connect(ctx context.Context, cr *v1alpha1.EventStream) (mana
 		return nil, errors.Wrap(err, errNewClient)
 	}
 	k := sha256.Sum256([]byte(creds.ClientSecret + "\x00" + string(cr.GetUID())))
-	return &external{api: api, kube: c.kube, record: c.record, hashKey: k[:], now: time.Now}, nil
+	return &external{api: api, kube: c.kube, record: c.record, hashKey: k[:], now: time.Now, tenant: tenantOf(creds.Domain), adoption: c.adoption, listings: c.listings}, nil
 }
 
 func (c *connector) credentials(ctx context.Context, src xpv2.CredentialsSource, ref *xpv2.SecretReference) (auth0client.Credentials, error) {
@@ -148,19 +168,54 @@ type external struct {
 	record  event.Recorder
 	hashKey []byte
 	now     func() time.Time
+	// tenant is the domain the resource's credentials resolve to now.
+	tenant   string
+	adoption adoptionWindow
+	listings *listings
 
 	// observed is the stream as the last Observe saw it; Update diffs
 	// against it instead of reading it again.
 	observed *management.EventStream
 }
 
-// Observe reads the stream by its id. A stream that is gone (404) does not
-// exist, whether or not the resource is being deleted, so it is recreated
-// when deleted out of band. A resource whose create may have succeeded
-// without recording an id first looks for that stream.
+// Observe reads the stream by its id. Before any call to Auth0 it checks
+// that the id looks like a stream id, that no older EventStream owns it and
+// that the resource's config still resolves to the tenant holding it. A
+// stream that is gone (404) does not exist, whether or not the resource is
+// being deleted, so it is recreated when deleted out of band. A resource
+// whose create may have succeeded without recording an id first looks for
+// that stream.
 func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (managed.ExternalObservation, error) {
+	id := meta.GetExternalName(cr)
+	old := cr.GetAnnotations()[annotationReplacedStream]
+	for _, v := range []struct{ key, id string }{{meta.AnnotationKeyExternalName, id}, {annotationReplacedStream, old}} {
+		if v.id != "" && !streamIDPattern.MatchString(v.id) {
+			if meta.WasDeleted(cr) {
+				// It cannot name a stream: there is nothing to delete.
+				return managed.ExternalObservation{ResourceExists: false}, nil
+			}
+			return managed.ExternalObservation{}, errors.Errorf("annotation %s is %q, which is not an Auth0 event stream id (est_ followed by 22 letters and digits); set it to the id of the stream to import, or remove it to create a new stream", v.key, v.id)
+		}
+	}
+	if id != "" {
+		owner, err := e.ownerOf(ctx, cr, id)
+		if err != nil {
+			return managed.ExternalObservation{}, err
+		}
+		if owner != nil {
+			if meta.WasDeleted(cr) {
+				// Not ours: let the resource go and leave the stream to its owner.
+				return managed.ExternalObservation{ResourceExists: false}, nil
+			}
+			return managed.ExternalObservation{}, errNotOwner(id, owner)
+		}
+	}
+	if stop, obs, err := e.guardTenant(ctx, cr); stop {
+		return obs, err
+	}
+
 	var s *management.EventStream
-	if id := meta.GetExternalName(cr); id != "" {
+	if id != "" {
 		got, err := e.api.Read(ctx, id)
 		switch {
 		case auth0client.IsNotFound(err):
@@ -171,16 +226,34 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (manag
 			s = got
 		}
 	}
-	if s == nil && createMayHaveSucceeded(cr) {
-		got, err := e.adopt(ctx, cr)
+	if createMayHaveSucceeded(cr) && (s == nil || mustReplace(cr.Spec.ForProvider, s) != "") {
+		// The last create (a first create, or the first step of a
+		// replacement) may have made a stream whose id was never recorded.
+		got, err := e.adopt(ctx, cr, s)
 		if err != nil {
 			return managed.ExternalObservation{}, err
 		}
-		s = got
+		if got != nil {
+			s, id, old = got, deref(got.ID), cr.GetAnnotations()[annotationReplacedStream]
+		}
 	}
 	if s == nil {
 		cr.Status.AtProvider = v1alpha1.EventStreamObservation{}
+		if old != "" && meta.WasDeleted(cr) {
+			// The replaced stream is still ours to delete.
+			return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, nil
+		}
+		// A create follows: the reconciler persists this pin with its
+		// create-pending annotation, before the stream exists.
+		meta.AddAnnotations(cr, map[string]string{annotationTenant: e.tenant})
 		return managed.ExternalObservation{ResourceExists: false}, nil
+	}
+	if cr.GetAnnotations()[annotationTenant] == "" {
+		// An imported stream, or one recorded before tenants were pinned:
+		// it is in the tenant that just returned it.
+		if err := e.annotate(ctx, cr, map[string]*string{annotationTenant: &e.tenant}); err != nil {
+			return managed.ExternalObservation{}, err
+		}
 	}
 	e.observed = s
 	cr.Status.AtProvider = observation(s)
@@ -196,104 +269,72 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (manag
 		return managed.ExternalObservation{}, err
 	}
 	d := diff(cr.Spec.ForProvider, s, secretsHash(e.hashKey, cr.Spec.ForProvider, secrets) != cr.Status.AppliedSecretsHash)
+	if old != "" {
+		d.changes = append(d.changes, fmt.Sprintf("event stream %s, replaced by %s, is still to be deleted", old, id))
+	}
 	return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: d.empty(), Diff: d.String()}, nil
+}
+
+// allowed is true when the management policies permit action. An empty
+// list is the default, everything.
+func allowed(cr *v1alpha1.EventStream, action xpv2.ManagementAction) bool {
+	p := cr.GetManagementPolicies()
+	return len(p) == 0 || slices.Contains(p, xpv2.ManagementActionAll) || slices.Contains(p, action)
 }
 
 // mayUpdate is false when management policies forbid updates, as for an
 // Observe-only import.
-func mayUpdate(cr *v1alpha1.EventStream) bool {
-	p := cr.GetManagementPolicies()
-	return len(p) == 0 || slices.Contains(p, xpv2.ManagementActionAll) || slices.Contains(p, xpv2.ManagementActionUpdate)
-}
+func mayUpdate(cr *v1alpha1.EventStream) bool { return allowed(cr, xpv2.ManagementActionUpdate) }
 
 // createMayHaveSucceeded is true when a create was started after the last
 // one known to have succeeded: its response may have been lost after Auth0
-// created the stream.
+// created the stream. A create recorded as having made nothing (refused by
+// Auth0, or failed before any request was sent) is not.
 func createMayHaveSucceeded(cr *v1alpha1.EventStream) bool {
 	pending := meta.GetExternalCreatePending(cr)
 	if pending.IsZero() || !pending.After(meta.GetExternalCreateSucceeded(cr)) {
 		return false
 	}
-	rejected, err := time.Parse(time.RFC3339, cr.GetAnnotations()[annotationCreateRejected])
-	return err != nil || pending.After(rejected)
+	madeNothing, err := time.Parse(time.RFC3339, cr.GetAnnotations()[annotationCreateMadeNothing])
+	return err != nil || pending.After(madeNothing)
 }
 
-// rejected is true when err proves Auth0 made no stream: a 4xx answer. A
-// 5xx or a lost connection proves nothing.
-func rejected(err error) bool {
-	code := auth0client.StatusCode(err)
-	return code >= 400 && code < 500
+// madeNothing is true when err proves the create made no stream: Auth0
+// answered with a 4xx, or the request never left (no token, no
+// connection). A 5xx, a timeout or a dropped connection prove nothing.
+func madeNothing(err error) bool {
+	if code := auth0client.StatusCode(err); code >= 400 && code < 500 {
+		return true
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
-// adopt finds the stream a lost create made for cr: exactly its name and
-// destination type, created no earlier than the create-pending annotation,
-// and claimed by no other EventStream. Auth0 does not keep names unique, so
-// more than one candidate is an error for a human to resolve rather than a
-// guess.
-func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream) (*management.EventStream, error) {
-	since := meta.GetExternalCreatePending(cr).Add(-adoptionSkew)
-	claimed, err := e.claimedIDs(ctx, cr)
+// recordMadeNothing marks the current create attempt as having made no
+// stream, so the next Observe does not list streams to adopt one. The
+// reconciler persists it with its create-failed annotation.
+func (e *external) recordMadeNothing(cr *v1alpha1.EventStream) {
+	meta.AddAnnotations(cr, map[string]string{annotationCreateMadeNothing: e.now().Format(time.RFC3339)})
+}
+
+// annotate merge-patches annotations (nil removes one) and refreshes cr
+// from the answer. A merge patch needs no resourceVersion, so it neither
+// conflicts nor, unlike an update retried after a conflict, brings back an
+// annotation being removed. Status is reloaded from the server: set it
+// after.
+func (e *external) annotate(ctx context.Context, cr *v1alpha1.EventStream, set map[string]*string) error {
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": set}})
 	if err != nil {
-		return nil, err
+		return errors.Wrap(err, errPersist)
 	}
-	var found []*management.EventStream
-	from := ""
-	for {
-		page, err := e.api.List(ctx, from)
-		if err != nil {
-			return nil, errors.Wrap(auth0client.Explain(err), errList)
-		}
-		for _, s := range page.EventStreams {
-			if deref(s.Name) != cr.Spec.ForProvider.Name || observedType(s) != cr.Spec.ForProvider.Destination.Type {
-				continue
-			}
-			if s.CreatedAt == nil || s.CreatedAt.Before(since) || claimed[deref(s.ID)] {
-				continue
-			}
-			found = append(found, s)
-		}
-		if page.Next == "" || page.Next == from || len(page.EventStreams) == 0 {
-			break
-		}
-		from = page.Next
+	if err := e.kube.Patch(ctx, cr, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return errors.Wrap(err, errPersist)
 	}
-	switch len(found) {
-	case 0:
-		return nil, nil
-	case 1:
-	default:
-		ids := make([]string, 0, len(found))
-		for _, s := range found {
-			ids = append(ids, deref(s.ID))
-		}
-		return nil, errors.Errorf("a create of this stream may have succeeded without its response, and Auth0 holds %d unclaimed streams named %q created since %s (%v); set the %s annotation to the one to keep and delete the others", len(found), cr.Spec.ForProvider.Name, since.Format(time.RFC3339), ids, meta.AnnotationKeyExternalName)
-	}
-	s := found[0]
-	meta.SetExternalName(cr, deref(s.ID))
-	meta.SetExternalCreateSucceeded(cr, e.now())
-	if err := managed.NewRetryingCriticalAnnotationUpdater(e.kube).UpdateCriticalAnnotations(ctx, cr); err != nil {
-		return nil, errors.Wrap(err, errPersist)
-	}
-	e.record.Event(cr, event.Normal(reasonAdopt, fmt.Sprintf("Adopted event stream %s, created by an earlier attempt whose response was lost", deref(s.ID))))
-	return s, nil
-}
-
-// claimedIDs are the stream ids other EventStreams already manage.
-func (e *external) claimedIDs(ctx context.Context, cr *v1alpha1.EventStream) (map[string]bool, error) {
-	l := &v1alpha1.EventStreamList{}
-	if err := e.kube.List(ctx, l); err != nil {
-		return nil, errors.Wrap(err, "cannot list EventStreams")
-	}
-	ids := map[string]bool{}
-	for i := range l.Items {
-		if l.Items[i].GetUID() == cr.GetUID() {
-			continue
-		}
-		if id := meta.GetExternalName(&l.Items[i]); id != "" {
-			ids[id] = true
-		}
-	}
-	return ids, nil
+	return nil
 }
 
 // secrets reads the webhook authorization secret the spec references, from
@@ -327,19 +368,20 @@ func (e *external) secrets(ctx context.Context, cr *v1alpha1.EventStream) (secre
 	return secretValues{value: string(v)}, nil
 }
 
-// Create POSTs the stream and records its id at once. The POST is never
-// retried (see auth0client.API); if its answer is lost, the next Observe
-// adopts what it created.
+// Create POSTs the stream and records its id and tenant at once. The POST
+// is never retried (see auth0client.API); if its answer is lost, the next
+// Observe adopts what it created.
 func (e *external) Create(ctx context.Context, cr *v1alpha1.EventStream) (managed.ExternalCreation, error) {
 	secrets, err := e.secrets(ctx, cr)
 	if err != nil {
+		// Nothing was sent: the next attempt has nothing to look for.
+		e.recordMadeNothing(cr)
 		return managed.ExternalCreation{}, err
 	}
 	s := createBody(cr.Spec.ForProvider, secrets)
 	if err := e.api.Create(ctx, s); err != nil {
-		if rejected(err) {
-			// Persisted with the reconciler's create-failed annotation.
-			meta.AddAnnotations(cr, map[string]string{annotationCreateRejected: e.now().Format(time.RFC3339)})
+		if madeNothing(err) {
+			e.recordMadeNothing(cr)
 		}
 		return managed.ExternalCreation{}, errors.Wrap(auth0client.Explain(err), errCreate)
 	}
@@ -351,12 +393,20 @@ func (e *external) Create(ctx context.Context, cr *v1alpha1.EventStream) (manage
 	cr.Status.AtProvider = observation(s)
 	_ = e.kube.Status().Patch(ctx, cr, client.MergeFrom(before)) // best effort: failing costs one extra PATCH
 	meta.SetExternalName(cr, deref(s.ID))
+	meta.AddAnnotations(cr, map[string]string{annotationTenant: e.tenant})
 	return managed.ExternalCreation{}, nil
 }
 
-// Update PATCHes only what changed. Auth0 cannot change a destination's type
-// or an EventBridge destination, so those changes replace the stream.
+// Update first finishes a replacement whose old stream is still to be
+// deleted, then PATCHes only what changed. Auth0 cannot change a
+// destination's type or an EventBridge destination, so those changes
+// replace the stream.
 func (e *external) Update(ctx context.Context, cr *v1alpha1.EventStream) (managed.ExternalUpdate, error) {
+	if old := cr.GetAnnotations()[annotationReplacedStream]; old != "" {
+		if err := e.deleteReplaced(ctx, cr, old); err != nil {
+			return managed.ExternalUpdate{}, err
+		}
+	}
 	s := e.observed
 	if s == nil {
 		got, err := e.api.Read(ctx, meta.GetExternalName(cr))
@@ -365,12 +415,12 @@ func (e *external) Update(ctx context.Context, cr *v1alpha1.EventStream) (manage
 		}
 		s = got
 	}
+	if why := mustReplace(cr.Spec.ForProvider, s); why != "" {
+		return managed.ExternalUpdate{}, e.replace(ctx, cr, s, why)
+	}
 	secrets, err := e.secrets(ctx, cr)
 	if err != nil {
 		return managed.ExternalUpdate{}, err
-	}
-	if why := mustReplace(cr.Spec.ForProvider, s); why != "" {
-		return managed.ExternalUpdate{}, e.replace(ctx, cr, s, secrets, why)
 	}
 	hash := secretsHash(e.hashKey, cr.Spec.ForProvider, secrets)
 	d := diff(cr.Spec.ForProvider, s, hash != cr.Status.AppliedSecretsHash)
@@ -387,45 +437,25 @@ func (e *external) Update(ctx context.Context, cr *v1alpha1.EventStream) (manage
 	return managed.ExternalUpdate{}, nil
 }
 
-// replace deletes old and creates the stream anew, guarding the create with
-// the same create-pending annotations the managed reconciler uses.
-func (e *external) replace(ctx context.Context, cr *v1alpha1.EventStream, old *management.EventStream, secrets secretValues, why string) error {
-	id := deref(old.ID)
-	e.record.Event(cr, event.Normal(reasonReplace, fmt.Sprintf("Replacing event stream %s: Auth0 cannot change it in place (%s)", id, why)))
-	if err := e.api.Delete(ctx, id); err != nil && !auth0client.IsNotFound(err) {
-		return errors.Wrap(auth0client.Explain(err), errDelete)
-	}
-	annotations := managed.NewRetryingCriticalAnnotationUpdater(e.kube)
-	meta.SetExternalCreatePending(cr, e.now())
-	if err := annotations.UpdateCriticalAnnotations(ctx, cr); err != nil {
-		return errors.Wrap(err, errPersist)
-	}
-	s := createBody(cr.Spec.ForProvider, secrets)
-	if err := e.api.Create(ctx, s); err != nil {
-		meta.SetExternalCreateFailed(cr, e.now())
-		if rejected(err) {
-			meta.AddAnnotations(cr, map[string]string{annotationCreateRejected: e.now().Format(time.RFC3339)})
-		}
-		_ = annotations.UpdateCriticalAnnotations(ctx, cr) // the error below matters more
-		return errors.Wrap(auth0client.Explain(err), errCreate)
-	}
-	meta.SetExternalName(cr, deref(s.ID))
-	meta.SetExternalCreateSucceeded(cr, e.now())
-	if err := annotations.UpdateCriticalAnnotations(ctx, cr); err != nil {
-		return errors.Wrap(err, errPersist)
-	}
-	// Set after the annotation update, which reloads status from the server.
-	cr.Status.AtProvider = observation(s)
-	cr.Status.AppliedSecretsHash = secretsHash(e.hashKey, cr.Spec.ForProvider, secrets)
-	e.record.Event(cr, event.Normal(reasonReplace, fmt.Sprintf("Replaced event stream %s with %s", id, deref(s.ID))))
-	return nil
-}
-
-// Delete DELETEs the stream; one that is already gone counts as deleted.
+// Delete DELETEs the stream, and a replaced one still recorded; one that is
+// already gone counts as deleted. A stream another EventStream owns is never
+// deleted.
 func (e *external) Delete(ctx context.Context, cr *v1alpha1.EventStream) (managed.ExternalDelete, error) {
 	cr.SetConditions(xpv2.Deleting())
+	if old := cr.GetAnnotations()[annotationReplacedStream]; old != "" {
+		if err := e.deleteReplaced(ctx, cr, old); err != nil {
+			return managed.ExternalDelete{}, err
+		}
+	}
 	id := meta.GetExternalName(cr)
 	if id == "" {
+		return managed.ExternalDelete{}, nil
+	}
+	owner, err := e.ownerOf(ctx, cr, id)
+	if err != nil {
+		return managed.ExternalDelete{}, err
+	}
+	if owner != nil {
 		return managed.ExternalDelete{}, nil
 	}
 	if err := e.api.Delete(ctx, id); err != nil && !auth0client.IsNotFound(err) {

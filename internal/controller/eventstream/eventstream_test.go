@@ -3,7 +3,10 @@ package eventstream
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +35,7 @@ const (
 	streamID2 = "est_bbbbbbbbbbbbbbbbbbbbbb"
 	token     = "s3cr3t-token-value"
 	rotated   = "r0tated-token-value"
+	tenant    = "example.eu.auth0.com"
 )
 
 var created = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -54,6 +58,15 @@ type fakeAPI struct {
 	calls   []string
 	bodies  []*management.EventStream
 	nextID  string
+	// createdAt is what Auth0's clock says at a create; created if zero.
+	createdAt time.Time
+	// loseCreate makes a create succeed in Auth0 and its answer get lost.
+	loseCreate bool
+	// pageSize pages List (all streams on one page if zero); listErrs
+	// answer the List calls with those numbers (1 for the first).
+	pageSize int
+	listErrs map[int]error
+	lists    int
 }
 
 func (f *fakeAPI) Read(_ context.Context, id string) (*management.EventStream, error) {
@@ -68,11 +81,33 @@ func (f *fakeAPI) Read(_ context.Context, id string) (*management.EventStream, e
 	return s, nil
 }
 
+// List pages the streams in id order; a checkpoint is the index of the
+// first stream of the next page.
 func (f *fakeAPI) List(_ context.Context, from string) (*management.EventStreamList, error) {
 	f.calls = append(f.calls, "LIST "+from)
+	f.lists++
+	if err := f.listErrs[f.lists]; err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(f.streams))
+	for id := range f.streams {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	start := 0
+	if from != "" {
+		start, _ = strconv.Atoi(from)
+	}
+	end := len(ids)
+	if f.pageSize > 0 && start+f.pageSize < end {
+		end = start + f.pageSize
+	}
 	l := &management.EventStreamList{}
-	for _, s := range f.streams {
-		l.EventStreams = append(l.EventStreams, s)
+	for _, id := range ids[min(start, len(ids)):end] {
+		l.EventStreams = append(l.EventStreams, f.streams[id])
+	}
+	if end < len(ids) {
+		l.Next = strconv.Itoa(end)
 	}
 	return l, nil
 }
@@ -84,9 +119,26 @@ func (f *fakeAPI) Create(_ context.Context, e *management.EventStream) error {
 	}
 	f.bodies = append(f.bodies, deepCopy(e))
 	id := f.nextID
-	e.ID = &id
-	e.CreatedAt, e.UpdatedAt = &created, &created
-	f.streams[id] = e
+	at := created
+	if !f.createdAt.IsZero() {
+		at = f.createdAt
+	}
+	stored := deepCopy(e)
+	stored.ID = &id
+	stored.CreatedAt, stored.UpdatedAt = &at, &at
+	if stored.Destination != nil && deref(stored.Destination.EventStreamDestinationType) == "eventbridge" {
+		cfg := map[string]any{}
+		for k, v := range stored.Destination.EventStreamDestinationConfiguration {
+			cfg[k] = v
+		}
+		cfg["aws_partner_event_source"] = "aws.partner/auth0.com/sim-" + id + "/auth0.events"
+		stored.Destination = &management.EventStreamDestination{EventStreamDestinationType: stored.Destination.EventStreamDestinationType, EventStreamDestinationConfiguration: cfg}
+	}
+	f.streams[id] = stored
+	if f.loseCreate {
+		return io.ErrUnexpectedEOF
+	}
+	*e = *deepCopy(stored)
 	return nil
 }
 
@@ -258,13 +310,17 @@ func setup(t *testing.T, api *fakeAPI, es *v1alpha1.EventStream, objs ...client.
 	t.Helper()
 	kube := fake.NewClientBuilder().WithScheme(newScheme(t)).
 		WithObjects(append([]client.Object{es}, objs...)...).
+		WithIndex(&v1alpha1.EventStream{}, externalNameIndex, externalNames).
 		WithStatusSubresource(&v1alpha1.EventStream{}).Build()
 	// Work on the stored copy, as the reconciler does.
 	if err := kube.Get(context.Background(), types.NamespacedName{Namespace: es.Namespace, Name: es.Name}, es); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	return &external{api: api, kube: kube, record: rec, hashKey: hashKey, now: func() time.Time { return created.Add(time.Minute) }}, kube, rec
+	return &external{
+		api: api, kube: kube, record: rec, hashKey: hashKey, now: func() time.Time { return created.Add(time.Minute) },
+		tenant: tenant, adoption: adoptionWindow{skew: DefaultClockSkew, timeout: DefaultCreateAttemptTimeout}, listings: newListings(),
+	}, kube, rec
 }
 
 func newAPI(streams ...*management.EventStream) *fakeAPI {
@@ -471,10 +527,41 @@ func TestObserveAdoptsLostCreate(t *testing.T) {
 		es.Name, es.UID = "other", "uid-other"
 		return es
 	}
-	older := webhookRemote(streamID2)
-	older.CreatedAt = ptr(pending.Add(-time.Hour))
-	renamed := webhookRemote(streamID2)
-	renamed.Name = ptr("hooks-2")
+	// Look-alikes: each differs from the desired stream in one way.
+	lookAlike := func(fn func(*management.EventStream)) *management.EventStream {
+		s := webhookRemote(streamID2)
+		fn(s)
+		return s
+	}
+	older := lookAlike(func(s *management.EventStream) { s.CreatedAt = ptr(pending.Add(-time.Hour)) })
+	later := lookAlike(func(s *management.EventStream) { s.CreatedAt = ptr(pending.Add(2 * time.Minute)) })
+	renamed := lookAlike(func(s *management.EventStream) { s.Name = ptr("hooks-2") })
+	otherEndpoint := lookAlike(func(s *management.EventStream) {
+		s.Destination.EventStreamDestinationConfiguration = map[string]any{
+			"webhook_endpoint": "https://other.example/hook", "webhook_authorization": map[string]any{"method": "bearer"},
+		}
+	})
+	otherMethod := lookAlike(func(s *management.EventStream) {
+		s.Destination.EventStreamDestinationConfiguration = map[string]any{
+			"webhook_endpoint": "https://example.net/hook", "webhook_authorization": map[string]any{"method": "basic", "username": "alice"},
+		}
+	})
+	otherSubs := lookAlike(func(s *management.EventStream) { s.Subscriptions = subs("user.created") })
+	disabled := lookAlike(func(s *management.EventStream) { s.Status = ptr("disabled") })
+	otherType := remote(streamID2, "hooks", "action", map[string]any{"action_id": "act_1"}, "user.created", "user.updated")
+	// Subscriptions are a set: order does not matter.
+	reordered := lookAlike(func(s *management.EventStream) { s.Subscriptions = subs("user.updated", "user.created") })
+	// Created by the skew before the pending time, and at the window's end.
+	early := lookAlike(func(s *management.EventStream) { s.CreatedAt = ptr(pending.Add(-DefaultClockSkew)) })
+	late := lookAlike(func(s *management.EventStream) {
+		s.CreatedAt = ptr(pending.Add(time.Second + DefaultCreateAttemptTimeout + DefaultClockSkew))
+	})
+	tooLate := lookAlike(func(s *management.EventStream) {
+		s.CreatedAt = ptr(pending.Add(time.Second + DefaultCreateAttemptTimeout + DefaultClockSkew + time.Millisecond))
+	})
+	const streamID3 = "est_cccccccccccccccccccccc"
+	outside := webhookRemote(streamID3)
+	outside.CreatedAt = ptr(pending.Add(-time.Hour))
 
 	cases := map[string]struct {
 		api      *fakeAPI
@@ -483,13 +570,26 @@ func TestObserveAdoptsLostCreate(t *testing.T) {
 		err      string
 		listings int
 	}{
-		"AdoptsTheOneCandidate": {api: newAPI(webhookRemote(streamID)), objs: []client.Object{hookSecret(token)}, adopted: streamID},
-		"IgnoresOlderStream":    {api: newAPI(older)},
-		"IgnoresOtherName":      {api: newAPI(renamed)},
-		"IgnoresClaimedStream":  {api: newAPI(webhookRemote(streamID)), objs: []client.Object{other(streamID)}},
+		"AdoptsTheOneCandidate":     {api: newAPI(webhookRemote(streamID)), objs: []client.Object{hookSecret(token)}, adopted: streamID},
+		"SubscriptionsAsASet":       {api: newAPI(reordered), objs: []client.Object{hookSecret(token)}, adopted: streamID2},
+		"WindowStartIncluded":       {api: newAPI(early), objs: []client.Object{hookSecret(token)}, adopted: streamID2},
+		"WindowEndIncluded":         {api: newAPI(late), objs: []client.Object{hookSecret(token)}, adopted: streamID2},
+		"IgnoresAfterWindow":        {api: newAPI(tooLate)},
+		"IgnoresOlderStream":        {api: newAPI(older)},
+		"IgnoresMuchLaterStream":    {api: newAPI(later)},
+		"IgnoresOtherName":          {api: newAPI(renamed)},
+		"IgnoresOtherEndpoint":      {api: newAPI(otherEndpoint)},
+		"IgnoresOtherAuthMethod":    {api: newAPI(otherMethod)},
+		"IgnoresOtherSubscriptions": {api: newAPI(otherSubs)},
+		"IgnoresOtherStatus":        {api: newAPI(disabled)},
+		"IgnoresOtherType":          {api: newAPI(otherType)},
+		"IgnoresClaimedStream":      {api: newAPI(webhookRemote(streamID)), objs: []client.Object{other(streamID)}},
+		"LookAlikeOutsideWindowIsNoAmbiguity": {
+			api: newAPI(webhookRemote(streamID), outside), objs: []client.Object{hookSecret(token)}, adopted: streamID,
+		},
 		"RefusesToGuess": {
 			api: newAPI(webhookRemote(streamID), webhookRemote(streamID2)),
-			err: "Auth0 holds 2 unclaimed streams named \"hooks\"",
+			err: "Auth0 holds 2 unclaimed streams exactly like it",
 		},
 	}
 	for name, tc := range cases {
@@ -515,6 +615,9 @@ func TestObserveAdoptsLostCreate(t *testing.T) {
 			}
 			if got := meta.GetExternalName(stored); got != tc.adopted {
 				t.Errorf("stored external name = %q, want %q", got, tc.adopted)
+			}
+			if got := stored.GetAnnotations()[annotationTenant]; tc.adopted != "" && got != tenant {
+				t.Errorf("stored tenant = %q, want the adopted stream's tenant %q", got, tenant)
 			}
 			if tc.adopted != "" && (len(rec.events) != 1 || rec.events[0].Reason != reasonAdopt) {
 				t.Errorf("events = %v, want one %s", rec.events, reasonAdopt)
@@ -681,9 +784,9 @@ func TestUpdate(t *testing.T) {
 		"EventBridgeRegionReplaces": {
 			api:        newAPI(eventBridgeRemote(streamID, "us-east-1")),
 			es:         eventBridgeES("eu-west-1", withExternalName(streamID)),
-			wantCalls:  []string{"GET " + streamID, "DELETE " + streamID, "POST"},
+			wantCalls:  []string{"GET " + streamID, "POST", "DELETE " + streamID},
 			wantID:     streamID2,
-			wantEvents: 2,
+			wantEvents: 1,
 		},
 		"DestinationTypeReplaces": {
 			api: newAPI(webhookRemote(streamID)),
@@ -691,9 +794,9 @@ func TestUpdate(t *testing.T) {
 				es.Name = "hooks"
 				es.Spec.ForProvider.Name = "hooks"
 			}),
-			wantCalls:  []string{"GET " + streamID, "DELETE " + streamID, "POST"},
+			wantCalls:  []string{"GET " + streamID, "POST", "DELETE " + streamID},
 			wantID:     streamID2,
-			wantEvents: 2,
+			wantEvents: 1,
 		},
 		"PatchRejected": {
 			api: func() *fakeAPI {

@@ -40,6 +40,14 @@ type Options struct {
 	CreationGracePeriod time.Duration
 	// Getenv reads Environment credentials; os.Getenv when nil.
 	Getenv func(string) string
+	// CreateAttemptTimeout is how long one create request to Auth0 may
+	// last (the provider's --auth0-timeout): a stream a lost create made
+	// was created no later than that after the attempt began. Zero means
+	// DefaultCreateAttemptTimeout.
+	CreateAttemptTimeout time.Duration
+	// ClockSkew widens that window on both sides for the provider's and
+	// Auth0's clocks disagreeing. Zero means DefaultClockSkew.
+	ClockSkew time.Duration
 }
 
 // SetupGated registers Setup to run once the EventStream CRD is
@@ -65,6 +73,11 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 			clients: eo.Clients,
 			record:  recorder,
 			getenv:  eo.Getenv,
+			adoption: adoptionWindow{
+				skew:    orDefault(eo.ClockSkew, DefaultClockSkew),
+				timeout: orDefault(eo.CreateAttemptTimeout, DefaultCreateAttemptTimeout),
+			},
+			listings: newListings(),
 		}),
 		// Auth0 picks the id; the metadata.name default would be wrong.
 		managed.WithInitializers(),
@@ -93,6 +106,9 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.EventStream{}, secretIndex, secretNames); err != nil {
 		return errors.Wrap(err, "cannot index EventStreams by Secret")
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.EventStream{}, externalNameIndex, externalNames); err != nil {
+		return errors.Wrap(err, "cannot index EventStreams by external name")
 	}
 
 	r := managed.NewReconciler(mgr, resource.ManagedKind(v1alpha1.EventStreamGroupVersionKind), opts...)
@@ -137,4 +153,11 @@ func streamsUsing(c client.Client) handler.MapFunc {
 		}
 		return reqs
 	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

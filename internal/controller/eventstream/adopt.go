@@ -1,0 +1,211 @@
+package eventstream
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/auth0/go-auth0/management"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/errors"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/event"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+)
+
+// Defaults of the adoption window.
+const (
+	// DefaultClockSkew allows for the provider's clock and Auth0's
+	// disagreeing.
+	DefaultClockSkew = 30 * time.Second
+	// DefaultCreateAttemptTimeout is the provider's default --auth0-timeout:
+	// a create attempt lasts no longer.
+	DefaultCreateAttemptTimeout = 30 * time.Second
+)
+
+// adoptionWindow bounds when a stream made by a create attempt can have
+// been created, by Auth0's clock: from the attempt's start (the
+// create-pending annotation) less the clock skew, to its end (the attempt
+// timeout later) plus the skew. A stream created outside it was not made by
+// that attempt, however much it looks like it.
+type adoptionWindow struct {
+	skew    time.Duration
+	timeout time.Duration
+}
+
+func (w adoptionWindow) bounds(pending time.Time) (from, to time.Time) {
+	// The annotation keeps whole seconds: the attempt began up to a second
+	// after it says.
+	return pending.Add(-w.skew), pending.Add(time.Second + w.timeout + w.skew)
+}
+
+// listings remembers how far a search for a lost create's stream got, so a
+// listing cut short (429s that outlast go-auth0's retries, a reconcile
+// timeout) resumes at the page it stopped at instead of starting over, and
+// finishes however many pages the tenant holds.
+type listings struct {
+	mu sync.Mutex
+	m  map[types.UID]listing
+}
+
+// listing is the progress of one search.
+type listing struct {
+	// attempt identifies the create attempt and tenant searched for.
+	attempt string
+	// next is the checkpoint of the first page not yet read.
+	next string
+	// found are the candidates on the pages read so far.
+	found []*management.EventStream
+	// touched is when the search last made progress.
+	touched time.Time
+}
+
+func newListings() *listings { return &listings{m: map[types.UID]listing{}} }
+
+// forgetAfter drops searches of resources that stopped looking (deleted,
+// or their create settled otherwise).
+const forgetAfter = time.Hour
+
+func (l *listings) load(uid types.UID, attempt string, now time.Time) listing {
+	if l == nil {
+		return listing{attempt: attempt}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, v := range l.m {
+		if now.Sub(v.touched) > forgetAfter {
+			delete(l.m, k)
+		}
+	}
+	if s, ok := l.m[uid]; ok && s.attempt == attempt {
+		return s
+	}
+	return listing{attempt: attempt}
+}
+
+func (l *listings) save(uid types.UID, s listing) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[uid] = s
+}
+
+func (l *listings) done(uid types.UID) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, uid)
+}
+
+// adopt finds the stream the last create attempt made for cr when its
+// response was lost: exactly the desired stream (name, status,
+// subscriptions as a set, destination type and every destination field
+// Auth0 returns), created inside the attempt's window, and claimed by no
+// other EventStream. Look-alikes that fail any of these are not candidates
+// at all. Auth0 does not keep names unique, so more than one candidate is
+// an error for a human to resolve rather than a guess.
+//
+// current is the stream the resource names now, when the attempt was the
+// first step of replacing it; the adopted stream then replaces it.
+func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current *management.EventStream) (*management.EventStream, error) {
+	pending := meta.GetExternalCreatePending(cr)
+	from, to := e.adoption.bounds(pending)
+	p := cr.Spec.ForProvider
+
+	st := e.listings.load(cr.GetUID(), e.tenant+"\x00"+pending.Format(time.RFC3339), e.now())
+	for {
+		page, err := e.api.List(ctx, st.next)
+		if err != nil {
+			if code := auth0client.StatusCode(err); st.next != "" && code >= 400 && code < 500 && code != http.StatusTooManyRequests {
+				// Auth0 no longer takes the checkpoint (expired, say):
+				// resuming there would fail forever.
+				e.listings.done(cr.GetUID())
+				return nil, errors.Wrap(auth0client.Explain(err), errList+" (the search starts over)")
+			}
+			st.touched = e.now()
+			e.listings.save(cr.GetUID(), st)
+			return nil, errors.Wrap(auth0client.Explain(err), errList+" (the search resumes at this page)")
+		}
+		for _, s := range page.EventStreams {
+			if s.CreatedAt == nil || s.CreatedAt.Before(from) || s.CreatedAt.After(to) {
+				continue
+			}
+			if current != nil && deref(s.ID) == deref(current.ID) {
+				continue
+			}
+			if !sameStream(p, s) {
+				continue
+			}
+			st.found = append(st.found, s)
+		}
+		if page.Next == "" || page.Next == st.next || len(page.EventStreams) == 0 {
+			break
+		}
+		st.next, st.touched = page.Next, e.now()
+		e.listings.save(cr.GetUID(), st)
+	}
+	e.listings.done(cr.GetUID())
+
+	var found []*management.EventStream
+	for _, s := range st.found {
+		taken, err := e.claimed(ctx, cr, deref(s.ID))
+		if err != nil {
+			return nil, err
+		}
+		if !taken {
+			found = append(found, s)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		ids := make([]string, 0, len(found))
+		for _, s := range found {
+			ids = append(ids, deref(s.ID))
+		}
+		return nil, errors.Errorf("a create of this stream may have succeeded without its response, and Auth0 holds %d unclaimed streams exactly like it created between %s and %s (%v); set the %s annotation to the one to keep and delete the others", len(found), from.Format(time.RFC3339), to.Format(time.RFC3339), ids, meta.AnnotationKeyExternalName)
+	}
+
+	s := found[0]
+	id := deref(s.ID)
+	now := e.now().Format(time.RFC3339)
+	set := map[string]*string{
+		meta.AnnotationKeyExternalName:            &id,
+		meta.AnnotationKeyExternalCreateSucceeded: &now,
+		annotationTenant:                          &e.tenant,
+	}
+	msg := fmt.Sprintf("Adopted event stream %s, created by an earlier attempt whose response was lost", id)
+	if current != nil {
+		// The adopted stream is the replacement: the one it replaces is
+		// recorded for deletion in the same write.
+		oldID := deref(current.ID)
+		set[annotationReplacedStream] = &oldID
+		msg += fmt.Sprintf(" to replace %s, which is deleted next", oldID)
+	}
+	if err := e.annotate(ctx, cr, set); err != nil {
+		return nil, err
+	}
+	e.record.Event(cr, event.Normal(reasonAdopt, msg))
+	return s, nil
+}
+
+// sameStream is true when s is exactly the stream p describes, as far as
+// Auth0 returns it (secrets are write-only).
+func sameStream(p v1alpha1.EventStreamParameters, s *management.EventStream) bool {
+	return deref(s.Name) == p.Name &&
+		deref(s.Status) == desiredStatus(p) &&
+		observedType(s) == p.Destination.Type &&
+		sameSet(observedSubscriptions(s), p.Subscriptions) &&
+		len(destinationDiff(p, s)) == 0
+}

@@ -1,0 +1,124 @@
+package eventstream
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/auth0/go-auth0/management"
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/errors"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/event"
+	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+)
+
+// TypeReplaced is the condition an EventStream carries after its stream was
+// replaced: which stream replaced which, and for EventBridge that the new
+// partner event source must be associated with an event bus in AWS again.
+const TypeReplaced xpv2.ConditionType = "Replaced"
+
+// Reasons of the Replaced condition.
+const (
+	ReasonNewPartnerEventSource xpv2.ConditionReason = "NewPartnerEventSource"
+	ReasonNewStream             xpv2.ConditionReason = "NewStream"
+)
+
+// replace moves the resource to a new stream when Auth0 cannot change old
+// in place. The new stream is created first and recorded, with old kept in
+// an annotation, before old is deleted: a create Auth0 refuses leaves old
+// working, and a crash between the steps leaves a record that the next
+// reconcile finishes from (adopting the new stream if its create response
+// was lost, deleting old once the new one is recorded).
+func (e *external) replace(ctx context.Context, cr *v1alpha1.EventStream, old *management.EventStream, why string) error {
+	oldID := deref(old.ID)
+	var forbidden []string
+	for _, a := range []xpv2.ManagementAction{xpv2.ManagementActionCreate, xpv2.ManagementActionDelete} {
+		if !allowed(cr, a) {
+			forbidden = append(forbidden, string(a))
+		}
+	}
+	if len(forbidden) > 0 {
+		return errors.Errorf("%s: Auth0 cannot change that in place, so event stream %s needs a replacement (a new stream created, then %s deleted), but spec.managementPolicies %v do not allow %s; nothing was changed. Allow Create and Delete (or \"*\") to replace it, or revert the change",
+			why, oldID, oldID, cr.GetManagementPolicies(), strings.Join(forbidden, " and "))
+	}
+	secrets, err := e.secrets(ctx, cr)
+	if err != nil {
+		return err
+	}
+
+	// Record the attempt before making it: if its response is lost, the
+	// next Observe adopts what it made.
+	pending := e.now().Format(time.RFC3339)
+	if err := e.annotate(ctx, cr, map[string]*string{meta.AnnotationKeyExternalCreatePending: &pending}); err != nil {
+		return err
+	}
+	s := createBody(cr.Spec.ForProvider, secrets)
+	if err := e.api.Create(ctx, s); err != nil {
+		failed := e.now().Format(time.RFC3339)
+		set := map[string]*string{meta.AnnotationKeyExternalCreateFailed: &failed}
+		if madeNothing(err) {
+			set[annotationCreateMadeNothing] = &failed
+		}
+		_ = e.annotate(ctx, cr, set) // the error below matters more
+		return errors.Wrapf(auth0client.Explain(err), "cannot replace event stream %s (%s): the new stream was not created, so %s is unchanged and still delivering events", oldID, why, oldID)
+	}
+	newID := deref(s.ID)
+	succeeded := e.now().Format(time.RFC3339)
+	if err := e.annotate(ctx, cr, map[string]*string{
+		meta.AnnotationKeyExternalName:            &newID,
+		meta.AnnotationKeyExternalCreateSucceeded: &succeeded,
+		annotationReplacedStream:                  &oldID,
+		annotationTenant:                          &e.tenant,
+	}); err != nil {
+		return errors.Wrapf(err, "created event stream %s to replace %s but could not record it; the next reconcile adopts it", newID, oldID)
+	}
+	// Set after the annotation update, which reloads status from the server.
+	cr.Status.AtProvider = observation(s)
+	cr.Status.AppliedSecretsHash = secretsHash(e.hashKey, cr.Spec.ForProvider, secrets)
+	e.observed = s
+
+	msg, reason := fmt.Sprintf("Event stream %s replaced %s (%s)", newID, oldID, why), ReasonNewStream
+	if pes := str(observedConfig(s), cfgAWSPartnerEventSource); pes != "" {
+		reason = ReasonNewPartnerEventSource
+		eb := cr.Spec.ForProvider.Destination.EventBridge
+		msg += fmt.Sprintf(". Its AWS partner event source %s is new: associate it with an event bus in AWS account %s, region %s, again; events stop reaching the old one", pes, eb.AWSAccountID, eb.AWSRegion)
+	}
+	cr.SetConditions(xpv2.Condition{Type: TypeReplaced, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()})
+	e.record.Event(cr, event.Normal(reasonReplace, msg))
+
+	return e.deleteReplaced(ctx, cr, oldID)
+}
+
+// deleteReplaced deletes a stream a replacement superseded and forgets it.
+// It is never another EventStream's stream: if one names it by now, it is
+// left alone.
+func (e *external) deleteReplaced(ctx context.Context, cr *v1alpha1.EventStream, old string) error {
+	taken, err := e.claimed(ctx, cr, old)
+	if err != nil {
+		return err
+	}
+	switch {
+	case taken:
+		e.record.Event(cr, event.Warning(reasonNotDeleting, errors.Errorf("not deleting event stream %s, replaced by %s: another EventStream now manages it", old, meta.GetExternalName(cr))))
+	case !allowed(cr, xpv2.ManagementActionDelete):
+		return errors.Errorf("event stream %s, replaced by %s, is still to be deleted, but spec.managementPolicies %v no longer allow Delete; allow it, or delete %s in Auth0 yourself and remove annotation %s", old, meta.GetExternalName(cr), cr.GetManagementPolicies(), old, annotationReplacedStream)
+	default:
+		if err := e.api.Delete(ctx, old); err != nil && !auth0client.IsNotFound(err) {
+			return errors.Wrapf(auth0client.Explain(err), "cannot delete event stream %s, replaced by %s; it is deleted on the next attempt", old, meta.GetExternalName(cr))
+		}
+	}
+	// Status set since the last write must survive the annotation patch.
+	at, hash, conds := cr.Status.AtProvider, cr.Status.AppliedSecretsHash, cr.Status.Conditions
+	if err := e.annotate(ctx, cr, map[string]*string{annotationReplacedStream: nil}); err != nil {
+		return err
+	}
+	cr.Status.AtProvider, cr.Status.AppliedSecretsHash, cr.Status.Conditions = at, hash, conds
+	return nil
+}

@@ -1,0 +1,635 @@
+package eventstream
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auth0/go-auth0/management"
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"golang.org/x/oauth2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
+
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+)
+
+// stored reads the resource back from the fake API server, as the next
+// reconcile would.
+func stored(t *testing.T, kube client.Client, es *v1alpha1.EventStream) *v1alpha1.EventStream {
+	t.Helper()
+	got := &v1alpha1.EventStream{}
+	if err := kube.Get(context.Background(), client.ObjectKeyFromObject(es), got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// next is an external for the next reconcile: same Auth0, API server and
+// search progress, a later clock.
+func next(e *external, after time.Duration) *external {
+	n := *e
+	n.observed = nil
+	at := e.now().Add(after)
+	n.now = func() time.Time { return at }
+	return &n
+}
+
+func withPolicies(p ...xpv2.ManagementAction) esOption {
+	return func(es *v1alpha1.EventStream) { es.Spec.ManagementPolicies = p }
+}
+
+func withAnnotations(kv ...string) esOption {
+	return func(es *v1alpha1.EventStream) {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		meta.AddAnnotations(es, m)
+	}
+}
+
+func wantErr(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("error = nil, want one containing %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not contain %q", err, p)
+		}
+	}
+}
+
+func wantCalls(t *testing.T, api *fakeAPI, calls ...string) {
+	t.Helper()
+	if diff := cmp.Diff(calls, api.calls, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Auth0 calls -want +got:\n%s", diff)
+	}
+	api.calls = nil
+}
+
+// TestReplacementNeedsCreateAndDelete: a change only a replacement can make
+// is refused, touching nothing, unless the policies allow both Create and
+// Delete.
+func TestReplacementNeedsCreateAndDelete(t *testing.T) {
+	o, c, u, d, l := xpv2.ManagementActionObserve, xpv2.ManagementActionCreate, xpv2.ManagementActionUpdate, xpv2.ManagementActionDelete, xpv2.ManagementActionLateInitialize
+	cases := map[string]struct {
+		policies  []xpv2.ManagementAction
+		forbidden string
+	}{
+		"NoDelete":         {policies: []xpv2.ManagementAction{o, c, u, l}, forbidden: "do not allow Delete"},
+		"NoCreate":         {policies: []xpv2.ManagementAction{o, u, d, l}, forbidden: "do not allow Create"},
+		"NoCreateNoDelete": {policies: []xpv2.ManagementAction{o, u}, forbidden: "do not allow Create and Delete"},
+		"Star":             {policies: []xpv2.ManagementAction{xpv2.ManagementActionAll}},
+		"Explicit":         {policies: []xpv2.ManagementAction{o, c, u, d, l}},
+		"Default":          {},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
+			es := eventBridgeES("eu-west-1", withExternalName(streamID), withPolicies(tc.policies...))
+			e, kube, rec := setup(t, api, es)
+			if _, err := e.Observe(context.Background(), es); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.Update(context.Background(), es)
+			if tc.forbidden == "" {
+				if err != nil {
+					t.Fatalf("Update() error = %v", err)
+				}
+				wantCalls(t, api, "GET "+streamID, "POST", "DELETE "+streamID)
+				return
+			}
+			wantErr(t, err, "needs a replacement", tc.forbidden, "nothing was changed", streamID, "EventBridge account or region changes")
+			wantCalls(t, api, "GET "+streamID)
+			if got := meta.GetExternalName(stored(t, kube, es)); got != streamID {
+				t.Errorf("stored external name = %q, want %q unchanged", got, streamID)
+			}
+			if len(rec.events) != 0 {
+				t.Errorf("events = %v, want none", rec.events)
+			}
+		})
+	}
+}
+
+// TestReplacementCreatesFirst: the new stream is created and recorded, with
+// the old id, before the old one is deleted; the event and condition name
+// both and say the partner event source must be associated again.
+func TestReplacementCreatesFirst(t *testing.T) {
+	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
+	es := eventBridgeES("eu-west-1", withExternalName(streamID))
+	e, kube, rec := setup(t, api, es)
+	if _, err := e.Observe(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Update(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, api, "GET "+streamID, "POST", "DELETE "+streamID)
+	got := stored(t, kube, es)
+	if meta.GetExternalName(got) != streamID2 || got.GetAnnotations()[annotationTenant] != tenant {
+		t.Errorf("stored annotations = %v, want external name %s and tenant %s", got.GetAnnotations(), streamID2, tenant)
+	}
+	if v, ok := got.GetAnnotations()[annotationReplacedStream]; ok {
+		t.Errorf("annotation %s = %q left after the old stream was deleted", annotationReplacedStream, v)
+	}
+	pes := "aws.partner/auth0.com/sim-" + streamID2 + "/auth0.events"
+	if len(rec.events) != 1 {
+		t.Fatalf("events = %v, want one", rec.events)
+	}
+	for _, msg := range []string{rec.events[0].Message, es.GetCondition(TypeReplaced).Message} {
+		for _, want := range []string{streamID, streamID2, pes, "associate it with an event bus in AWS account 123456789012, region eu-west-1"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%q does not contain %q", msg, want)
+			}
+		}
+	}
+	if c := es.GetCondition(TypeReplaced); c.Status != corev1.ConditionTrue || c.Reason != ReasonNewPartnerEventSource {
+		t.Errorf("condition %s = %s/%s, want True/%s", TypeReplaced, c.Status, c.Reason, ReasonNewPartnerEventSource)
+	}
+	if es.Status.AtProvider.ID != streamID2 || es.Status.AtProvider.AWSPartnerEventSource != pes {
+		t.Errorf("atProvider = %+v, want the new stream", es.Status.AtProvider)
+	}
+}
+
+// TestReplacementRefusedLeavesOldStream: a create Auth0 refuses leaves the
+// old stream as it was, says so, and the next reconcile does not list.
+func TestReplacementRefusedLeavesOldStream(t *testing.T) {
+	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
+	api.err["POST"] = &apiError{400, "Payload validation error: 'No enum match for: \"authentication.success\"' on property subscriptions[0].event_type."}
+	es := eventBridgeES("eu-west-1", withExternalName(streamID), func(es *v1alpha1.EventStream) {
+		es.Spec.ForProvider.Subscriptions = []string{"authentication.success"}
+	})
+	e, kube, _ := setup(t, api, es)
+	if _, err := e.Observe(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Update(context.Background(), es)
+	wantErr(t, err, "cannot replace event stream "+streamID, "is unchanged and still delivering events", "authentication.success")
+	wantCalls(t, api, "GET "+streamID, "POST")
+	if _, ok := api.streams[streamID]; !ok || len(api.streams) != 1 {
+		t.Errorf("streams = %v, want only the old one", api.streams)
+	}
+	got := stored(t, kube, es)
+	if meta.GetExternalName(got) != streamID || got.GetAnnotations()[annotationReplacedStream] != "" {
+		t.Errorf("stored annotations = %v, want the old stream still recorded and nothing to delete", got.GetAnnotations())
+	}
+	// The refusal is recorded: the next Observe only reads.
+	if _, err := next(e, time.Minute).Observe(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, api, "GET "+streamID)
+}
+
+// TestReplacementDeleteFailsThenFinishes: the old stream's deletion fails
+// after the new one is recorded; the record makes a later reconcile delete
+// it.
+func TestReplacementDeleteFailsThenFinishes(t *testing.T) {
+	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
+	api.err["DELETE"] = &apiError{503, "Service Unavailable"}
+	es := eventBridgeES("eu-west-1", withExternalName(streamID))
+	e, kube, _ := setup(t, api, es)
+	if _, err := e.Observe(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Update(context.Background(), es)
+	wantErr(t, err, "cannot delete event stream "+streamID+", replaced by "+streamID2)
+	got := stored(t, kube, es)
+	if meta.GetExternalName(got) != streamID2 || got.GetAnnotations()[annotationReplacedStream] != streamID {
+		t.Fatalf("stored annotations = %v, want the new stream recorded and the old one to delete", got.GetAnnotations())
+	}
+
+	api.err["DELETE"] = nil
+	api.calls = nil
+	e2 := next(e, time.Minute)
+	obs, err := e2.Observe(context.Background(), got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.ResourceUpToDate || !strings.Contains(obs.Diff, streamID+", replaced by "+streamID2+", is still to be deleted") {
+		t.Errorf("observation = %+v, want out of date with the old stream to delete", obs)
+	}
+	if _, err := e2.Update(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, api, "GET "+streamID2, "DELETE "+streamID)
+	if _, ok := api.streams[streamID]; ok {
+		t.Errorf("old stream %s still exists", streamID)
+	}
+	if _, ok := stored(t, kube, es).GetAnnotations()[annotationReplacedStream]; ok {
+		t.Errorf("annotation %s left after the deletion", annotationReplacedStream)
+	}
+}
+
+// TestReplacementLostCreateIsAdopted: the new stream is made but its
+// answer lost; the next reconcile adopts it as the replacement and deletes
+// the old one. One stream remains.
+func TestReplacementLostCreateIsAdopted(t *testing.T) {
+	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
+	api.loseCreate = true
+	es := eventBridgeES("eu-west-1", withExternalName(streamID))
+	e, kube, rec := setup(t, api, es)
+	api.createdAt = e.now()
+	if _, err := e.Observe(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Update(context.Background(), es)
+	wantErr(t, err, "cannot replace event stream "+streamID)
+	got := stored(t, kube, es)
+	if meta.GetExternalName(got) != streamID || got.GetAnnotations()[annotationCreateMadeNothing] != "" {
+		t.Fatalf("stored annotations = %v, want the old id and no proof that nothing was made", got.GetAnnotations())
+	}
+
+	api.loseCreate = false
+	api.calls = nil
+	e2 := next(e, time.Minute)
+	obs, err := e2.Observe(context.Background(), got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !obs.ResourceExists || obs.ResourceUpToDate {
+		t.Fatalf("observation = %+v, want the adopted stream with the old one to delete", obs)
+	}
+	if _, err := e2.Update(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, api, "GET "+streamID, "LIST ", "DELETE "+streamID)
+	if len(api.streams) != 1 || api.streams[streamID2] == nil {
+		t.Errorf("streams = %v, want only the adopted %s", api.streams, streamID2)
+	}
+	if meta.GetExternalName(stored(t, kube, es)) != streamID2 {
+		t.Errorf("stored external name = %q, want %s", meta.GetExternalName(stored(t, kube, es)), streamID2)
+	}
+	if n := len(rec.events); n == 0 || !strings.Contains(rec.events[n-1].Message, "to replace "+streamID) {
+		t.Errorf("events = %v, want an adoption naming the replaced stream", rec.events)
+	}
+}
+
+// TestDeleteDuringReplacement deletes the replaced stream as well.
+func TestDeleteDuringReplacement(t *testing.T) {
+	api := newAPI(eventBridgeRemote(streamID, "us-east-1"), eventBridgeRemote(streamID2, "eu-west-1"))
+	es := eventBridgeES("eu-west-1", withExternalName(streamID2), withAnnotations(annotationReplacedStream, streamID, annotationTenant, tenant), func(es *v1alpha1.EventStream) {
+		es.DeletionTimestamp = &metav1.Time{Time: created}
+		es.Finalizers = []string{"finalizer.managedresource.crossplane.io"}
+	})
+	e, _, _ := setup(t, api, es)
+	if obs, err := e.Observe(context.Background(), es); err != nil || !obs.ResourceExists {
+		t.Fatalf("Observe() = %+v, %v", obs, err)
+	}
+	if _, err := e.Delete(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, api, "GET "+streamID2, "DELETE "+streamID, "DELETE "+streamID2)
+	if len(api.streams) != 0 {
+		t.Errorf("streams left: %v", api.streams)
+	}
+}
+
+func ownedBy(name, uid string, at time.Time, id string) *v1alpha1.EventStream {
+	es := webhookES("bearer", withExternalName(id))
+	es.Namespace, es.Name, es.UID = "team-b", name, types.UID("uid-"+uid)
+	es.CreationTimestamp = metav1.Time{Time: at}
+	return es
+}
+
+// TestOneOwnerPerStream: of the EventStreams naming a stream, the oldest
+// owns it; the others never read, change or delete it.
+func TestOneOwnerPerStream(t *testing.T) {
+	newer := func(opts ...esOption) *v1alpha1.EventStream {
+		return webhookES("bearer", append([]esOption{withExternalName(streamID), func(es *v1alpha1.EventStream) {
+			es.CreationTimestamp = metav1.Time{Time: created.Add(time.Hour)}
+		}}, opts...)...)
+	}
+	t.Run("NewcomerRefused", func(t *testing.T) {
+		api := newAPI(webhookRemote(streamID))
+		es := newer()
+		e, _, _ := setup(t, api, es, hookSecret(token), ownedBy("first", "9", created, streamID))
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "event stream "+streamID+" is already managed by EventStream team-b/first", "will not change or delete it")
+		// Delete, even called directly, leaves it alone.
+		if _, err := e.Delete(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		wantCalls(t, api)
+	})
+	t.Run("NewcomerBeingDeletedLetsGo", func(t *testing.T) {
+		api := newAPI(webhookRemote(streamID))
+		es := newer(func(es *v1alpha1.EventStream) {
+			es.DeletionTimestamp = &metav1.Time{Time: created.Add(2 * time.Hour)}
+			es.Finalizers = []string{"finalizer.managedresource.crossplane.io"}
+		})
+		e, _, _ := setup(t, api, es, ownedBy("first", "9", created, streamID))
+		obs, err := e.Observe(context.Background(), es)
+		if err != nil || obs.ResourceExists {
+			t.Fatalf("Observe() = %+v, %v; want a stream that is not there for this resource", obs, err)
+		}
+		wantCalls(t, api)
+	})
+	t.Run("OwnerUnaffected", func(t *testing.T) {
+		api := newAPI(webhookRemote(streamID))
+		es := webhookES("bearer", withExternalName(streamID), withHash(hashOf(webhookES("bearer"), token)), func(es *v1alpha1.EventStream) {
+			es.CreationTimestamp = metav1.Time{Time: created}
+		})
+		e, _, _ := setup(t, api, es, hookSecret(token), ownedBy("later", "0", created.Add(time.Hour), streamID))
+		obs, err := e.Observe(context.Background(), es)
+		if err != nil || !obs.ResourceUpToDate {
+			t.Fatalf("Observe() = %+v, %v", obs, err)
+		}
+	})
+	t.Run("TieBrokenByUID", func(t *testing.T) {
+		api := newAPI(webhookRemote(streamID))
+		es := webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) { es.CreationTimestamp = metav1.Time{Time: created} })
+		e, _, _ := setup(t, api, es, hookSecret(token), ownedBy("twin", "0", created, streamID)) // "uid-0" < "uid-1"
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "team-b/twin")
+	})
+	t.Run("ImportByFirstOwner", func(t *testing.T) {
+		api := newAPI(webhookRemote(streamID))
+		es := webhookES("bearer", withExternalName(streamID), withPolicies(xpv2.ManagementActionObserve))
+		e, kube, _ := setup(t, api, es)
+		obs, err := e.Observe(context.Background(), es)
+		if err != nil || !obs.ResourceExists {
+			t.Fatalf("Observe() = %+v, %v", obs, err)
+		}
+		if got := stored(t, kube, es).GetAnnotations()[annotationTenant]; got != tenant {
+			t.Errorf("stored tenant = %q, want the imported stream pinned to %s", got, tenant)
+		}
+	})
+	t.Run("NotAStreamID", func(t *testing.T) {
+		for _, id := range []string{"hooks", "est_short", "est_aaaaaaaaaaaaaaaaaaaaa!", "EST_aaaaaaaaaaaaaaaaaaaaaa", "est_aaaaaaaaaaaaaaaaaaaaaa/../x"} {
+			api := newAPI()
+			es := webhookES("bearer", withExternalName(id))
+			e, _, _ := setup(t, api, es)
+			_, err := e.Observe(context.Background(), es)
+			wantErr(t, err, "crossplane.io/external-name", "is not an Auth0 event stream id")
+			wantCalls(t, api)
+		}
+		// Being deleted, it names nothing to delete: the resource may go.
+		api := newAPI()
+		es := webhookES("bearer", withExternalName("hooks"), func(es *v1alpha1.EventStream) {
+			es.DeletionTimestamp = &metav1.Time{Time: created}
+			es.Finalizers = []string{"finalizer.managedresource.crossplane.io"}
+		})
+		e, _, _ := setup(t, api, es)
+		if obs, err := e.Observe(context.Background(), es); err != nil || obs.ResourceExists {
+			t.Errorf("Observe() of a deleted resource with a malformed id = %+v, %v; want nothing to delete", obs, err)
+		}
+		wantCalls(t, api)
+	})
+	t.Run("AdoptionSkipsOwnedStreams", func(t *testing.T) {
+		api := newAPI(webhookRemote(streamID))
+		es := webhookES("bearer", func(es *v1alpha1.EventStream) {
+			meta.SetExternalCreatePending(es, created)
+			meta.SetExternalCreateFailed(es, created.Add(time.Second))
+		})
+		e, kube, _ := setup(t, api, es, ownedBy("first", "9", created, streamID))
+		obs, err := e.Observe(context.Background(), es)
+		if err != nil || obs.ResourceExists {
+			t.Fatalf("Observe() = %+v, %v; want no adoption of a claimed stream", obs, err)
+		}
+		if got := meta.GetExternalName(stored(t, kube, es)); got != "" {
+			t.Errorf("stored external name = %q", got)
+		}
+	})
+}
+
+// TestTenantPinning: a stream stays with the tenant that holds it.
+func TestTenantPinning(t *testing.T) {
+	pinned := func(to string, opts ...esOption) *v1alpha1.EventStream {
+		return actionES("act_1", append([]esOption{withExternalName(streamID), withAnnotations(annotationTenant, to)}, opts...)...)
+	}
+	t.Run("OtherTenantStops", func(t *testing.T) {
+		api := newAPI(actionRemote(streamID, "act_1"))
+		es := pinned("old.eu.auth0.com")
+		e, _, _ := setup(t, api, es)
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "event stream "+streamID+" is in Auth0 tenant old.eu.auth0.com", "now resolves to tenant "+tenant,
+			"nothing was read, created or deleted", annotationAllowTenantMove+"="+tenant)
+		wantCalls(t, api)
+	})
+	t.Run("SameTenantWrittenDifferently", func(t *testing.T) {
+		api := newAPI(actionRemote(streamID, "act_1"))
+		es := pinned("https://Example.EU.auth0.com/")
+		e, _, _ := setup(t, api, es)
+		if _, err := e.Observe(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("CredentialRotationKeepsWorking", func(t *testing.T) {
+		// A new client id and secret for the same tenant: another client
+		// and hash key, the same domain.
+		api := newAPI(actionRemote(streamID, "act_1"))
+		es := pinned(tenant, func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Status = "disabled" })
+		e, _, _ := setup(t, api, es)
+		e.hashKey = []byte("key-of-the-new-client-secret")
+		if _, err := e.Observe(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Update(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		wantCalls(t, api, "GET "+streamID, "PATCH "+streamID)
+	})
+	t.Run("LostCreateInOtherTenantStops", func(t *testing.T) {
+		api := newAPI()
+		es := actionES("act_1", withAnnotations(annotationTenant, "old.eu.auth0.com"), func(es *v1alpha1.EventStream) {
+			meta.SetExternalCreatePending(es, created)
+			meta.SetExternalCreateFailed(es, created.Add(time.Second))
+		})
+		e, _, _ := setup(t, api, es)
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "the stream a lost create may have made is in Auth0 tenant old.eu.auth0.com")
+		wantCalls(t, api)
+	})
+	t.Run("NoStreamRepins", func(t *testing.T) {
+		api := newAPI()
+		es := actionES("act_1", withAnnotations(annotationTenant, "old.eu.auth0.com"))
+		e, _, _ := setup(t, api, es)
+		obs, err := e.Observe(context.Background(), es)
+		if err != nil || obs.ResourceExists {
+			t.Fatalf("Observe() = %+v, %v", obs, err)
+		}
+		if got := es.GetAnnotations()[annotationTenant]; got != tenant {
+			t.Errorf("tenant = %q, want %q for the create that follows", got, tenant)
+		}
+	})
+	t.Run("CreatePins", func(t *testing.T) {
+		api := newAPI()
+		es := actionES("act_1")
+		e, _, _ := setup(t, api, es)
+		if _, err := e.Observe(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Create(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		if got := es.GetAnnotations()[annotationTenant]; got != tenant {
+			t.Errorf("tenant = %q, want %q", got, tenant)
+		}
+	})
+	t.Run("MoveWrongTenant", func(t *testing.T) {
+		api := newAPI(actionRemote(streamID, "act_1"))
+		es := pinned("old.eu.auth0.com", withAnnotations(annotationAllowTenantMove, "true"))
+		e, _, _ := setup(t, api, es)
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, annotationAllowTenantMove+` is "true"`, "set it to the tenant to move to, "+tenant)
+		wantCalls(t, api)
+	})
+	t.Run("Move", func(t *testing.T) {
+		api := newAPI(actionRemote(streamID, "act_1"))
+		es := pinned("old.eu.auth0.com", withAnnotations(annotationAllowTenantMove, tenant), func(es *v1alpha1.EventStream) {
+			meta.SetExternalCreatePending(es, created)
+			meta.SetExternalCreateSucceeded(es, created)
+		})
+		e, kube, rec := setup(t, api, es)
+		obs, err := e.Observe(context.Background(), es)
+		if err != nil || obs.ResourceExists {
+			t.Fatalf("Observe() = %+v, %v; want a stream to create in the new tenant", obs, err)
+		}
+		wantCalls(t, api)
+		a := stored(t, kube, es).GetAnnotations()
+		for _, k := range []string{meta.AnnotationKeyExternalName, annotationAllowTenantMove, meta.AnnotationKeyExternalCreatePending, meta.AnnotationKeyExternalCreateSucceeded} {
+			if v, ok := a[k]; ok {
+				t.Errorf("annotation %s = %q left after the move", k, v)
+			}
+		}
+		if a[annotationTenant] != tenant {
+			t.Errorf("tenant = %q, want %q", a[annotationTenant], tenant)
+		}
+		if len(rec.events) != 1 || rec.events[0].Reason != reasonMove || !strings.Contains(rec.events[0].Message, streamID+" stays in tenant old.eu.auth0.com") {
+			t.Errorf("events = %v, want a %s naming the stream left behind", rec.events, reasonMove)
+		}
+		if _, err := e.Create(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := api.streams[streamID2]; !ok {
+			t.Errorf("no stream created in the new tenant")
+		}
+	})
+}
+
+// TestCreateThatSentNothingSkipsListing: a create that failed before any
+// request reached Auth0 leaves nothing to look for.
+func TestCreateThatSentNothingSkipsListing(t *testing.T) {
+	cases := map[string]struct {
+		secret  bool
+		postErr error
+		lists   bool
+	}{
+		"SecretMissing":  {},
+		"TokenRefused":   {secret: true, postErr: &oauth2.RetrieveError{ErrorCode: "access_denied"}},
+		"NoConnection":   {secret: true, postErr: &net.OpError{Op: "dial", Net: "tcp", Err: &net.AddrError{Err: "refused"}}},
+		"RateLimited":    {secret: true, postErr: &apiError{429, "Too Many Requests"}},
+		"ServerError":    {secret: true, postErr: &apiError{503, "Service Unavailable"}, lists: true},
+		"ConnectionLost": {secret: true, postErr: &net.OpError{Op: "read", Net: "tcp", Err: &net.AddrError{Err: "reset"}}, lists: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			api := newAPI()
+			if tc.postErr != nil {
+				api.err["POST"] = tc.postErr
+			}
+			es := webhookES("bearer")
+			var objs []client.Object
+			if tc.secret {
+				objs = append(objs, hookSecret(token))
+			}
+			e, _, _ := setup(t, api, es, objs...)
+			// As the reconciler does around Create.
+			meta.SetExternalCreatePending(es, e.now())
+			if _, err := e.Create(context.Background(), es); err == nil {
+				t.Fatal("Create() succeeded")
+			}
+			meta.SetExternalCreateFailed(es, e.now())
+			if _, err := next(e, time.Second).Observe(context.Background(), es); err != nil {
+				t.Fatal(err)
+			}
+			listed := slices.Contains(api.calls, "LIST ")
+			if listed != tc.lists {
+				t.Errorf("listed = %v, want %v; calls %v", listed, tc.lists, api.calls)
+			}
+		})
+	}
+}
+
+// TestAdoptionResumesAfterRateLimits: a listing cut short by 429s resumes
+// at the page it stopped at and still finds the stream.
+func TestAdoptionResumesAfterRateLimits(t *testing.T) {
+	pending := created
+	var streams []*management.EventStream
+	for i := range 7 {
+		// Look-alikes on every page, the stream the lost create made last.
+		s := webhookRemote("est_" + strings.Repeat(string(rune('a'+i)), 22))
+		s.Name = ptr("other")
+		streams = append(streams, s)
+	}
+	made := webhookRemote("est_" + strings.Repeat("z", 22))
+	streams = append(streams, made)
+	api := newAPI(streams...)
+	api.pageSize = 3
+	limited := &apiError{429, "Too Many Requests"}
+	api.listErrs = map[int]error{2: limited, 3: limited, 5: limited}
+	es := webhookES("bearer", withHash(hashOf(webhookES("bearer"), token)), func(es *v1alpha1.EventStream) {
+		meta.SetExternalCreatePending(es, pending)
+		meta.SetExternalCreateFailed(es, pending.Add(time.Second))
+	})
+	e, kube, _ := setup(t, api, es, hookSecret(token))
+
+	for i := range 3 {
+		_, err := next(e, time.Duration(i)*time.Second).Observe(context.Background(), es)
+		wantErr(t, err, "rate limited", "resumes at this page")
+	}
+	obs, err := next(e, 5*time.Second).Observe(context.Background(), es)
+	if err != nil || !obs.ResourceExists {
+		t.Fatalf("Observe() = %+v, %v; want the adopted stream", obs, err)
+	}
+	// Page 1 once, page 2 three times (two 429s), page 3 twice (one 429).
+	wantCalls(t, api, "LIST ", "LIST 3", "LIST 3", "LIST 3", "LIST 6", "LIST 6")
+	if got := meta.GetExternalName(stored(t, kube, es)); got != *made.ID {
+		t.Errorf("stored external name = %q, want %s", got, *made.ID)
+	}
+	if n := len(e.listings.m); n != 0 {
+		t.Errorf("%d searches remembered after finishing", n)
+	}
+}
+
+// TestAdoptionRestartsOnRefusedCheckpoint: a checkpoint Auth0 no longer
+// takes restarts the search instead of failing at it forever.
+func TestAdoptionRestartsOnRefusedCheckpoint(t *testing.T) {
+	var streams []*management.EventStream
+	for i := range 4 {
+		s := webhookRemote("est_" + strings.Repeat(string(rune('a'+i)), 22))
+		s.Name = ptr("other")
+		streams = append(streams, s)
+	}
+	made := webhookRemote("est_" + strings.Repeat("z", 22))
+	api := newAPI(append(streams, made)...)
+	api.pageSize = 2
+	api.listErrs = map[int]error{2: &apiError{429, "Too Many Requests"}, 3: &apiError{400, "Query validation error: 'Invalid checkpoint' on property from."}}
+	es := webhookES("bearer", func(es *v1alpha1.EventStream) {
+		meta.SetExternalCreatePending(es, created)
+		meta.SetExternalCreateFailed(es, created.Add(time.Second))
+	})
+	e, kube, _ := setup(t, api, es, hookSecret(token))
+	_, err := e.Observe(context.Background(), es)
+	wantErr(t, err, "resumes at this page")
+	_, err = next(e, time.Second).Observe(context.Background(), es)
+	wantErr(t, err, "starts over")
+	if _, err := next(e, 2*time.Second).Observe(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, api, "LIST ", "LIST 2", "LIST 2", "LIST ", "LIST 2", "LIST 4")
+	if got := meta.GetExternalName(stored(t, kube, es)); got != *made.ID {
+		t.Errorf("stored external name = %q, want %s", got, *made.ID)
+	}
+}
