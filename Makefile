@@ -166,6 +166,38 @@ demo-down: ## Stop the control plane make demo left running.
 bench: ## Measure the provider binary (Auth0 calls per poll, token fetches, RSS with 1,000 EventStreams) against envtest and the simulator.
 	bench/run.sh
 
+# The whole loop at scale on a local control plane of its own (see
+# docs/performance.md): N composites (default 1000; soak 500) against the
+# simulator rate-limited to RATE requests/s. Each prints one summary line
+# and fails only on duplicates, leaked streams or a secret in a log.
+BENCH_E2E_DIR ?= _output/bench-e2e
+SOAK_DIR ?= _output/soak
+RATE ?= 50
+
+# bench_plane runs bench/e2e with $(2) on a fresh control plane in $(1),
+# always bringing it down.
+define bench_plane
+	@d=$(1); trap "$(CONTROLPLANE) --dir $$d down >/dev/null 2>&1; exit 130" INT TERM; \
+	$(CONTROLPLANE) --dir $$d down >/dev/null 2>&1 || true; rm -rf $$d; \
+	$(CONTROLPLANE) --dir $$d up --product >/dev/null || exit 1; \
+	rc=0; go run ./bench/e2e --dir $$d $(2) || rc=$$?; \
+	$(CONTROLPLANE) --dir $$d down >/dev/null; exit $$rc
+endef
+
+.PHONY: bench-e2e
+bench-e2e: ## Whole loop: N (1000) Auth0EventStreams on a local control plane, simulator limited to RATE (50)/s; ends with the bench-e2e: summary line.
+	$(call bench_plane,$(BENCH_E2E_DIR),--n $(or $(N),1000) --rate-limit $(RATE))
+
+.PHONY: soak
+soak: ## Whole loop under faults (20% 5xx, 5% hung, 2% lost responses): N (500) composites created, updated, deleted; ends with the soak: summary line.
+	$(call bench_plane,$(SOAK_DIR),--soak --n $(or $(N),500) --rate-limit $(RATE))
+
+.PHONY: bench-smoke
+bench-smoke: ## Small versions of bench-e2e, soak and bench (N=20) so they cannot rot; fails on duplicates, leaks or secrets in logs, never on times.
+	$(MAKE) bench-e2e N=$(or $(N),20)
+	$(MAKE) soak N=$(or $(N),20)
+	BENCH_STREAMS=$(or $(N),20) bench/run.sh
+
 .PHONY: run-provider
 run-provider: ## Run the provider out of cluster against the KUBECONFIG cluster; pass flags in ARGS="...".
 	go run ./cmd/provider $(ARGS)

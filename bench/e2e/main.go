@@ -1,0 +1,970 @@
+// Command e2e measures the whole loop (Crossplane core, the function, the
+// provider and a rate-limited Auth0) on a running local control plane (go
+// run ./test/e2e/cmd/controlplane up --product): it applies N
+// Auth0EventStream composites, waits until all are Ready with
+// status.outputs.id, reports Auth0 calls, RunFunction latency, CPU and
+// memory, one steady-state poll window, then deletes everything. With
+// --soak the simulator injects faults from the start and every composite
+// is also updated once. make bench-e2e and make soak run it; it ends with
+// one summary line.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
+	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
+)
+
+var (
+	xrGVR = schema.GroupVersionResource{Group: "auth0.openmcf.org", Version: "v1", Resource: "auth0eventstreams"}
+	pcGVR = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "providerconfigs"}
+	mrGVR = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "eventstreams"}
+)
+
+// secretPrefix marks every webhook token the run makes, so the log search
+// finds candidates with one pattern.
+const secretPrefix = "benchsecret"
+
+var secretPattern = regexp.MustCompile(secretPrefix + `[0-9a-f]{32}`)
+
+type config struct {
+	dir        string
+	n          int
+	rate       float64
+	namespaces int
+	soak       bool
+	timeout    time.Duration
+	label      string
+	// providerArgs, when set, rerun the installed provider's binary with
+	// these flags instead of the control plane's.
+	providerArgs string
+}
+
+type run struct {
+	cfg     config
+	st      *controlplane.State
+	sim     *controlplane.SimClient
+	dyn     dynamic.Interface
+	kube    kubernetes.Interface
+	procs   map[string]controlplane.Process
+	secrets map[string]bool // every secret value the run used
+	mu      sync.Mutex
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.dir, "dir", "_output/bench-e2e", "folder of the running control plane")
+	flag.IntVar(&c.n, "n", 1000, "number of Auth0EventStream composites")
+	flag.Float64Var(&c.rate, "rate-limit", 50, "the simulator's Management API rate limit, requests per second")
+	flag.IntVar(&c.namespaces, "namespaces", 4, "namespaces, each with its own ProviderConfig")
+	flag.BoolVar(&c.soak, "soak", false, "inject faults from the start (20% 5xx, 5% hung calls, 2% lost write responses), update every composite once, delete under faults")
+	flag.DurationVar(&c.timeout, "timeout", 60*time.Minute, "give up after this long")
+	flag.StringVar(&c.providerArgs, "provider-args", "", "rerun the installed provider binary with these flags (e.g. \"--poll=2m --max-reconcile-rate=50\") instead of the control plane's")
+	flag.Parse()
+	c.label = "bench-e2e"
+	if c.soak {
+		c.label = "soak"
+	}
+	if err := c.run(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.label, err)
+		os.Exit(1)
+	}
+}
+
+func (c config) run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	dir, err := filepath.Abs(c.dir)
+	if err != nil {
+		return err
+	}
+	st, err := controlplane.Load(dir)
+	if err != nil {
+		return err
+	}
+	if !st.Ready || !st.Alive() || !st.Product {
+		return fmt.Errorf("no running control plane with our packages in %s: run go run ./test/e2e/cmd/controlplane --dir %s up --product", dir, c.dir)
+	}
+	sim, err := st.SimClient()
+	if err != nil {
+		return err
+	}
+	rc, err := st.RESTConfig()
+	if err != nil {
+		return err
+	}
+	rc.QPS, rc.Burst = 200, 400
+	r := &run{cfg: c, st: st, sim: sim, procs: processes(st), secrets: map[string]bool{st.Sim.ClientSecret: true}}
+	if r.dyn, err = dynamic.NewForConfig(rc); err != nil {
+		return err
+	}
+	if r.kube, err = kubernetes.NewForConfig(rc); err != nil {
+		return err
+	}
+	if c.providerArgs != "" {
+		stopProvider, err := r.rerunProvider(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopProvider()
+	}
+	return r.measure(ctx)
+}
+
+// processes finds Crossplane core, the function and the provider among the
+// control plane's recorded processes by name.
+func processes(st *controlplane.State) map[string]controlplane.Process {
+	out := map[string]controlplane.Process{}
+	for _, p := range st.Processes {
+		switch {
+		case p.Name == "crossplane":
+			out["crossplane"] = p
+		case strings.Contains(p.Name, "function"):
+			out["function"] = p
+		case strings.Contains(p.Name, "provider"):
+			out["provider"] = p
+		}
+	}
+	return out
+}
+
+func (r *run) logf(format string, args ...any) {
+	fmt.Printf("%s: %s\n", r.cfg.label, fmt.Sprintf(format, args...))
+}
+
+func (r *run) measure(ctx context.Context) error {
+	c := r.cfg
+	for _, k := range []string{"crossplane", "function", "provider"} {
+		p, ok := r.procs[k]
+		if !ok {
+			return fmt.Errorf("the control plane records no %s process", k)
+		}
+		r.logf("%-10s pid %d (%s), flags: %s", k, p.PID, p.Name, strings.Join(cmdline(p.PID), " "))
+	}
+	poll := providerPoll(r.procs["provider"].PID)
+	r.logf("N=%d rate limit=%g/s namespaces=%d provider poll=%s soak=%t; machine: %d CPUs", c.n, c.rate, c.namespaces, poll, c.soak, numCPU())
+
+	if err := r.setup(ctx); err != nil {
+		return err
+	}
+	burst := int(math.Ceil(c.rate))
+	if err := r.sim.SetRateLimit(ctx, c.rate, burst); err != nil {
+		return fmt.Errorf("set the simulator's rate limit: %w", err)
+	}
+	faults := controlplane.Faults{}
+	if c.soak {
+		faults = controlplane.Faults{ErrorRate: 0.20, HangRate: 0.05, LostResponseRate: 0.02}
+	}
+	if err := r.sim.SetFaults(ctx, faults); err != nil {
+		return fmt.Errorf("set the simulator's faults: %w", err)
+	}
+	defer func() { _ = r.sim.SetFaults(context.Background(), controlplane.Faults{}) }()
+	if err := r.sim.ResetCounters(ctx); err != nil {
+		return err
+	}
+
+	// Phase 1: apply and wait for Ready.
+	cpu0 := r.cpu()
+	fn0, err := r.functionMetrics(ctx)
+	if err != nil {
+		r.logf("no RunFunction metrics from Crossplane core: %v", err)
+	}
+	start := time.Now()
+	if err := r.applyAll(ctx); err != nil {
+		return err
+	}
+	r.logf("applied %d composites in %s", c.n, time.Since(start).Round(100*time.Millisecond))
+	if err := r.waitReady(ctx, start, nil); err != nil {
+		return err
+	}
+	ready := time.Since(start)
+	cpu1 := r.cpu()
+	fn1, _ := r.functionMetrics(ctx)
+	counters, err := r.counters(ctx)
+	if err != nil {
+		return err
+	}
+	tokens := counters.TokensIssued
+	need := 2*c.n + c.namespaces
+	bound := float64(need) / c.rate
+	ratio := ready.Seconds() / bound
+	r.logf("all %d Ready with status.outputs.id in %.1fs", c.n, ready.Seconds())
+	r.logf("lower bound: (%d creates + %d reads that confirm them + %d tokens, one per ProviderConfig) / %g/s = %.1fs; ratio %.2f (creates only: %.1fs)",
+		c.n, c.n, c.namespaces, c.rate, bound, ratio, float64(c.n+c.namespaces)/c.rate)
+	r.printCounters("Auth0 calls until all Ready", counters)
+	r.printFunction("RunFunction until all Ready (Crossplane core's function_run_function_* metrics)", fn0, fn1)
+	r.printCPU("until all Ready", cpu0, cpu1, ready)
+	duplicates, err := r.duplicates(ctx)
+	if err != nil {
+		return err
+	}
+	r.logf("composites with more than one stream at the simulator: %d", duplicates)
+
+	// Phase 2 (bench-e2e): one steady-state poll window.
+	if !c.soak {
+		if err := r.pollWindow(ctx, poll); err != nil {
+			return err
+		}
+	}
+
+	// Phase 2 (soak): every composite updated once, under faults.
+	if c.soak {
+		if err := r.sim.ResetCounters(ctx); err != nil {
+			return err
+		}
+		t := time.Now()
+		if err := r.updateAll(ctx); err != nil {
+			return err
+		}
+		if err := r.waitUpdated(ctx, t); err != nil {
+			return err
+		}
+		r.logf("all %d composites updated (subscriptions) at the simulator in %.1fs", c.n, time.Since(t).Seconds())
+		uc, err := r.counters(ctx)
+		if err != nil {
+			return err
+		}
+		tokens += uc.TokensIssued
+		r.printCounters("Auth0 calls during the update", uc)
+		d, err := r.duplicates(ctx)
+		if err != nil {
+			return err
+		}
+		duplicates = max(duplicates, d)
+		r.logf("composites with more than one stream after the update: %d", d)
+	}
+
+	// Phase 3: delete everything.
+	if err := r.sim.ResetCounters(ctx); err != nil {
+		return err
+	}
+	cpu2 := r.cpu()
+	t := time.Now()
+	if err := r.deleteAll(ctx); err != nil {
+		return err
+	}
+	gone, leaked, err := r.waitDeleted(ctx, t)
+	if err != nil {
+		return err
+	}
+	dc, err := r.counters(ctx)
+	if err != nil {
+		return err
+	}
+	tokens += dc.TokensIssued
+	r.logf("deleted all; the simulator held no stream %.1fs after the deletes", gone.Seconds())
+	r.printCounters("Auth0 calls during the deletion", dc)
+	r.printCPU("during the deletion", cpu2, r.cpu(), time.Since(t))
+	if err := r.sim.SetFaults(ctx, controlplane.Faults{}); err != nil {
+		return err
+	}
+	r.logf("tokens issued over the run: %d (%d ProviderConfigs)", tokens, c.namespaces)
+	r.printMemory()
+
+	found, err := r.searchLogs(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: N=%d ready=%.1fs bound=%.1fs ratio=%.2f duplicates=%d leaked=%d\n", c.label, c.n, ready.Seconds(), bound, ratio, duplicates, leaked)
+	var errs []error
+	if duplicates > 0 {
+		errs = append(errs, fmt.Errorf("%d composites have more than one stream", duplicates))
+	}
+	if leaked > 0 {
+		errs = append(errs, fmt.Errorf("%d streams leaked", leaked))
+	}
+	if found > 0 {
+		errs = append(errs, fmt.Errorf("%d log lines hold a secret value", found))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) ns(i int) string   { return fmt.Sprintf("%s-%d", r.cfg.label, i%r.cfg.namespaces) }
+func (r *run) name(i int) string { return fmt.Sprintf("%s-%05d", r.cfg.label, i) }
+
+func randomSecret() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return secretPrefix + hex.EncodeToString(b)
+}
+
+// setup creates the namespaces, each with a credentials Secret and a
+// namespaced ProviderConfig pointing at the simulator, and one Secret per
+// webhook composite.
+func (r *run) setup(ctx context.Context) error {
+	caPEM, err := os.ReadFile(r.st.Sim.CACert)
+	if err != nil {
+		return fmt.Errorf("read the simulator's CA: %w", err)
+	}
+	for i := range r.cfg.namespaces {
+		ns := r.ns(i)
+		if _, err := r.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+		if err := r.createSecret(ctx, ns, "auth0", map[string]string{
+			"domain": r.st.Sim.Domain, "clientId": r.st.Sim.ClientID, "clientSecret": r.st.Sim.ClientSecret, "caCert": string(caPEM),
+		}); err != nil {
+			return err
+		}
+		pc := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": pcGVR.GroupVersion().String(), "kind": "ProviderConfig",
+			"metadata": map[string]any{"name": "bench", "namespace": ns},
+			"spec":     map[string]any{"credentials": map[string]any{"source": "Secret", "secretRef": map[string]any{"name": "auth0"}}},
+		}}
+		if _, err := r.dyn.Resource(pcGVR).Namespace(ns).Apply(ctx, "bench", pc, metav1.ApplyOptions{FieldManager: "bench", Force: true}); err != nil {
+			return fmt.Errorf("apply ProviderConfig %s/bench: %w", ns, err)
+		}
+	}
+	return r.parallel(ctx, func(ctx context.Context, i int) error {
+		if i%3 != 0 {
+			return nil
+		}
+		tok := randomSecret()
+		r.mu.Lock()
+		r.secrets[tok] = true
+		r.mu.Unlock()
+		return r.createSecret(ctx, r.ns(i), r.name(i)+"-token", map[string]string{"token": tok})
+	})
+}
+
+func (r *run) createSecret(ctx context.Context, ns, name string, data map[string]string) error {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	if _, err := r.kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create Secret %s/%s: %w", ns, name, err)
+		}
+		if _, err := r.kube.CoreV1().Secrets(ns).Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update Secret %s/%s: %w", ns, name, err)
+		}
+	}
+	return nil
+}
+
+// composite is composite i: a third each webhook (token from a Secret),
+// EventBridge and Action.
+func (r *run) composite(i int) *unstructured.Unstructured {
+	spec := map[string]any{
+		"name":              r.name(i),
+		"subscriptions":     []any{"user.created", "user.deleted"},
+		"providerConfigRef": map[string]any{"kind": "ProviderConfig", "name": "bench"},
+	}
+	switch i % 3 {
+	case 0:
+		spec["destinationType"] = "webhook"
+		spec["webhookConfiguration"] = map[string]any{
+			"webhookEndpoint": "https://hooks.example.com/" + r.name(i),
+			"webhookAuthorization": map[string]any{
+				"method": "bearer", "tokenSecretRef": map[string]any{"name": r.name(i) + "-token", "key": "token"},
+			},
+		}
+	case 1:
+		spec["destinationType"] = "eventbridge"
+		spec["eventbridgeConfiguration"] = map[string]any{"awsAccountId": "123456789012", "awsRegion": "us-east-1"}
+	default:
+		spec["destinationType"] = "action"
+		spec["actionConfiguration"] = map[string]any{"actionId": "act-" + r.name(i)}
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": xrGVR.GroupVersion().String(), "kind": "Auth0EventStream",
+		"metadata": map[string]any{"name": r.name(i), "namespace": r.ns(i)},
+		"spec":     spec,
+	}}
+}
+
+// parallel runs f for 0..n-1 on 16 workers and returns the first error.
+func (r *run) parallel(ctx context.Context, f func(context.Context, int) error) error {
+	work := make(chan int)
+	errs := make(chan error, r.cfg.n)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				if err := f(ctx, i); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range r.cfg.n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (r *run) applyAll(ctx context.Context) error {
+	return r.parallel(ctx, func(ctx context.Context, i int) error {
+		if _, err := r.dyn.Resource(xrGVR).Namespace(r.ns(i)).Create(ctx, r.composite(i), metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create Auth0EventStream %s/%s: %w", r.ns(i), r.name(i), err)
+		}
+		return nil
+	})
+}
+
+func (r *run) updateAll(ctx context.Context) error {
+	patch := []byte(`{"spec":{"subscriptions":["user.created","user.deleted","user.updated"]}}`)
+	return r.parallel(ctx, func(ctx context.Context, i int) error {
+		if _, err := r.dyn.Resource(xrGVR).Namespace(r.ns(i)).Patch(ctx, r.name(i), types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("update Auth0EventStream %s/%s: %w", r.ns(i), r.name(i), err)
+		}
+		return nil
+	})
+}
+
+func (r *run) deleteAll(ctx context.Context) error {
+	return r.parallel(ctx, func(ctx context.Context, i int) error {
+		if err := r.dyn.Resource(xrGVR).Namespace(r.ns(i)).Delete(ctx, r.name(i), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete Auth0EventStream %s/%s: %w", r.ns(i), r.name(i), err)
+		}
+		return nil
+	})
+}
+
+func (r *run) listXRs(ctx context.Context) ([]unstructured.Unstructured, error) {
+	var out []unstructured.Unstructured
+	for i := range r.cfg.namespaces {
+		l, err := r.dyn.Resource(xrGVR).Namespace(r.ns(i)).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list Auth0EventStreams: %w", err)
+		}
+		out = append(out, l.Items...)
+	}
+	return out, nil
+}
+
+func readyWithID(u *unstructured.Unstructured) bool {
+	id, _, _ := unstructured.NestedString(u.Object, "status", "outputs", "id")
+	if id == "" {
+		return false
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Ready" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// every calls f every interval until it reports done or ctx ends.
+func every(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		done, err := f()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// waitReady waits until every composite is Ready with status.outputs.id
+// (and, with extra, extra holds for it).
+func (r *run) waitReady(ctx context.Context, start time.Time, extra func(*unstructured.Unstructured) bool) error {
+	last := time.Time{}
+	return every(ctx, time.Second, func() (bool, error) {
+		l, err := r.listXRs(ctx)
+		if err != nil {
+			return false, err
+		}
+		n := 0
+		for i := range l {
+			if readyWithID(&l[i]) && (extra == nil || extra(&l[i])) {
+				n++
+			}
+		}
+		if time.Since(last) >= 10*time.Second || n == r.cfg.n {
+			r.logf("%6.1fs %d/%d Ready", time.Since(start).Seconds(), n, r.cfg.n)
+			last = time.Now()
+		}
+		return n == r.cfg.n, nil
+	})
+}
+
+func (r *run) streams(ctx context.Context) ([]auth0sim.Stream, error) {
+	var out []auth0sim.Stream
+	if err := r.sim.Do(ctx, http.MethodGet, "/__sim/streams", nil, &out, ""); err != nil {
+		return nil, fmt.Errorf("list the simulator's streams: %w", err)
+	}
+	return out, nil
+}
+
+// waitUpdated waits until the simulator holds the new subscriptions for
+// every composite and every composite is Ready again.
+func (r *run) waitUpdated(ctx context.Context, start time.Time) error {
+	last := time.Time{}
+	err := every(ctx, 2*time.Second, func() (bool, error) {
+		s, err := r.streams(ctx)
+		if err != nil {
+			return false, err
+		}
+		n := 0
+		for _, st := range s {
+			if strings.HasPrefix(st.Name, r.cfg.label+"-") && slices.Contains(st.Subscriptions, "user.updated") {
+				n++
+			}
+		}
+		if time.Since(last) >= 10*time.Second || n == r.cfg.n {
+			r.logf("%6.1fs %d/%d streams updated at the simulator", time.Since(start).Seconds(), n, r.cfg.n)
+			last = time.Now()
+		}
+		return n >= r.cfg.n, nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.waitReady(ctx, start, func(u *unstructured.Unstructured) bool {
+		s, _, _ := unstructured.NestedStringSlice(u.Object, "status", "outputs", "subscriptions")
+		return slices.Contains(s, "user.updated")
+	})
+}
+
+// duplicates counts composites with more than one stream at the simulator.
+func (r *run) duplicates(ctx context.Context) (int, error) {
+	s, err := r.streams(ctx)
+	if err != nil {
+		return 0, err
+	}
+	byName := map[string]int{}
+	for _, st := range s {
+		byName[st.Name]++
+	}
+	d := 0
+	for i := range r.cfg.n {
+		if byName[r.name(i)] > 1 {
+			d++
+		}
+	}
+	return d, nil
+}
+
+// waitDeleted waits until no composite or EventStream is left, then counts
+// the streams the simulator still holds (leaked). gone is when the
+// simulator first held none of the run's streams.
+func (r *run) waitDeleted(ctx context.Context, start time.Time) (gone time.Duration, leaked int, err error) {
+	last := time.Time{}
+	err = every(ctx, time.Second, func() (bool, error) {
+		xrs, err := r.listXRs(ctx)
+		if err != nil {
+			return false, err
+		}
+		mrs := 0
+		for i := range r.cfg.namespaces {
+			l, err := r.dyn.Resource(mrGVR).Namespace(r.ns(i)).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, fmt.Errorf("list EventStreams: %w", err)
+			}
+			mrs += len(l.Items)
+		}
+		s, err := r.streams(ctx)
+		if err != nil {
+			return false, err
+		}
+		held := r.ours(s)
+		if held == 0 && gone == 0 {
+			gone = time.Since(start)
+		}
+		if time.Since(last) >= 10*time.Second {
+			r.logf("%6.1fs deleting: %d composites, %d EventStreams, %d streams at the simulator", time.Since(start).Seconds(), len(xrs), mrs, held)
+			last = time.Now()
+		}
+		return len(xrs) == 0 && mrs == 0, nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	s, err := r.streams(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	leaked = r.ours(s)
+	if gone == 0 {
+		gone = time.Since(start)
+	}
+	return gone, leaked, nil
+}
+
+func (r *run) ours(s []auth0sim.Stream) int {
+	n := 0
+	for _, st := range s {
+		if strings.HasPrefix(st.Name, r.cfg.label+"-") {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *run) counters(ctx context.Context) (auth0sim.Counters, error) {
+	var c auth0sim.Counters
+	if err := r.sim.Do(ctx, http.MethodGet, "/__sim/counters", nil, &c, ""); err != nil {
+		return c, fmt.Errorf("read the simulator's counters: %w", err)
+	}
+	return c, nil
+}
+
+func (r *run) printCounters(what string, c auth0sim.Counters) {
+	total := 0
+	var lines []string
+	for ep, outcomes := range c.Calls {
+		var parts []string
+		for o, n := range outcomes {
+			parts = append(parts, fmt.Sprintf("%s=%d", o, n))
+			if strings.Contains(ep, "/api/v2/") {
+				total += n
+			}
+		}
+		sort.Strings(parts)
+		lines = append(lines, fmt.Sprintf("    %-42s %s", ep, strings.Join(parts, " ")))
+	}
+	sort.Strings(lines)
+	r.logf("%s: %d Management API calls, %d tokens issued", what, total, c.TokensIssued)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+}
+
+// pollWindow counts Auth0 calls over one poll interval of converged
+// streams (plus a tenth for jitter).
+func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
+	if err := r.sim.ResetCounters(ctx); err != nil {
+		return err
+	}
+	w := poll + poll/10
+	r.logf("steady state: counting Auth0 calls for one poll window (%s)", w)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(w):
+	}
+	c, err := r.counters(ctx)
+	if err != nil {
+		return err
+	}
+	gets := c.Total("GET /api/v2/event-streams/{id}")
+	total, throttled := 0, 0
+	for ep, o := range c.Calls {
+		if strings.Contains(ep, "/api/v2/") {
+			total += c.Total(ep)
+			throttled += o["429"]
+		}
+	}
+	perPoll := float64(total) / float64(r.cfg.n) * poll.Seconds() / w.Seconds()
+	r.printCounters("steady-state window", c)
+	r.logf("steady state over %s: %d GETs and %d other calls (%d answered 429) for %d streams: %.2f Auth0 calls per stream per %s poll",
+		w, gets, total-gets, throttled, r.cfg.n, perPoll, poll)
+	return nil
+}
+
+// cmdline reads a process's arguments.
+func cmdline(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+}
+
+// providerPoll is the provider's --poll, or its default.
+func providerPoll(pid int) time.Duration {
+	args := cmdline(pid)
+	for i, a := range args {
+		v, ok := strings.CutPrefix(a, "--poll=")
+		if !ok && a == "--poll" && i+1 < len(args) {
+			v, ok = args[i+1], true
+		}
+		if d, err := time.ParseDuration(v); ok && err == nil {
+			return d
+		}
+	}
+	return time.Minute
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "processor\t:")
+}
+
+// cpu reads user+system CPU seconds of each process from /proc/PID/stat.
+func (r *run) cpu() map[string]float64 {
+	out := map[string]float64{}
+	for k, p := range r.procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		// Fields after the name: utime and stime are the 12th and 13th, in
+		// clock ticks (100 per second on Linux).
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		stime, _ := strconv.ParseFloat(f[12], 64)
+		out[k] = (ut + stime) / 100
+	}
+	return out
+}
+
+func (r *run) printCPU(what string, before, after map[string]float64, d time.Duration) {
+	for _, k := range []string{"crossplane", "function", "provider"} {
+		s := after[k] - before[k]
+		r.logf("CPU %-10s %7.1fs %s (%.0f%% of one core over %.0fs)", k, s, what, 100*s/d.Seconds(), d.Seconds())
+	}
+}
+
+func (r *run) printMemory() {
+	for _, k := range []string{"crossplane", "function", "provider"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.procs[k].PID))
+		if err != nil {
+			continue
+		}
+		var rss, peak string
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 2 && f[0] == "VmRSS:" {
+				rss = f[1]
+			}
+			if len(f) >= 2 && f[0] == "VmHWM:" {
+				peak = f[1]
+			}
+		}
+		kb := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v / 1024 }
+		r.logf("memory %-10s peak RSS %6.1f MiB, now %6.1f MiB", k, kb(peak), kb(rss))
+	}
+}
+
+// histogram is Crossplane core's function_run_function_seconds, summed over
+// labels: cumulative counts by upper bound.
+type histogram struct {
+	buckets map[float64]float64
+	count   float64
+}
+
+var bucketLine = regexp.MustCompile(`^function_run_function_seconds_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)$`)
+var countLine = regexp.MustCompile(`^function_run_function_seconds_count\{.*\} ([0-9.e+]+)$`)
+
+// functionMetrics reads RunFunction latency from Crossplane core's metrics:
+// the control plane runs the function with its own metrics off.
+func (r *run) functionMetrics(ctx context.Context) (histogram, error) {
+	h := histogram{buckets: map[float64]float64{}}
+	port, ok := r.st.Ports["crossplane-metrics"]
+	if !ok {
+		return h, errors.New("no crossplane-metrics port recorded")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), nil)
+	if err != nil {
+		return h, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	s := bufio.NewScanner(resp.Body)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		if m := bucketLine.FindStringSubmatch(s.Text()); m != nil {
+			le, err1 := strconv.ParseFloat(m[1], 64)
+			if m[1] == "+Inf" {
+				le, err1 = math.Inf(1), nil
+			}
+			v, err2 := strconv.ParseFloat(m[2], 64)
+			if err1 == nil && err2 == nil {
+				h.buckets[le] += v
+			}
+		} else if m := countLine.FindStringSubmatch(s.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			h.count += v
+		}
+	}
+	return h, s.Err()
+}
+
+// quantile interpolates linearly within the bucket holding q of the calls
+// between two snapshots.
+func quantile(before, after histogram, q float64) float64 {
+	var les []float64
+	for le := range after.buckets {
+		les = append(les, le)
+	}
+	sort.Float64s(les)
+	total := after.count - before.count
+	if total <= 0 {
+		return math.NaN()
+	}
+	want, prevLE, prevN := q*total, 0.0, 0.0
+	for _, le := range les {
+		n := after.buckets[le] - before.buckets[le]
+		if n >= want {
+			if math.IsInf(le, 1) {
+				return prevLE
+			}
+			if n == prevN {
+				return le
+			}
+			return prevLE + (le-prevLE)*(want-prevN)/(n-prevN)
+		}
+		prevLE, prevN = le, n
+	}
+	return math.NaN()
+}
+
+func (r *run) printFunction(what string, before, after histogram) {
+	n := after.count - before.count
+	r.logf("%s: %.0f calls (%.2f per composite), p50 %.1f ms, p99 %.1f ms", what, n, n/float64(r.cfg.n),
+		1000*quantile(before, after, 0.5), 1000*quantile(before, after, 0.99))
+}
+
+// searchLogs looks for every secret value the run used (webhook tokens,
+// the Auth0 client secret, the access tokens the simulator issued) in every
+// log file of the control plane's folder, and reports each line holding one.
+func (r *run) searchLogs(ctx context.Context) (int, error) {
+	var state auth0sim.State
+	if err := r.sim.Do(ctx, http.MethodGet, "/__sim/state", nil, &state, ""); err != nil {
+		return 0, fmt.Errorf("read the simulator's state: %w", err)
+	}
+	var plain []string // not of the secretPattern shape
+	for s := range r.secrets {
+		if !secretPattern.MatchString(s) {
+			plain = append(plain, s)
+		}
+	}
+	for _, t := range state.Tokens {
+		plain = append(plain, t.Token)
+	}
+	var files []string
+	err := filepath.WalkDir(r.st.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil //nolint:nilerr // Unreadable parts (an image's root) hold no logs.
+		}
+		if d.Type().IsRegular() && (strings.HasSuffix(path, ".log") || strings.Contains(path, string(filepath.Separator)+"logs"+string(filepath.Separator))) {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	found, lines := 0, 0
+	for _, path := range files {
+		f, err := os.Open(path) //nolint:gosec // The control plane's own logs.
+		if err != nil {
+			return 0, err
+		}
+		s := bufio.NewScanner(f)
+		s.Buffer(make([]byte, 1<<20), 16<<20)
+		for n := 1; s.Scan(); n++ {
+			lines++
+			l := s.Text()
+			hit := ""
+			for _, m := range secretPattern.FindAllString(l, -1) {
+				if r.secrets[m] {
+					hit = "a webhook token"
+				}
+			}
+			for _, p := range plain {
+				if p != "" && strings.Contains(l, p) {
+					hit = "a credential or access token"
+				}
+			}
+			if hit != "" {
+				found++
+				r.logf("SECRET LEAK: %s line %d holds %s", path, n, hit)
+			}
+		}
+		_ = f.Close()
+		if err := s.Err(); err != nil {
+			return 0, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	r.logf("searched %d log files (%d lines) for %d secret values (%d webhook tokens, the client secret, %d access tokens): %d lines hold one",
+		len(files), lines, len(r.secrets)+len(state.Tokens), len(r.secrets)-1, len(state.Tokens), found)
+	return found, nil
+}
+
+// rerunProvider stops the provider process the control plane started and
+// runs the same binary (the one installed from the Provider package) with
+// the plane's connection settings and --provider-args, logging into the
+// plane's logs folder. The returned func stops it.
+func (r *run) rerunProvider(ctx context.Context) (func(), error) {
+	old := r.procs["provider"]
+	dst := filepath.Join(r.st.Dir, "bin", "provider-bench")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/exe", old.PID))
+	if err != nil {
+		return nil, fmt.Errorf("read the provider's binary: %w", err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil { //nolint:gosec // An executable.
+		return nil, err
+	}
+	if err := syscall.Kill(old.PID, syscall.SIGTERM); err != nil {
+		return nil, fmt.Errorf("stop the provider (pid %d): %w", old.PID, err)
+	}
+	if err := every(ctx, 200*time.Millisecond, func() (bool, error) {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", old.PID))
+		return err != nil, nil
+	}); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(r.st.Dir, "logs", "provider-bench.log")
+	log, err := os.Create(logPath) //nolint:gosec // Our own log.
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--kubeconfig=" + r.st.Kubeconfig, "--auth0-ca-file=" + r.st.Sim.CACert, "--debug",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+	}, strings.Fields(r.cfg.providerArgs)...)
+	cmd := exec.Command(dst, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the provider: %w", err)
+	}
+	r.procs["provider"] = controlplane.Process{Name: "provider-bench", PID: cmd.Process.Pid, Log: logPath}
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		_ = log.Close()
+	}, nil
+}
