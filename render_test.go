@@ -96,7 +96,7 @@ func renderCases() []renderCase {
 	for _, n := range []string{"quick-start", "eventbridge-security-events", "webhook-bearer-user-lifecycle", "webhook-basic-api-audit"} {
 		cases = append(cases, renderCase{name: "seed-" + n, xr: "example/seed/" + n + ".yaml", composition: comp, xrd: xrd})
 	}
-	for _, n := range []string{"webhook-bearer", "webhook-basic", "webhook-custom-header", "eventbridge", "action"} {
+	for _, n := range []string{"webhook-bearer", "webhook-basic", "webhook-custom-header", "eventbridge", "action", "import"} {
 		cases = append(cases, renderCase{name: n, xr: "example/" + n + ".yaml", composition: comp, xrd: xrd})
 	}
 	cases = append(cases, renderCase{name: "legacy-composite", xr: "example/legacy/composite.yaml", composition: "example/legacy/composition.yaml", xrd: legacy})
