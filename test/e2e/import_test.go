@@ -80,7 +80,7 @@ func TestImportThenTakeOver(t *testing.T) {
 	waitReady(t, ns, name)
 	waitOutputsMatch(t, ns, name, nil)
 
-	t.Log("widen managementPolicies to take over the stream, with one more subscription")
+	t.Log("widen managementPolicies to take over the stream: the spec's name, one more subscription and the referenced token")
 	mustKubectl(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), "apply", "-f", "-")
 	_, got := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "enabled", "adopted-token")
@@ -88,8 +88,21 @@ func TestImportThenTakeOver(t *testing.T) {
 	if got.ID != st.ID {
 		t.Fatalf("taking over replaced the stream: %s, then %s", st.ID, got.ID)
 	}
-	if n := streamsNamed(t, st.Name); n != 1 {
-		t.Errorf("the simulator holds %d streams named %s, want the one imported", n, st.Name)
+	if got.Name != name {
+		t.Errorf("the adopted stream is named %q, want the spec's %q", got.Name, name)
+	}
+	all, err := simStreams(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range all {
+		if w := s.Destination.Webhook; w != nil && w.Endpoint == "https://hooks.example.com/adopted" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the simulator holds %d streams delivering to the adopted endpoint, want the one imported", n)
 	}
 	deleteAndVerify(t, ns, name, st.ID)
 }
