@@ -129,7 +129,7 @@ func TestAPIServerValidation(t *testing.T) {
 				"example/seed/quick-start.yaml", "example/seed/eventbridge-security-events.yaml",
 				"example/seed/webhook-bearer-user-lifecycle.yaml", "example/seed/webhook-basic-api-audit.yaml",
 				"example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
-				"example/eventbridge.yaml", "example/action.yaml", "example/import.yaml",
+				"example/eventbridge.yaml", "example/action.yaml", "example/import/observe-only.yaml",
 			},
 		},
 		{
