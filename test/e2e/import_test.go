@@ -15,9 +15,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 )
+
+var eventGVR = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 
 // These tests are not parallel: they read the simulator's call counters,
 // which count every resource's calls.
@@ -289,4 +292,66 @@ func composedEventStream(t *testing.T, ns, name string) *unstructured.Unstructur
 	}
 	t.Fatalf("no EventStream composed for %s/%s", ns, name)
 	return nil
+}
+
+// TestInlineSecretWarning applies a webhook with an inline token. In the
+// legacy flavour Crossplane copies it into the cluster-scoped XR, and the
+// claim gets a Warning event naming the field (never the value); a
+// namespaced XR keeps it in its namespace and gets none.
+func TestInlineSecretWarning(t *testing.T) {
+	ns := namespace(t, "inline-secret")
+	const name, token = "inline-token", "inline-t0ken-value"
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
+kind: Auth0EventStream
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  destinationType: webhook
+  subscriptions: [user.created]
+  webhookConfiguration:
+    webhookEndpoint: https://hooks.example.com/inline
+    webhookAuthorization: {method: bearer, token: %s}
+`, name, ns, token), "apply", "-f", "-")
+	u := waitReady(t, ns, name)
+	id, _ := outputs(u)["id"].(string)
+
+	warnings := func(ctx context.Context) ([]string, error) {
+		evs, err := dyn.Resource(eventGVR).Namespace(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, e := range evs.Items {
+			if r, _, _ := unstructured.NestedString(e.Object, "reason"); r == "InlineSecret" {
+				msg, _, _ := unstructured.NestedString(e.Object, "message")
+				out = append(out, msg)
+			}
+		}
+		return out, nil
+	}
+	if legacy() {
+		eventually(t, readyWithin, "an InlineSecret warning on the claim", func(ctx context.Context) error {
+			ws, err := warnings(ctx)
+			if err != nil {
+				return err
+			}
+			if len(ws) == 0 || !strings.Contains(ws[0], "webhookAuthorization.token") || !strings.Contains(ws[0], "tokenSecretRef") {
+				return fmt.Errorf("InlineSecret warnings: %q", ws)
+			}
+			if strings.Contains(ws[0], token) {
+				return fmt.Errorf("the warning quotes the token")
+			}
+			return nil
+		})
+	} else {
+		ws, err := warnings(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ws) > 0 {
+			t.Errorf("a namespaced XR got InlineSecret warnings: %q", ws)
+		}
+	}
+	deleteAndVerify(t, ns, name, id)
 }
