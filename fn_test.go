@@ -442,8 +442,8 @@ func actionXR(extra string) string {
 // the composition pins to id.
 func esPinned(id, mp string) string {
 	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":"users","namespace":"team-a",
-		"annotations":{"crossplane.io/external-name":%q,"auth0.openmcf.org/stream-id":%q}},
-		"spec":{"forProvider":%s,"providerConfigRef":{"kind":"ClusterProviderConfig","name":"default"},"managementPolicies":%s}}`, id, id, fpAction, mp)
+		"annotations":{"crossplane.io/external-name":%q,"auth0.openmcf.org/stream-id":%q},"labels":{%q:%q}},
+		"spec":{"forProvider":%s,"providerConfigRef":{"kind":"ClusterProviderConfig","name":"default"},"managementPolicies":%s}}`, id, id, LabelFunctionVersion, version.Version, fpAction, mp)
 }
 
 // observedAction is the observed EventStream users with annotations and a
