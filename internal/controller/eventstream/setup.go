@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	"github.com/xp-auth0/auth0-eventstream/internal/secretcache"
 )
 
 // secretIndex indexes EventStreams by the names of the Secrets they
@@ -40,6 +42,19 @@ type Options struct {
 	CreationGracePeriod time.Duration
 	// Getenv reads Environment credentials; os.Getenv when nil.
 	Getenv func(string) string
+	// PollJitter spreads polls: each is due after the poll interval plus or
+	// minus up to this much. Zero polls at exactly the interval.
+	PollJitter time.Duration
+}
+
+// minIdle is the least time an Auth0 client or a referenced Secret is kept
+// unused before it is forgotten.
+const minIdle = 10 * time.Minute
+
+// idleTimeout is how long an unused client or Secret is kept: several polls,
+// so resources in use never lose theirs.
+func idleTimeout(poll, jitter time.Duration) time.Duration {
+	return max(minIdle, 3*(poll+jitter))
 }
 
 // SetupGated registers Setup to run once the EventStream CRD is
@@ -58,9 +73,13 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 	name := managed.ControllerName(v1alpha1.EventStreamGroupKind)
 	recorder := event.NewAPIRecorder(mgr.GetEventRecorderFor(name)) //nolint:staticcheck // crossplane-runtime's recorder still takes the legacy API.
 
+	// Secrets are read through a cache of the referenced ones only; the
+	// manager's cache holds the metadata of Secrets, not their data.
+	secrets := secretcache.New(mgr.GetCache(), mgr.GetAPIReader())
 	opts := []managed.ReconcilerOption{
 		managed.WithTypedExternalConnector[*v1alpha1.EventStream](&connector{
 			kube:    mgr.GetClient(),
+			secrets: secrets,
 			usage:   resource.NewProviderConfigUsageTracker(mgr.GetClient(), &v1alpha1.ProviderConfigUsage{}),
 			clients: eo.Clients,
 			record:  recorder,
@@ -74,6 +93,9 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 		managed.WithLogger(o.Logger.WithValues("controller", name)),
 		managed.WithPollInterval(o.PollInterval),
 		managed.WithRecorder(recorder),
+	}
+	if eo.PollJitter > 0 {
+		opts = append(opts, managed.WithPollJitterHook(eo.PollJitter))
 	}
 	if eo.CreationGracePeriod > 0 {
 		opts = append(opts, managed.WithCreationGracePeriod(eo.CreationGracePeriod))
@@ -95,13 +117,62 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 		return errors.Wrap(err, "cannot index EventStreams by Secret")
 	}
 
+	idle := idleTimeout(o.PollInterval, eo.PollJitter)
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		sweep(ctx, idle, eo.Clients, secrets)
+		return nil
+	})); err != nil {
+		return errors.Wrap(err, "cannot register the client sweeper")
+	}
+
 	r := managed.NewReconciler(mgr, resource.ManagedKind(v1alpha1.EventStreamGroupVersionKind), opts...)
+	co := o.ForControllerRuntime()
+	// controller-runtime's priority queue (its default, made explicit):
+	// polls are requeued at low priority, so creates, spec changes and
+	// Secret rotations go first however long the backlog of due polls.
+	priorityQueue := true
+	co.UsePriorityQueue = &priorityQueue
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).
-		WithOptions(o.ForControllerRuntime()).
+		WithOptions(co).
 		For(&v1alpha1.EventStream{}, builder.WithPredicates(resource.DesiredStateChanged())).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(streamsUsing(mgr.GetClient()))).
-		Complete(ratelimiter.NewReconciler(name, r, o.GlobalRateLimiter))
+		// Metadata only: a change of a referenced Secret enqueues its
+		// EventStreams without the provider caching every Secret's data.
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(streamsUsing(mgr.GetClient()))).
+		Complete(ratelimiter.NewReconciler(name, lowPriorityPolls(r), o.GlobalRateLimiter))
+}
+
+// lowPriorityPolls gives the requeue of a reconcile that succeeded (the
+// next poll) controller-runtime's low priority. Requeues after an error or
+// a change keep the priority of the request, and events (a new or changed
+// EventStream, a rotated Secret) come at the default priority, so at any
+// scale they are handled before the polls that are due.
+func lowPriorityPolls(r reconcile.Reconciler) reconcile.Reconciler {
+	return reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		res, err := r.Reconcile(ctx, req)
+		if err == nil && res.RequeueAfter > 0 {
+			low := handler.LowPriority
+			res.Priority = &low
+		}
+		return res, err
+	})
+}
+
+// sweep forgets, every minute until ctx ends, the Auth0 clients and the
+// Secrets nothing used within idle: those of deleted ProviderConfigs and
+// EventStreams.
+func sweep(ctx context.Context, idle time.Duration, clients *auth0client.Cache, secrets *secretcache.Reader) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			clients.Sweep(idle)
+			secrets.Sweep(idle)
+		}
+	}
 }
 
 func secretNames(o client.Object) []string {
