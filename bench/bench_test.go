@@ -44,12 +44,17 @@ func envDuration(name string, def time.Duration) time.Duration {
 
 // BenchmarkProvider runs the provider binary with BENCH_STREAMS (1000)
 // EventStreams spread over BENCH_PROVIDER_CONFIGS (2) ProviderConfigs and
-// reports calls/poll, tokens per ProviderConfig and RSS. It fails when a
-// budget of the README is exceeded.
+// reports calls/poll, tokens per ProviderConfig and RSS. With
+// BENCH_UNRELATED_SECRETS (0) the cluster also holds that many Secrets of
+// BENCH_UNRELATED_SECRET_KIB (64) KiB that no EventStream references: the
+// provider must not hold them in memory. It fails when a budget of
+// docs/provider.md is exceeded.
 func BenchmarkProvider(b *testing.B) {
 	streams := envInt("BENCH_STREAMS", 1000)
 	configs := envInt("BENCH_PROVIDER_CONFIGS", 2)
 	poll := envDuration("BENCH_POLL", 30*time.Second)
+	unrelated := envInt("BENCH_UNRELATED_SECRETS", 0)
+	unrelatedKiB := envInt("BENCH_UNRELATED_SECRET_KIB", 64)
 	ctx := context.Background()
 
 	env := providertest.Start(b, providertest.Options{NoProvider: true})
@@ -83,6 +88,8 @@ func BenchmarkProvider(b *testing.B) {
 			}
 		}
 	}
+
+	createUnrelatedSecrets(b, env, unrelated, unrelatedKiB)
 
 	log, err := os.Create(filepath.Join(dir, "provider.log"))
 	if err != nil {
@@ -132,8 +139,8 @@ func BenchmarkProvider(b *testing.B) {
 	b.ReportMetric(float64(tokens)/float64(configs), "tokens/ProviderConfig")
 	b.ReportMetric(rss, "RSS-MiB")
 	b.ReportMetric(peak, "peak-RSS-MiB")
-	b.Logf("streams=%d providerConfigs=%d poll=%s window=%s: %d Management API calls, %d of them polls (GET); calls/poll=%.3f; tokens issued=%d; provider RSS=%.1f MiB (peak %.1f MiB)",
-		streams, configs, poll, time.Since(window).Round(time.Second), total, gets, callsPerPoll, tokens, rss, peak)
+	b.Logf("streams=%d providerConfigs=%d unrelatedSecrets=%d×%dKiB poll=%s window=%s: %d Management API calls, %d of them polls (GET); calls/poll=%.3f; tokens issued=%d; provider RSS=%.1f MiB (peak %.1f MiB)",
+		streams, configs, unrelated, unrelatedKiB, poll, time.Since(window).Round(time.Second), total, gets, callsPerPoll, tokens, rss, peak)
 
 	if total != gets {
 		b.Errorf("a converged stream made %d calls besides its polls; want exactly one call (GET) per poll", total-gets)
@@ -144,6 +151,43 @@ func BenchmarkProvider(b *testing.B) {
 	if streams >= 1000 && rss >= 100 {
 		b.Errorf("provider RSS %.1f MiB with %d EventStreams, budget 100 MiB", rss, streams)
 	}
+}
+
+// createUnrelatedSecrets fills a namespace with n Secrets of kib KiB each
+// that nothing references, as a cluster's other workloads do.
+func createUnrelatedSecrets(b *testing.B, env *providertest.Env, n, kib int) {
+	b.Helper()
+	if n == 0 {
+		return
+	}
+	const ns = "unrelated"
+	if err := env.Kube.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		b.Fatal(err)
+	}
+	value := []byte(strings.Repeat("x", kib*1024))
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	work := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("unrelated-%04d", i)}, Data: map[string][]byte{"blob": value}}
+				if err := env.Kube.Create(context.Background(), s); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.Logf("%d unrelated Secrets of %d KiB created", n, kib)
 }
 
 func buildProvider(b *testing.B, dir string) string {
