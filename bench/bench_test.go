@@ -96,7 +96,7 @@ func BenchmarkProvider(b *testing.B) {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca,
-		"--poll", poll.String(), "--max-reconcile-rate", "50",
+		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", "50",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -142,6 +142,17 @@ func BenchmarkProvider(b *testing.B) {
 	b.Logf("streams=%d providerConfigs=%d unrelatedSecrets=%d×%dKiB poll=%s window=%s: %d Management API calls, %d of them polls (GET); calls/poll=%.3f; tokens issued=%d; provider RSS=%.1f MiB (peak %.1f MiB)",
 		streams, configs, unrelated, unrelatedKiB, poll, time.Since(window).Round(time.Second), total, gets, callsPerPoll, tokens, rss, peak)
 
+	// Events ahead of due polls: a new stream and a rotated webhook Secret
+	// are served before the polls waiting in the queue (with BENCH_POLL
+	// shorter than streams / --max-reconcile-rate, polls are permanently
+	// behind and this is the latency a user sees).
+	pollRate := float64(gets) / time.Since(window).Seconds()
+	newReady, rotated, rotatedStreams := eventsUnderPolls(b, env, streams, configs)
+	b.ReportMetric(newReady.Seconds(), "new-stream-Ready-s")
+	b.ReportMetric(rotated.Seconds(), "rotation-applied-s")
+	b.Logf("polls achieved %.1f/s for %.1f/s due; a new EventStream was Ready after %s, a rotated Secret reached all %d of its streams in Auth0 after %s",
+		pollRate, float64(streams)/poll.Seconds(), newReady.Round(100*time.Millisecond), rotatedStreams, rotated.Round(100*time.Millisecond))
+
 	if total != gets {
 		b.Errorf("a converged stream made %d calls besides its polls; want exactly one call (GET) per poll", total-gets)
 	}
@@ -151,6 +162,56 @@ func BenchmarkProvider(b *testing.B) {
 	if streams >= 1000 && rss >= 100 {
 		b.Errorf("provider RSS %.1f MiB with %d EventStreams, budget 100 MiB", rss, streams)
 	}
+}
+
+// eventsUnderPolls creates one more EventStream and rotates the webhook
+// token of the first namespace, and returns how long until the stream was
+// Ready and until Auth0 held the new token on every stream using it.
+func eventsUnderPolls(b *testing.B, env *providertest.Env, streams, configs int) (newReady, rotated time.Duration, users int) {
+	b.Helper()
+	ctx := context.Background()
+	es := stream(streams, configs)
+	start := time.Now()
+	if err := env.Kube.Create(ctx, es); err != nil {
+		b.Fatal(err)
+	}
+	providertest.EventuallyEvery(b, 100*time.Millisecond, 5*time.Minute, "the new EventStream Ready", func() string {
+		got := &v1alpha1.EventStream{}
+		if err := env.Kube.Get(ctx, client.ObjectKeyFromObject(es), got); err != nil {
+			return err.Error()
+		}
+		return providertest.Ready(got)
+	})
+	newReady = time.Since(start)
+
+	names := map[string]bool{}
+	for i := range streams {
+		if i%configs == 0 && i%3 == 0 {
+			names[fmt.Sprintf("stream-%04d", i)] = true
+		}
+	}
+	hook := &corev1.Secret{}
+	if err := env.Kube.Get(ctx, client.ObjectKey{Namespace: "bench-0", Name: "hook"}, hook); err != nil {
+		b.Fatal(err)
+	}
+	hook.Data["token"] = []byte("bench-token-rotated")
+	start = time.Now()
+	if err := env.Kube.Update(ctx, hook); err != nil {
+		b.Fatal(err)
+	}
+	providertest.EventuallyEvery(b, 100*time.Millisecond, 10*time.Minute, "the rotated token in Auth0", func() string {
+		done := 0
+		for _, s := range env.Sim.Server().Streams() {
+			if names[s.Name] && s.Destination.Webhook != nil && s.Destination.Webhook.Token == "bench-token-rotated" {
+				done++
+			}
+		}
+		if done < len(names) {
+			return fmt.Sprintf("%d of %d streams have the new token", done, len(names))
+		}
+		return ""
+	})
+	return newReady, time.Since(start), len(names)
 }
 
 // createUnrelatedSecrets fills a namespace with n Secrets of kib KiB each

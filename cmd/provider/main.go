@@ -168,7 +168,9 @@ func (c *cli) run() error {
 	if err := customresourcesgate.Setup(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the CRD gate: %w", err)
 	}
-	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{Clients: clients, CreationGracePeriod: c.CreationGracePeriod, PollJitter: c.PollJitter}); err != nil {
+	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{
+		Clients: clients, CreationGracePeriod: c.CreationGracePeriod, PollJitter: c.PollJitter, MaxReconcileRate: c.MaxReconcileRate,
+	}); err != nil {
 		return fmt.Errorf("cannot set up controllers: %w", err)
 	}
 	log.Info("Starting", "version", version, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "sync", c.Sync.String())

@@ -48,17 +48,23 @@ func TestSecretsNeverEchoed(t *testing.T) {
 			es:     webhookES("bearer", withPC),
 			method: "POST",
 			auth0:  "Payload validation error: 'String does not match pattern: " + token + "' on property destination.configuration.webhook_authorization.token.",
-			call:   func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error { _, err := r.Create(ctx, es); return err },
-			leaks:  []string{token},
-			keep:   "on property destination.configuration.webhook_authorization.token",
+			call: func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error {
+				_, err := r.Create(ctx, es)
+				return err
+			},
+			leaks: []string{token},
+			keep:  "on property destination.configuration.webhook_authorization.token",
 		},
 		"endpoint user-info echoed on create": {
 			es:     webhookES("bearer", withPC, withEndpoint),
 			method: "POST",
 			auth0:  "Payload validation error: 'Object didn't pass validation for format absolute-https-uri: " + endpoint + "' on property destination.configuration.webhook_endpoint.",
-			call:   func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error { _, err := r.Create(ctx, es); return err },
-			leaks:  []string{userinfo, "hunter22"},
-			keep:   "https://[redacted]@hooks.example.com/x",
+			call: func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error {
+				_, err := r.Create(ctx, es)
+				return err
+			},
+			leaks: []string{userinfo, "hunter22"},
+			keep:  "https://[redacted]@hooks.example.com/x",
 		},
 		"header value echoed on update": {
 			es:     webhookES("custom_header", withPC, withExternalName(streamID)),
@@ -78,9 +84,12 @@ func TestSecretsNeverEchoed(t *testing.T) {
 			es:     webhookES("bearer", withPC, withExternalName(streamID)),
 			method: "GET",
 			auth0:  "upstream rejected client " + clientSecret,
-			call:   func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error { _, err := r.Observe(ctx, es); return err },
-			leaks:  []string{clientSecret},
-			keep:   "upstream rejected client [redacted]",
+			call: func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error {
+				_, err := r.Observe(ctx, es)
+				return err
+			},
+			leaks: []string{clientSecret},
+			keep:  "upstream rejected client [redacted]",
 		},
 	}
 	for name, tc := range cases {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -60,5 +61,30 @@ func TestPollsDoNotStarveEvents(t *testing.T) {
 	}
 	if got[0] != "created" || got[1] != "rotated" {
 		t.Errorf("served %v; want the new stream and the rotated Secret's stream before the due polls", got)
+	}
+}
+
+func TestWaitForRate(t *testing.T) {
+	calls := 0
+	inner := reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
+		calls++
+		return reconcile.Result{}, nil
+	})
+	// One reconcile now, the next in an hour.
+	r := waitForRate(inner, rate.NewLimiter(rate.Every(time.Hour), 1))
+	if _, err := r.Reconcile(context.Background(), reconcile.Request{}); err != nil || calls != 1 {
+		t.Fatalf("first reconcile: err %v, %d calls; want it let through", err, calls)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := r.Reconcile(ctx, reconcile.Request{})
+	if err == nil || calls != 1 {
+		t.Errorf("over the rate: err %v, %d calls; want an error and no reconcile", err, calls)
+	}
+	if res.RequeueAfter != 0 {
+		t.Errorf("over the rate: RequeueAfter %s; want the request to wait, not to reserve a later slot", res.RequeueAfter)
+	}
+	if got := reconcileRate(0, 7).Limit(); got != 7 {
+		t.Errorf("reconcileRate(0, 7) = %v/s, want the fallback 7", got)
 	}
 }
