@@ -99,10 +99,6 @@ spec:
 `, name, ns, ns, name)
 }
 
-func getMR(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
-	return dyn.Resource(mrGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-}
-
 // configsInUse counts the ProviderConfigs and ClusterProviderConfigs some
 // resource uses: each may fetch tokens.
 func configsInUse(t *testing.T) int {

@@ -130,7 +130,7 @@ func TestConnect(t *testing.T) {
 			if c.clients.Len() != 1 {
 				t.Errorf("cached clients = %d, want 1", c.clients.Len())
 			}
-			if got := ext.(*external).tenant; got != "tenant.example.com" {
+			if got := ext.(*redacting).inner.(*external).tenant; got != "tenant.example.com" {
 				t.Errorf("tenant = %q, want the credentials' domain", got)
 			}
 		})

@@ -94,9 +94,7 @@ func TestSecretsNeverEchoed(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			kube := fake.NewClientBuilder().WithScheme(newScheme(t)).
-				WithObjects(pc, credSecret(ns, "auth0", clientSecret), hookSecret(token), tc.es).
-				WithStatusSubresource(&v1alpha1.EventStream{}).Build()
+			kube := fakeKube(t, pc, credSecret(ns, "auth0", clientSecret), hookSecret(token), tc.es)
 			api := newAPI(webhookRemote(streamID))
 			api.err[tc.method] = &apiError{400, tc.auth0}
 			rec := &recorder{}
