@@ -83,7 +83,7 @@ func TestBetaValidateExamples(t *testing.T) {
 		"Namespaced": {
 			extensions: []string{xrdNamespaced, "package/provider/crds", "package/function/input"},
 			resources: []string{"example/seed", "example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
-				"example/eventbridge.yaml", "example/action.yaml", "example/composition.yaml", "example/functions.yaml", "example/observed",
+				"example/eventbridge.yaml", "example/action.yaml", "example/import", "example/composition.yaml", "example/functions.yaml", "example/observed",
 				"package/configuration/composition.yaml", xrdNamespaced},
 		},
 		"Legacy": {

@@ -51,6 +51,12 @@ const (
 	ReasonPending   = "Creating"
 )
 
+// Reasons of the function's Warning results, the XR's event reasons.
+const (
+	ReasonStreamNotSynced = "EventStreamNotSynced"
+	ReasonInlineSecret    = "InlineSecret"
+)
+
 const (
 	errInput         = "cannot get function input"
 	errObservedXR    = "cannot get observed composite resource"
@@ -122,8 +128,8 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.Fatal(rsp, errors.Wrap(err, errInput))
 		return rsp, nil
 	}
-	if in.Backend != "" && in.Backend != v1beta1.BackendNative {
-		response.Fatal(rsp, errors.Errorf("%s: %s", errInput, field.NotSupported(field.NewPath("backend"), in.Backend, []string{v1beta1.BackendNative})))
+	if errs := validateInput(in); len(errs) > 0 {
+		response.Fatal(rsp, errors.Errorf("%s: %s", errInput, fieldErrorsMessage(errs)))
 		return rsp, nil
 	}
 
@@ -163,14 +169,29 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 
+	oes, esObserved := observed[NameEventStream]
+	var oesr *composed.Unstructured
+	if esObserved {
+		oesr = oes.Resource
+	}
+	b, errs := bind(spec, in, t.Name, oesr)
+	if len(errs) > 0 {
+		log.Info("Refused composite resource", "errors", len(errs))
+		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
+		return rsp, nil
+	}
+
 	if unknown := unknownEventTypes(spec.Subscriptions); len(unknown) > 0 {
 		w := response.Warning(rsp, errors.Errorf("spec.subscriptions: %s not in Auth0's event type catalog; Auth0 may reject the stream", strings.Join(unknown, ", ")))
 		if t.Claim {
 			w.TargetCompositeAndClaim()
 		}
 	}
+	if t.Claim && oxr.Resource.GetNamespace() == "" {
+		warnInlineSecrets(rsp, spec, oxr.Resource.GetName(), t)
+	}
 
-	es, secret := compose(spec, t, in)
+	es, secret := compose(spec, t, b)
 	esc, err := composed.From(es)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind))
@@ -178,7 +199,6 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 	// The function has no opinion on the managed resource's status.
 	delete(esc.Object, "status")
-	oes, esObserved := observed[NameEventStream]
 	desired[NameEventStream] = &resource.DesiredComposed{Resource: esc, Ready: readiness(esObserved && isReady(oes.Resource))}
 
 	if secret != nil {
@@ -226,6 +246,8 @@ type target struct {
 	// Claim is whether the XR is a legacy composite with a claim, which
 	// should see the XR's conditions and warnings too.
 	Claim bool
+	// ClaimName is the claim's name, for a legacy composite with a claim.
+	ClaimName string
 }
 
 func targetFor(xr *composite.Unstructured, spec *xrSpec, prefix string) (target, *field.Error) {
@@ -251,6 +273,9 @@ func targetFor(xr *composite.Unstructured, spec *xrSpec, prefix string) (target,
 		return target{}, field.Required(field.NewPath("metadata", "name"), "")
 	}
 	t := target{Namespace: ns, Name: prefix + name, StreamName: name, Claim: claim}
+	if claim {
+		t.ClaimName = name
+	}
 	if spec.Name != "" {
 		t.StreamName = spec.Name
 	}
@@ -260,21 +285,8 @@ func targetFor(xr *composite.Unstructured, spec *xrSpec, prefix string) (target,
 // compose returns the EventStream for the XR and, when the XR carries secret
 // values inline, the Secret that holds them. The EventStream only ever
 // references secrets.
-func compose(spec *xrSpec, t target, in *v1beta1.Input) (*v1alpha1.EventStream, *corev1.Secret) {
-	pcr := defaultProviderConfigRef
-	if in.ProviderConfigRef != nil {
-		pcr = *in.ProviderConfigRef
-	}
-	if spec.ProviderConfigRef != nil {
-		pcr = *spec.ProviderConfigRef
-	}
-	mp := xpv2.ManagementPolicies{xpv2.ManagementActionAll}
-	if len(in.ManagementPolicies) > 0 {
-		mp = in.ManagementPolicies
-	}
-	if len(spec.ManagementPolicies) > 0 {
-		mp = spec.ManagementPolicies
-	}
+func compose(spec *xrSpec, t target, b binding) (*v1alpha1.EventStream, *corev1.Secret) {
+	pcr := b.ProviderConfigRef
 	status := spec.Status
 	if status == "" {
 		status = v1alpha1.StreamStatusEnabled
@@ -285,7 +297,7 @@ func compose(spec *xrSpec, t target, in *v1beta1.Input) (*v1alpha1.EventStream, 
 		Spec: v1alpha1.EventStreamSpec{
 			ManagedResourceSpec: xpv2.ManagedResourceSpec{
 				ProviderConfigReference: &pcr,
-				ManagementPolicies:      mp,
+				ManagementPolicies:      b.ManagementPolicies,
 			},
 			ForProvider: v1alpha1.EventStreamParameters{
 				Name:          t.StreamName,
@@ -294,6 +306,10 @@ func compose(spec *xrSpec, t target, in *v1beta1.Input) (*v1alpha1.EventStream, 
 				Destination:   v1alpha1.Destination{Type: spec.DestinationType},
 			},
 		},
+	}
+
+	if b.ExternalName != "" {
+		es.SetAnnotations(map[string]string{AnnotationExternalName: b.ExternalName, AnnotationStreamID: b.ExternalName})
 	}
 
 	d := &es.Spec.ForProvider.Destination
@@ -356,6 +372,28 @@ func unknownEventTypes(subs []string) []string {
 	return unknown
 }
 
+// warnInlineSecrets warns, on a legacy XR and its claim, about each secret
+// given inline: Crossplane copied it from the namespaced claim into the
+// cluster-scoped XR, where whoever may read XRs of the kind can read it.
+func warnInlineSecrets(rsp *fnv1.RunFunctionResponse, spec *xrSpec, xrName string, t target) {
+	if spec.WebhookConfiguration == nil {
+		return
+	}
+	a := spec.WebhookConfiguration.WebhookAuthorization
+	p := field.NewPath("spec", "webhookConfiguration", "webhookAuthorization")
+	for _, f := range []struct {
+		key   string
+		value string
+	}{{"password", a.Password}, {"token", a.Token}, {"headerValue", a.HeaderValue}} {
+		if f.value == "" {
+			continue
+		}
+		response.Warning(rsp, errors.Errorf("%s: the inline value was copied from claim %s/%s into the cluster-scoped %s %s, readable by anyone who may read that resource; use %sSecretRef, a key of a Secret in namespace %s",
+			p.Child(f.key), t.Namespace, t.ClaimName, KindLegacyComposite, xrName, f.key, t.Namespace)).
+			WithReason(ReasonInlineSecret).TargetCompositeAndClaim()
+	}
+}
+
 func readiness(ready bool) resource.Ready {
 	if ready {
 		return resource.ReadyTrue
@@ -363,8 +401,13 @@ func readiness(ready bool) resource.Ready {
 	return resource.ReadyFalse
 }
 
+// isReady is whether the EventStream is Ready and its last sync did not
+// fail. Crossplane derives the XR's Ready from this, so a stream that
+// exists but keeps failing to update (or to be read) makes the XR not
+// ready, not only its StreamReady condition.
 func isReady(cd *composed.Unstructured) bool {
-	return cd.GetCondition(xpv2.TypeReady).Status == corev1.ConditionTrue
+	return cd.GetCondition(xpv2.TypeReady).Status == corev1.ConditionTrue &&
+		cd.GetCondition(xpv2.TypeSynced).Status != corev1.ConditionFalse
 }
 
 // outputsFrom maps the observed EventStream's status.atProvider to the XR's
@@ -400,6 +443,11 @@ func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, o
 		switch {
 		case synced.Status == corev1.ConditionFalse:
 			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("EventStream %s is not synced", name), synced.Message)
+			// An event on every run while it lasts, next to Ready=False.
+			w := response.Warning(rsp, errors.New(msg)).WithReason(ReasonStreamNotSynced)
+			if claim {
+				w.TargetCompositeAndClaim()
+			}
 		case ready.Status == corev1.ConditionTrue:
 			status, reason, msg = true, ReasonAvailable, fmt.Sprintf("EventStream %s is ready", name)
 		default:

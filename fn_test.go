@@ -98,6 +98,16 @@ func warning(msg string) []*fnv1.Result {
 	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
 }
 
+func notSynced(msg string) []*fnv1.Result {
+	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Reason: ptr("EventStreamNotSynced"), Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
+}
+
+func fatal(msg string) []*fnv1.Result {
+	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // toClaim targets conditions at the claim too, as the function does for a
 // legacy composite with a claim.
 func toClaim(cs []*fnv1.Condition) []*fnv1.Condition {
@@ -226,11 +236,11 @@ func TestRunFunction(t *testing.T) {
 			reason: "The input's name prefix applies to composed names; the XR's providerConfigRef, managementPolicies, name and status win over defaults.",
 			req: req(xrJSON("users", `{"name":"Users stream","status":"disabled","destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"a"},
 				"providerConfigRef":{"kind":"ProviderConfig","name":"team-a"}}`),
-				`{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","namePrefix":"auth0-","providerConfigRef":{"kind":"ClusterProviderConfig","name":"tenant"},"managementPolicies":["Observe"]}`, nil),
+				`{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","namePrefix":"auth0-","providerConfigRef":{"kind":"ClusterProviderConfig","name":"tenant"},"managementPolicies":["Observe","Create"]}`, nil),
 			want: want{
 				resources: map[string]*fnv1.Resource{
 					"event-stream": ready(esJSONWith("team-a", "auth0-users", `{"name":"Users stream","subscriptions":["user.created"],"status":"disabled",
-						"destination":{"type":"action","action":{"actionId":"a"}}}`, `{"kind":"ProviderConfig","name":"team-a"}`, `["Observe"]`), fnv1.Ready_READY_FALSE),
+						"destination":{"type":"action","action":{"actionId":"a"}}}`, `{"kind":"ProviderConfig","name":"team-a"}`, `["Observe","Create"]`), fnv1.Ready_READY_FALSE),
 				},
 				conditions: creating("auth0-users"),
 			},
@@ -259,6 +269,8 @@ func TestRunFunction(t *testing.T) {
 					"event-stream":          ready(esJSONWith("team-b", "users", fpBearerInline, `{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 					"webhook-authorization": ready(secretJSON("team-b", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
 				},
+				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(), Reason: ptr("InlineSecret"),
+					Message: "spec.webhookConfiguration.webhookAuthorization.token: the inline value was copied from claim team-b/users into the cluster-scoped XAuth0EventStream users-x7k2p, readable by anyone who may read that resource; use tokenSecretRef, a key of a Secret in namespace team-b"}},
 				conditions: toClaim(creating("users")),
 			},
 		},
@@ -340,6 +352,7 @@ func TestRunFunction(t *testing.T) {
 					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_FALSE),
 					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
 				},
+				results:    notSynced("EventStream users is not synced: create failed: 400 Bad Request: invalid event type"),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, "ReconcileError", "EventStream users is not synced: create failed: 400 Bad Request: invalid event type"),
 			},
 		},
@@ -408,5 +421,272 @@ func TestRunFunctionKeepsOtherDesiredResources(t *testing.T) {
 	}
 	if _, ok := got.GetDesired().GetResources()["event-stream"]; !ok {
 		t.Errorf("event-stream not composed")
+	}
+}
+
+// Stream ids of the shape Auth0 uses.
+const (
+	idA = "est_kh8FhJtLmm5hwVNZYMLWEU"
+	idB = "est_GvjBteLHIa0va68OQ8mnM6"
+)
+
+const fpAction = `{"name":"users","subscriptions":["user.created"],"status":"enabled","destination":{"type":"action","action":{"actionId":"a"}}}`
+
+// actionXR is an action Auth0EventStream users in team-a with extra spec
+// fields (a JSON object's members, with a leading comma, or empty).
+func actionXR(extra string) string {
+	return xrJSON("users", `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"a"}`+extra+`}`)
+}
+
+// esPinned is the composed action EventStream users whose external name
+// the composition pins to id.
+func esPinned(id, mp string) string {
+	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":"users","namespace":"team-a",
+		"annotations":{"crossplane.io/external-name":%q,"auth0.openmcf.org/stream-id":%q},"labels":{%q:%q}},
+		"spec":{"forProvider":%s,"providerConfigRef":{"kind":"ClusterProviderConfig","name":"default"},"managementPolicies":%s}}`, id, id, LabelFunctionVersion, version.Version, fpAction, mp)
+}
+
+// observedAction is the observed EventStream users with annotations and a
+// status.
+func observedAction(annotations map[string]string, status string) string {
+	a, _ := json.Marshal(annotations)
+	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":"users","namespace":"team-a","annotations":%s},"spec":{"forProvider":{}},"status":%s}`, a, status)
+}
+
+// found is an EventStream status for a ready, synced stream id.
+func found(id string) string {
+	return fmt.Sprintf(`{"conditions":[{"type":"Ready","status":"True","reason":"Available","lastTransitionTime":"2026-01-01T00:00:00Z"},
+		{"type":"Synced","status":"True","reason":"ReconcileSuccess","lastTransitionTime":"2026-01-01T00:00:00Z"}],
+		"atProvider":{"id":%q,"name":"users","status":"enabled","destinationType":"action","createdAt":"c","updatedAt":"u","subscriptions":["user.created"]}}`, id)
+}
+
+func outputsOf(id string) string {
+	return fmt.Sprintf(`{"status":{"outputs":{"id":%q,"name":"users","status":"enabled","destinationType":"action","createdAt":"c","updatedAt":"u","subscriptions":["user.created"],"awsPartnerEventSource":""}}}`, id)
+}
+
+// notFound is the status of an Observe-only EventStream whose stream Auth0
+// does not hold.
+const notFound = `{"conditions":[{"type":"Synced","status":"False","reason":"ReconcileError","message":"cannot observe external resource: external resource does not exist","lastTransitionTime":"2026-01-01T00:00:00Z"}]}`
+
+const input = `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input"`
+
+// TestRunFunctionXRLevel covers what binds an EventStream to a tenant and a
+// stream (the ProviderConfig allow-list, spec.streamId imports), how a
+// failing sync shows on the XR, and the legacy flavour's inline secrets.
+func TestRunFunctionXRLevel(t *testing.T) {
+	pinnedA := map[string]string{AnnotationExternalName: idA, AnnotationStreamID: idA}
+	cases := map[string]struct {
+		reason string
+		req    *fnv1.RunFunctionRequest
+		want   want
+	}{
+		"AllowedProviderConfigAnyName": {
+			reason: "A kind without a name allows every ProviderConfig of that kind.",
+			req: req(actionXR(`,"providerConfigRef":{"kind":"ProviderConfig","name":"team-a"}`),
+				input+`,"allowedProviderConfigs":[{"kind":"ClusterProviderConfig","name":"default"},{"kind":"ProviderConfig"}]}`, nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSONWith("team-a", "users", fpAction, `{"kind":"ProviderConfig","name":"team-a"}`, `["*"]`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("users"),
+			},
+		},
+		"AllowedProviderConfigDefault": {
+			reason: "The default ProviderConfig is subject to the allow-list too, and allowed here by name.",
+			req:    req(actionXR(""), input+`,"allowedProviderConfigs":[{"kind":"ClusterProviderConfig","name":"default"}]}`, nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSON("users", fpAction), fnv1.Ready_READY_FALSE),
+				},
+				conditions: creating("users"),
+			},
+		},
+		"RefusedProviderConfig": {
+			reason: "A ProviderConfig outside the allow-list is a Fatal result naming the field and the allowed set; nothing is composed.",
+			req: req(actionXR(`,"providerConfigRef":{"kind":"ClusterProviderConfig","name":"other-tenant"}`),
+				input+`,"allowedProviderConfigs":[{"kind":"ClusterProviderConfig","name":"default"},{"kind":"ProviderConfig"}]}`, nil),
+			want: want{results: fatal("invalid Auth0EventStream: spec.providerConfigRef: Forbidden: ClusterProviderConfig/other-tenant is not allowed by the composition; allowed: ClusterProviderConfig/default, ProviderConfig/* (kind/* is any name of that kind)")},
+		},
+		"RefusedDefaultProviderConfig": {
+			reason: "When the default is not allowed, an XR without providerConfigRef is told to choose one.",
+			req:    req(actionXR(""), input+`,"allowedProviderConfigs":[{"kind":"ProviderConfig"}]}`, nil),
+			want:   want{results: fatal("invalid Auth0EventStream: spec.providerConfigRef: Required value: the default ClusterProviderConfig/default is not allowed by the composition; choose one of ProviderConfig/*")},
+		},
+		"EmptyAllowList": {
+			reason: "An empty allow-list is ambiguous and refused; omitting it allows everything.",
+			req:    req(actionXR(""), input+`,"allowedProviderConfigs":[]}`, nil),
+			want:   want{results: fatal("cannot get function input: allowedProviderConfigs: Required value: must not be empty: omit it to allow every ProviderConfig")},
+		},
+		"AllowListUnknownKind": {
+			reason: "Each allow-list entry names a ProviderConfig kind.",
+			req:    req(actionXR(""), input+`,"allowedProviderConfigs":[{"kind":"Secret"}]}`, nil),
+			want:   want{results: fatal(`cannot get function input: allowedProviderConfigs[0].kind: Unsupported value: "Secret": supported values: "ClusterProviderConfig", "ProviderConfig"`)},
+		},
+		"ImportObserveOnly": {
+			reason: "spec.streamId becomes the EventStream's external name, recorded as pinned.",
+			req:    req(actionXR(`,"streamId":"`+idA+`","managementPolicies":["Observe"]`), "", nil),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["Observe"]`), fnv1.Ready_READY_FALSE)},
+				conditions: creating("users"),
+			},
+		},
+		"ImportObserved": {
+			reason: "An imported stream's outputs reach the XR.",
+			req: req(actionXR(`,"streamId":"`+idA+`","managementPolicies":["Observe"]`), "", map[string]string{
+				"event-stream": observedAction(pinnedA, found(idA)),
+			}),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["Observe"]`), fnv1.Ready_READY_TRUE)},
+				xr:         outputsOf(idA),
+				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
+			},
+		},
+		"AdoptObservesFirst": {
+			reason: "Under full management an id is only observed until the provider finds its stream, so a wrong id never leads to a create.",
+			req:    req(actionXR(`,"streamId":"`+idA+`"`), "", nil),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["Observe"]`), fnv1.Ready_READY_FALSE)},
+				conditions: creating("users"),
+			},
+		},
+		"AdoptNotFound": {
+			reason: "A stream Auth0 does not hold keeps the EventStream Observe-only, not synced, and the XR says why.",
+			req: req(actionXR(`,"streamId":"`+idA+`"`), "", map[string]string{
+				"event-stream": observedAction(pinnedA, notFound),
+			}),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["Observe"]`), fnv1.Ready_READY_FALSE)},
+				results:    notSynced("EventStream users is not synced: cannot observe external resource: external resource does not exist"),
+				conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, "ReconcileError", "EventStream users is not synced: cannot observe external resource: external resource does not exist"),
+			},
+		},
+		"AdoptFound": {
+			reason: "Once found, the stream is managed with the XR's policies.",
+			req: req(actionXR(`,"streamId":"`+idA+`"`), "", map[string]string{
+				"event-stream": observedAction(pinnedA, found(idA)),
+			}),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["*"]`), fnv1.Ready_READY_TRUE)},
+				xr:         outputsOf(idA),
+				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
+			},
+		},
+		"StreamIDChangeRefused": {
+			reason: "Changing the id of a found stream would switch streams: refused, nothing applied.",
+			req: req(actionXR(`,"streamId":"`+idB+`"`), "", map[string]string{
+				"event-stream": observedAction(pinnedA, found(idA)),
+			}),
+			want: want{results: fatal(`invalid Auth0EventStream: spec.streamId: Invalid value: "` + idB + `": EventStream users is bound to stream ` + idA + `, which exists: changing the id would switch streams; import ` + idB + ` with a new resource instead`)},
+		},
+		"StreamIDFixedWhileNotFound": {
+			reason: "An id whose stream was never found (a typo) may be corrected: nothing is bound yet.",
+			req: req(actionXR(`,"streamId":"`+idB+`","managementPolicies":["Observe"]`), "", map[string]string{
+				"event-stream": observedAction(pinnedA, notFound),
+			}),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idB, `["Observe"]`), fnv1.Ready_READY_FALSE)},
+				results:    notSynced("EventStream users is not synced: cannot observe external resource: external resource does not exist"),
+				conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, "ReconcileError", "EventStream users is not synced: cannot observe external resource: external resource does not exist"),
+			},
+		},
+		"StreamIDOtherThanCreated": {
+			reason: "An id other than the stream the provider created would switch streams: refused.",
+			req: req(actionXR(`,"streamId":"`+idB+`"`), "", map[string]string{
+				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
+			}),
+			want: want{results: fatal(`invalid Auth0EventStream: spec.streamId: Invalid value: "` + idB + `": EventStream users manages stream ` + idA + `: changing the id would switch streams; set spec.streamId to ` + idA + `, or import ` + idB + ` with a new resource`)},
+		},
+		"StreamIDOfCreated": {
+			reason: "Naming the stream the EventStream already manages pins it.",
+			req: req(actionXR(`,"streamId":"`+idA+`"`), "", map[string]string{
+				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
+			}),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["*"]`), fnv1.Ready_READY_TRUE)},
+				xr:         outputsOf(idA),
+				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
+			},
+		},
+		"StreamIDRemovalRefused": {
+			reason: "Without the pinned id the stream would look new and a second one be created: refused.",
+			req: req(actionXR(""), "", map[string]string{
+				"event-stream": observedAction(pinnedA, found(idA)),
+			}),
+			want: want{results: fatal("invalid Auth0EventStream: spec.streamId: Required value: cannot be removed: EventStream users was bound to stream " + idA + " by spec.streamId, and without its external name that stream would be taken for a new one; set spec.streamId back, or delete this resource (with managementPolicies without Delete to keep the stream)")},
+		},
+		"ObserveOnlyWithoutStream": {
+			reason: "Policies that cannot create need a stream to observe.",
+			req:    req(actionXR(`,"managementPolicies":["Observe"]`), "", nil),
+			want:   want{results: fatal("invalid Auth0EventStream: spec.streamId: Required value: managementPolicies [Observe] do not allow Create: name the existing stream to observe")},
+		},
+		"ObserveOnlyCreatedStream": {
+			reason: "Narrowing a created stream's policies to Observe needs no id: the EventStream holds one.",
+			req: req(actionXR(`,"managementPolicies":["Observe"]`), "", map[string]string{
+				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
+			}),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esJSONWith("team-a", "users", fpAction, `{"kind":"ClusterProviderConfig","name":"default"}`, `["Observe"]`), fnv1.Ready_READY_TRUE)},
+				xr:         outputsOf(idA),
+				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
+			},
+		},
+		"UpdateKeepsFailing": {
+			reason: "A stream that exists but fails to sync is not ready, so the XR's Ready turns False; a Warning result each run carries the provider's message.",
+			req: req(actionXR(""), "", map[string]string{
+				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, `{"conditions":[{"type":"Ready","status":"True","reason":"Available","lastTransitionTime":"2026-01-01T00:00:00Z"},
+					{"type":"Synced","status":"False","reason":"ReconcileError","message":"cannot update the event stream in Auth0: 400 Bad Request","lastTransitionTime":"2026-01-01T00:00:00Z"}],
+					"atProvider":{"id":"`+idA+`","name":"users","status":"enabled","destinationType":"action","createdAt":"c","updatedAt":"u","subscriptions":["user.created"]}}`),
+			}),
+			want: want{
+				resources:  map[string]*fnv1.Resource{"event-stream": ready(esJSON("users", fpAction), fnv1.Ready_READY_FALSE)},
+				xr:         outputsOf(idA),
+				results:    notSynced("EventStream users is not synced: cannot update the event stream in Auth0: 400 Bad Request"),
+				conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, "ReconcileError", "EventStream users is not synced: cannot update the event stream in Auth0: 400 Bad Request"),
+			},
+		},
+		"LegacyInlineSecretsWarned": {
+			reason: "Each inline secret of a legacy XR is a warning on the XR and its claim naming the field, never the value.",
+			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"hdr-5xk2","labels":{"crossplane.io/claim-name":"hdr","crossplane.io/claim-namespace":"team-b"}},
+				"spec":{"destinationType":"webhook","subscriptions":["user.updated"],
+				"webhookConfiguration":{"webhookEndpoint":"https://h.example.com","webhookAuthorization":{"method":"custom_header","headerKey":"X-Api-Key","headerValue":"v4lue"}}}}`, "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSONWith("team-b", "hdr", `{"name":"hdr","subscriptions":["user.updated"],"status":"enabled",
+						"destination":{"type":"webhook","webhook":{"endpoint":"https://h.example.com","authorization":{"method":"custom_header","headerKey":"X-Api-Key","headerValueSecretRef":{"name":"hdr-webhook-authorization","key":"headerValue"}}}}}`,
+						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
+					"webhook-authorization": ready(secretJSON("team-b", "hdr-webhook-authorization", map[string]string{"headerValue": "djRsdWU="}), fnv1.Ready_READY_FALSE),
+				},
+				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(), Reason: ptr("InlineSecret"),
+					Message: "spec.webhookConfiguration.webhookAuthorization.headerValue: the inline value was copied from claim team-b/hdr into the cluster-scoped XAuth0EventStream hdr-5xk2, readable by anyone who may read that resource; use headerValueSecretRef, a key of a Secret in namespace team-b"}},
+				conditions: toClaim(creating("hdr")),
+			},
+		},
+		"LegacySecretRefNotWarned": {
+			reason: "A legacy XR whose secrets are references gets no warning.",
+			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"a-x","labels":{"crossplane.io/claim-name":"a","crossplane.io/claim-namespace":"team-b"}},
+				"spec":{"destinationType":"webhook","subscriptions":["user.updated"],
+				"webhookConfiguration":{"webhookEndpoint":"https://h.example.com","webhookAuthorization":{"method":"basic","username":"u","passwordSecretRef":{"name":"s","key":"k"}}}}}`, "", nil),
+			want: want{
+				resources: map[string]*fnv1.Resource{
+					"event-stream": ready(esJSONWith("team-b", "a", `{"name":"a","subscriptions":["user.updated"],"status":"enabled",
+						"destination":{"type":"webhook","webhook":{"endpoint":"https://h.example.com","authorization":{"method":"basic","username":"u","passwordSecretRef":{"name":"s","key":"k"}}}}}`,
+						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
+				},
+				conditions: toClaim(creating("a")),
+			},
+		},
+	}
+
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := &Function{log: logging.NewNopLogger()}
+			got, err := f.RunFunction(context.Background(), tc.req)
+			if err != nil {
+				t.Fatalf("%s\nRunFunction(...): unexpected error: %v", tc.reason, err)
+			}
+			if diff := cmp.Diff(tc.want.rsp(), got, protocmp.Transform()); diff != "" {
+				t.Errorf("%s\nRunFunction(...): -want rsp, +got rsp:\n%s", tc.reason, diff)
+			}
+		})
 	}
 }

@@ -139,6 +139,8 @@ func FuzzRunFunction(f *testing.F) {
 		`{"destinationType":"eventbridge","subscriptions":["a.b"],"eventbridgeConfiguration":{"awsAccountId":123456789012}}`,
 		`{"destinationType":"action","subscriptions":["a.b"],"actionConfiguration":{"actionId":"x"},"providerConfigRef":"x","managementPolicies":{}}`,
 		`{"destinationType":"action","subscriptions":["a.b"],"actionConfiguration":{"actionId":"x"},"managementPolicies":[1]}`,
+		`{"destinationType":"action","subscriptions":["a.b"],"actionConfiguration":{"actionId":"x"},"streamId":"est_kh8FhJtLmm5hwVNZYMLWEU","managementPolicies":["Observe"]}`,
+		`{"destinationType":"action","subscriptions":["a.b"],"actionConfiguration":{"actionId":"x"},"streamId":7}`,
 	} {
 		f.Add(s)
 	}

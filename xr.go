@@ -28,6 +28,7 @@ type xrSpec struct {
 	ActionConfiguration      *actionConfiguration          `json:"actionConfiguration,omitempty"`
 	ProviderConfigRef        *xpv2.ProviderConfigReference `json:"providerConfigRef,omitempty"`
 	ManagementPolicies       xpv2.ManagementPolicies       `json:"managementPolicies,omitempty"`
+	StreamID                 string                        `json:"streamId,omitempty"`
 }
 
 type webhookConfiguration struct {
@@ -68,6 +69,8 @@ var (
 	reEventType    = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
 	reAWSAccountID = regexp.MustCompile(`^[0-9]{12}$`)
 	reHTTPS        = regexp.MustCompile(`^https://.+`)
+	// An Auth0 stream id, as the provider also requires of external names.
+	reStreamID = regexp.MustCompile(`^est_[A-Za-z0-9]{22}$`)
 )
 
 const (
@@ -154,6 +157,10 @@ func parseSpec(raw any) (*xrSpec, field.ErrorList) {
 				}
 			}
 		}
+	}
+
+	if _, present := spec["streamId"]; present {
+		v.pattern(p.Child("streamId"), spec["streamId"], reStreamID)
 	}
 
 	if len(v.errs) > 0 {

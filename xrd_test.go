@@ -129,7 +129,7 @@ func TestAPIServerValidation(t *testing.T) {
 				"example/seed/quick-start.yaml", "example/seed/eventbridge-security-events.yaml",
 				"example/seed/webhook-bearer-user-lifecycle.yaml", "example/seed/webhook-basic-api-audit.yaml",
 				"example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
-				"example/eventbridge.yaml", "example/action.yaml",
+				"example/eventbridge.yaml", "example/action.yaml", "example/import/observe-only.yaml",
 			},
 		},
 		{
@@ -178,6 +178,8 @@ func TestAPIServerValidation(t *testing.T) {
 				}
 			}
 
+			streamIDTransitions(t, c)
+
 			for _, m := range invalid {
 				u := &unstructured.Unstructured{Object: m.Object}
 				u.SetNamespace("invalid")
@@ -192,5 +194,44 @@ func TestAPIServerValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// streamIDTransitions checks the XRD's transition rule: a spec.streamId may
+// change (the function decides whether that is safe) but not be removed.
+func streamIDTransitions(t *testing.T, c client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`apiVersion: auth0.openmcf.org/v1
+kind: Auth0EventStream
+metadata: {name: transitions, namespace: team-a}
+spec:
+  streamId: est_kh8FhJtLmm5hwVNZYMLWEU
+  managementPolicies: [Observe]
+  destinationType: action
+  subscriptions: [user.created]
+  actionConfiguration: {actionId: act_1}
+`), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, u); err != nil {
+		t.Fatalf("the API server refused an import: %v", err)
+	}
+	if err := unstructured.SetNestedField(u.Object, "est_GvjBteLHIa0va68OQ8mnM6", "spec", "streamId"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(ctx, u); err != nil {
+		t.Errorf("the API server refused a changed spec.streamId: %v", err)
+	}
+	unstructured.RemoveNestedField(u.Object, "spec", "streamId")
+	err := c.Update(ctx, u)
+	switch {
+	case err == nil:
+		t.Errorf("the API server admitted removing spec.streamId")
+	case !namesField(err.Error(), "spec.streamId"):
+		t.Errorf("the refusal to remove spec.streamId does not name it:\n%v", err)
+	default:
+		t.Logf("removing spec.streamId refused: %v", err)
 	}
 }

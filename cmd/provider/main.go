@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -48,6 +47,7 @@ type cli struct {
 
 	Sync                   time.Duration `short:"s" help:"How often all resources are resynced from the API server cache." default:"1h"`
 	Poll                   time.Duration `help:"How often each EventStream is checked against Auth0 (one GET per stream per poll)." default:"1m"`
+	PollJitter             time.Duration `help:"Spread polls: each comes up to this much before or after --poll, so streams created together do not poll together. Must be less than --poll; 0 disables." default:"6s"`
 	PollStateMetric        time.Duration `help:"How often managed resource state metrics are recorded." default:"5s"`
 	MaxReconcileRate       int           `help:"Maximum reconciles per second, and concurrent reconciles per controller." default:"10"`
 	CreationGracePeriod    time.Duration `help:"After a create, how long a stream Auth0 does not return is assumed to be still appearing." default:"30s"`
@@ -68,7 +68,18 @@ func main() {
 	kctx.FatalIfErrorf(c.run())
 }
 
+// validate checks flags that depend on each other.
+func (c *cli) validate() error {
+	if c.PollJitter < 0 || c.PollJitter >= c.Poll {
+		return fmt.Errorf("--poll-jitter %s must be at least 0 and less than --poll %s", c.PollJitter, c.Poll)
+	}
+	return nil
+}
+
 func (c *cli) run() error {
+	if err := c.validate(); err != nil {
+		return err
+	}
 	zl := zap.New(zap.UseDevMode(c.Debug))
 	log := logging.NewLogrLogger(zl.WithName("provider-auth0-eventstream"))
 	if c.Debug {
@@ -92,12 +103,12 @@ func (c *cli) run() error {
 	}
 
 	lease, renew := 60*time.Second, 50*time.Second
-	// Nothing reads managedFields; not caching them saves a large share of
-	// the memory a thousand EventStreams and their usages take.
-	cacheOptions := cache.Options{SyncPeriod: &c.Sync, DefaultTransform: cache.TransformStripManagedFields()}
 	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(cfg, c.MaxReconcileRate), ctrl.Options{
-		Scheme:                     scheme,
-		Cache:                      cacheOptions,
+		Scheme: scheme,
+		// managedFields are not cached (a large share of the memory a
+		// thousand EventStreams take), nor the data of Secrets.
+		Cache:                      xpcontroller.CacheOptions(&c.Sync),
+		Client:                     xpcontroller.ClientOptions(),
 		Metrics:                    metricsserver.Options{BindAddress: c.MetricsBindAddress},
 		HealthProbeBindAddress:     c.HealthProbeBindAddress,
 		LeaderElection:             c.LeaderElection,
@@ -158,10 +169,13 @@ func (c *cli) run() error {
 	if err := customresourcesgate.Setup(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the CRD gate: %w", err)
 	}
-	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{Clients: clients, CreationGracePeriod: c.CreationGracePeriod}); err != nil {
+	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{
+		Clients: clients, CreationGracePeriod: c.CreationGracePeriod, PollJitter: c.PollJitter, MaxReconcileRate: c.MaxReconcileRate,
+		CreateAttemptTimeout: c.Auth0Timeout,
+	}); err != nil {
 		return fmt.Errorf("cannot set up controllers: %w", err)
 	}
-	log.Info("Starting", "version", version.Version, "poll", c.Poll.String(), "sync", c.Sync.String())
+	log.Info("Starting", "version", version.Version, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "sync", c.Sync.String())
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

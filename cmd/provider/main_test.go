@@ -29,8 +29,17 @@ func TestFlags(t *testing.T) {
 		t.Errorf("parsed flags = %+v", c)
 	}
 	if c.Sync != time.Hour || c.MaxReconcileRate != 10 || c.MetricsBindAddress != ":8080" || c.HealthProbeBindAddress != ":8081" ||
-		c.Auth0MaxRetries != 3 || c.Auth0Timeout != 30*time.Second || c.CreationGracePeriod != 30*time.Second {
+		c.Auth0MaxRetries != 3 || c.Auth0Timeout != 30*time.Second || c.CreationGracePeriod != 30*time.Second || c.PollJitter != 6*time.Second {
 		t.Errorf("defaults = %+v", c)
+	}
+	if err := c.validate(); err != nil {
+		t.Errorf("validate() of the defaults with --poll 10s = %v", err)
+	}
+	for _, jitter := range []time.Duration{10 * time.Second, time.Minute, -time.Second} {
+		c.PollJitter = jitter
+		if err := c.validate(); err == nil {
+			t.Errorf("validate() accepted --poll-jitter %s with --poll 10s", jitter)
+		}
 	}
 	var fresh cli
 	if _, err := kong.Must(&fresh).Parse([]string{"--auth0-ca-file", filepath.Join(t.TempDir(), "missing.pem")}); err == nil {

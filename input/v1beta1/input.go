@@ -19,7 +19,8 @@ const (
 )
 
 // Input configures the Auth0EventStream composition function. Every field is
-// optional; an XR may override providerConfigRef and managementPolicies.
+// optional; an XR may override providerConfigRef (within
+// allowedProviderConfigs) and managementPolicies.
 // +kubebuilder:object:root=true
 // +kubebuilder:storageversion
 // +kubebuilder:resource:categories=crossplane
@@ -40,6 +41,17 @@ type Input struct {
 	// +optional
 	ProviderConfigRef *xpv2.ProviderConfigReference `json:"providerConfigRef,omitempty"`
 
+	// AllowedProviderConfigs restricts the ProviderConfigs composed
+	// EventStreams may use, whether an XR chose one or the default applies:
+	// an EventStream is composed only when its providerConfigRef matches an
+	// entry. An entry without a name allows every ProviderConfig of its
+	// kind (a namespaced ProviderConfig is always one in the XR's
+	// namespace). Omitted, every ProviderConfig is allowed.
+	// +kubebuilder:validation:MinItems=1
+	// +listType=atomic
+	// +optional
+	AllowedProviderConfigs []ProviderConfigSelector `json:"allowedProviderConfigs,omitempty"`
+
 	// ManagementPolicies composed EventStreams use unless the XR sets its
 	// own. Defaults to ["*"].
 	// +optional
@@ -51,4 +63,36 @@ type Input struct {
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?-?)?$`
 	// +optional
 	NamePrefix string `json:"namePrefix,omitempty"`
+}
+
+// Kinds of ProviderConfig an EventStream may reference.
+const (
+	KindProviderConfig        = "ProviderConfig"
+	KindClusterProviderConfig = "ClusterProviderConfig"
+)
+
+// ProviderConfigSelector selects ProviderConfigs by kind, and by name when
+// one is given.
+type ProviderConfigSelector struct {
+	// Kind of the ProviderConfig.
+	// +kubebuilder:validation:Enum=ClusterProviderConfig;ProviderConfig
+	Kind string `json:"kind"`
+
+	// Name of the ProviderConfig. Omitted, every name of the kind matches.
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	Name string `json:"name,omitempty"`
+}
+
+// Matches reports whether ref is selected.
+func (s ProviderConfigSelector) Matches(kind, name string) bool {
+	return s.Kind == kind && (s.Name == "" || s.Name == name)
+}
+
+// String is kind/name, or kind/* for every name of the kind.
+func (s ProviderConfigSelector) String() string {
+	if s.Name == "" {
+		return s.Kind + "/*"
+	}
+	return s.Kind + "/" + s.Name
 }

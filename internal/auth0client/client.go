@@ -177,65 +177,117 @@ func (c *client) Delete(ctx context.Context, id string) error {
 	return c.retrying.EventStream.Delete(ctx, id)
 }
 
+// UnauthorizedRebuildInterval is the least time between two rebuilds of a
+// key's client after Auth0 refused its token (401). The first 401 rebuilds
+// at once (a token revoked or expired early); a persistent one (a tenant
+// that keeps refusing fresh tokens) then costs one token request per
+// ProviderConfig per interval instead of one per reconcile.
+const UnauthorizedRebuildInterval = time.Minute
+
 // A Cache keeps one client per key (a ProviderConfig's UID) for as long as
 // the credentials' fingerprint stays the same.
 type Cache struct {
 	cfg Config
 	new func(Credentials, Config) (API, error)
+	now func() time.Time
 
 	mu      sync.Mutex
-	entries map[string]cacheEntry
+	entries map[string]*cacheEntry
+	// lastUnauthorizedRebuild is when a key's client was last rebuilt
+	// because Auth0 refused its token. It outlives the entries it throttles.
+	lastUnauthorizedRebuild map[string]time.Time
 }
 
 type cacheEntry struct {
 	fingerprint string
 	api         API
+	// refused is set when Auth0 answered this client with a 401.
+	refused bool
+	// used is when Get last returned this client.
+	used time.Time
 }
 
 // NewCache returns an empty cache building clients with New.
 func NewCache(cfg Config) *Cache {
-	return &Cache{cfg: cfg, new: New, entries: map[string]cacheEntry{}}
+	return &Cache{cfg: cfg, new: New, now: time.Now, entries: map[string]*cacheEntry{}, lastUnauthorizedRebuild: map[string]time.Time{}}
 }
 
 // Get returns the client cached for key, building a new one when there is
-// none or the credentials changed.
+// none, the credentials changed, or Auth0 refused its token and the key was
+// not rebuilt for that reason within UnauthorizedRebuildInterval.
 func (c *Cache) Get(key string, creds Credentials) (API, error) {
 	fp := creds.Fingerprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[key]; ok && e.fingerprint == fp {
+	now := c.now()
+	e, ok := c.entries[key]
+	switch {
+	case ok && e.fingerprint == fp && !e.refused:
+		e.used = now
+		return e.api, nil
+	case ok && e.fingerprint == fp && now.Sub(c.lastUnauthorizedRebuild[key]) < UnauthorizedRebuildInterval:
+		// Refused again soon after a rebuild: reuse it, one 401 costs no
+		// token request.
+		e.used = now
 		return e.api, nil
 	}
 	api, err := c.new(creds, c.cfg)
 	if err != nil {
 		return nil, err
 	}
-	api = &dropOnUnauthorized{API: api, drop: func() { c.drop(key, fp) }}
-	c.entries[key] = cacheEntry{fingerprint: fp, api: api}
-	return api, nil
+	if ok && e.fingerprint == fp {
+		c.lastUnauthorizedRebuild[key] = now
+	}
+	ne := &cacheEntry{fingerprint: fp, used: now}
+	ne.api = &dropOnUnauthorized{API: api, refused: func() { c.refused(key, ne) }}
+	c.entries[key] = ne
+	return ne.api, nil
 }
 
-// drop forgets the client of key if it still has fingerprint fp.
-func (c *Cache) drop(key, fp string) {
+// refused marks e, if still cached, as refused by Auth0.
+func (c *Cache) refused(key string, e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[key]; ok && e.fingerprint == fp {
-		delete(c.entries, key)
+	if c.entries[key] == e {
+		e.refused = true
 	}
 }
 
-// dropOnUnauthorized forgets a cached client when Auth0 refuses its token
-// (401): the token was revoked or expired early, and the token source would
-// otherwise keep offering it until its own expiry. The next Get builds a
-// client that fetches a new token.
+// Sweep forgets the clients no Get asked for within idle: those of deleted
+// ProviderConfigs and of configs no resource uses any more. It returns how
+// many it forgot.
+func (c *Cache) Sweep(idle time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	n := 0
+	for key, e := range c.entries {
+		if now.Sub(e.used) > idle {
+			delete(c.entries, key)
+			n++
+		}
+	}
+	for key, t := range c.lastUnauthorizedRebuild {
+		if _, ok := c.entries[key]; !ok && now.Sub(t) >= UnauthorizedRebuildInterval {
+			delete(c.lastUnauthorizedRebuild, key)
+		}
+	}
+	return n
+}
+
+// dropOnUnauthorized marks a cached client refused when Auth0 refuses its
+// token (401): the token was revoked or expired early, and the token source
+// would otherwise keep offering it until its own expiry. The Cache then
+// builds a client that fetches a new token, at most once per
+// UnauthorizedRebuildInterval.
 type dropOnUnauthorized struct {
 	API
-	drop func()
+	refused func()
 }
 
 func (d *dropOnUnauthorized) check(err error) error {
 	if StatusCode(err) == http.StatusUnauthorized {
-		d.drop()
+		d.refused()
 	}
 	return err
 }
@@ -300,7 +352,7 @@ func Explain(err error) error {
 	case code == http.StatusTooManyRequests:
 		return fmt.Errorf("rate limited by Auth0 after retries, will try again: %w", err)
 	case code == http.StatusUnauthorized:
-		return fmt.Errorf("Auth0 refused the access token; a new one is fetched on the next attempt: %w", err)
+		return fmt.Errorf("Auth0 refused the access token; a new one is fetched at once, then at most once a minute while Auth0 keeps refusing (check that the application is still authorized for the Management API): %w", err)
 	case code == http.StatusForbidden:
 		return fmt.Errorf("Auth0 denied the call; check the application's Management API scopes (read/create/update/delete:event_streams): %w", err)
 	case code >= 500:

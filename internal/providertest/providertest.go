@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -135,7 +134,9 @@ func Start(tb testing.TB, o Options) *Env {
 
 	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(cfg, o.MaxReconcileRate*10), ctrl.Options{
 		Scheme: scheme,
-		Cache:  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// As cmd/provider: no Secret data in the cache.
+		Cache:  xpcontroller.CacheOptions(nil),
+		Client: xpcontroller.ClientOptions(),
 		// Controller names are unique per process; a test binary may run
 		// more than one environment (go test -count).
 		Controller:             ctrlconfig.Controller{SkipNameValidation: &skipNameValidation},

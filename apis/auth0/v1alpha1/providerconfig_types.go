@@ -44,9 +44,12 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.source != 'Secret' || has(self.secretRef)",message="credentials.secretRef is required when credentials.source is Secret"
 type LocalCredentials struct {
 	// Source of the credentials: a Secret with keys domain, clientId,
-	// clientSecret and optional audience and caCert, or the provider's
-	// environment (AUTH0_DOMAIN, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET).
+	// clientSecret and optional audience and caCert. Environment (the
+	// provider's own credentials) is only allowed in a
+	// ClusterProviderConfig: in a namespaced ProviderConfig it would hand
+	// them to anyone allowed to create ProviderConfigs in a namespace.
 	// +kubebuilder:validation:Enum=Secret;Environment
+	// +kubebuilder:validation:XValidation:rule="self != 'Environment'",message="credentials.source Environment (the provider's own credentials) is only allowed in a ClusterProviderConfig; a namespaced ProviderConfig must use source Secret"
 	Source xpv2.CredentialsSource `json:"source"`
 
 	// SecretRef names the credentials Secret in the ProviderConfig's

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	"github.com/xp-auth0/auth0-eventstream/internal/secretcache"
 )
 
 const clientSecret = "m2m-client-secret"
@@ -40,6 +41,11 @@ func TestConnect(t *testing.T) {
 	envPC := &v1alpha1.ClusterProviderConfig{
 		ObjectMeta: metav1.ObjectMeta{Name: "env", UID: "env-uid"},
 		Spec:       v1alpha1.ClusterProviderConfigSpec{Credentials: v1alpha1.ClusterCredentials{Source: v1alpha1.CredentialsSourceEnvironment}},
+	}
+	// Stored before the CRD refused it: Connect refuses it too.
+	envNamespaced := &v1alpha1.ProviderConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "env", UID: "env-ns-uid"},
+		Spec:       v1alpha1.ProviderConfigSpec{Credentials: v1alpha1.LocalCredentials{Source: v1alpha1.CredentialsSourceEnvironment}},
 	}
 	// A namespaced ProviderConfig in another namespace whose name matches a
 	// Secret only present in crossplane-system.
@@ -74,17 +80,25 @@ func TestConnect(t *testing.T) {
 			}(),
 			err: "cannot get the credentials Secret team-b/auth0",
 		},
+		"NamespacedEnvironment": {
+			es: actionES("a", withRef("ProviderConfig", "env")),
+			env: map[string]string{
+				"AUTH0_DOMAIN": "tenant.example.com", "AUTH0_CLIENT_ID": "c", "AUTH0_CLIENT_SECRET": clientSecret,
+			},
+			err: "ProviderConfig team-a/env: spec.credentials.source Environment (the provider's own credentials) is only allowed in a ClusterProviderConfig",
+		},
 		"MissingConfig": {es: actionES("a", withRef("ProviderConfig", "nope")), err: "cannot get ProviderConfig"},
 		"UnknownKind":   {es: actionES("a", withRef("Other", "x")), err: `unsupported providerConfigRef kind "Other"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			kube := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(
-				pc, cpc, envPC, other, credSecret(ns, "auth0", clientSecret), credSecret("crossplane-system", "auth0", clientSecret),
+				pc, cpc, envPC, envNamespaced, other, credSecret(ns, "auth0", clientSecret), credSecret("crossplane-system", "auth0", clientSecret),
 			).Build()
 			tracked := 0
 			c := &connector{
 				kube:    kube,
+				secrets: secretcache.New(kube, kube),
 				usage:   resource.ModernTrackerFn(func(context.Context, resource.ModernManaged) error { tracked++; return nil }),
 				clients: auth0client.NewCache(auth0client.Config{Metrics: auth0client.NewMetrics()}),
 				record:  &recorder{},
@@ -110,13 +124,13 @@ func TestConnect(t *testing.T) {
 			if err != nil {
 				t.Fatalf("second Connect() error = %v", err)
 			}
-			if ext.(*external).api != again.(*external).api {
+			if ext.(*redacting).inner.(*external).api != again.(*redacting).inner.(*external).api {
 				t.Errorf("second Connect() built a new Auth0 client; want the cached one")
 			}
 			if c.clients.Len() != 1 {
 				t.Errorf("cached clients = %d, want 1", c.clients.Len())
 			}
-			if got := ext.(*external).tenant; got != "tenant.example.com" {
+			if got := ext.(*redacting).inner.(*external).tenant; got != "tenant.example.com" {
 				t.Errorf("tenant = %q, want the credentials' domain", got)
 			}
 		})
@@ -134,6 +148,7 @@ func TestConnectRebuildsOnRotatedCredentials(t *testing.T) {
 	kube := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(pc, s).Build()
 	c := &connector{
 		kube:    kube,
+		secrets: secretcache.New(kube, kube),
 		usage:   resource.ModernTrackerFn(func(context.Context, resource.ModernManaged) error { return nil }),
 		clients: auth0client.NewCache(auth0client.Config{Metrics: auth0client.NewMetrics()}),
 		record:  &recorder{},
@@ -153,7 +168,7 @@ func TestConnectRebuildsOnRotatedCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.(*external).api == second.(*external).api {
+	if first.(*redacting).inner.(*external).api == second.(*redacting).inner.(*external).api {
 		t.Errorf("Connect() kept the client of the old credentials")
 	}
 	if c.clients.Len() != 1 {

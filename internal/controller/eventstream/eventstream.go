@@ -27,23 +27,26 @@ import (
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	"github.com/xp-auth0/auth0-eventstream/internal/redact"
+	"github.com/xp-auth0/auth0-eventstream/internal/secretcache"
 )
 
 const (
-	errTrackUsage     = "cannot track ProviderConfig usage"
-	errNoPCRef        = "spec.providerConfigRef is not set"
-	errGetPC          = "cannot get ProviderConfig"
-	errGetCPC         = "cannot get ClusterProviderConfig"
-	errGetCredsSecret = "cannot get the credentials Secret"
-	errNoSecretRef    = "credentials.secretRef is required when credentials.source is Secret"
-	errNewClient      = "cannot build an Auth0 client"
-	errRead           = "cannot read the event stream from Auth0"
-	errList           = "cannot list event streams in Auth0 to find the one a lost create may have made"
-	errCreate         = "cannot create the event stream in Auth0"
-	errUpdate         = "cannot update the event stream in Auth0"
-	errDelete         = "cannot delete the event stream in Auth0"
-	errGetSecret      = "cannot get a webhook authorization Secret"
-	errPersist        = "cannot record the event stream in the EventStream's annotations"
+	errTrackUsage            = "cannot track ProviderConfig usage"
+	errNoPCRef               = "spec.providerConfigRef is not set"
+	errGetPC                 = "cannot get ProviderConfig"
+	errGetCPC                = "cannot get ClusterProviderConfig"
+	errGetCredsSecret        = "cannot get the credentials Secret"
+	errNoSecretRef           = "credentials.secretRef is required when credentials.source is Secret"
+	errNamespacedEnvironment = "ProviderConfig %s/%s: spec.credentials.source Environment (the provider's own credentials) is only allowed in a ClusterProviderConfig; use source Secret"
+	errNewClient             = "cannot build an Auth0 client"
+	errRead                  = "cannot read the event stream from Auth0"
+	errList                  = "cannot list event streams in Auth0 to find the one a lost create may have made"
+	errCreate                = "cannot create the event stream in Auth0"
+	errUpdate                = "cannot update the event stream in Auth0"
+	errDelete                = "cannot delete the event stream in Auth0"
+	errGetSecret             = "cannot get a webhook authorization Secret"
+	errPersist               = "cannot record the event stream in the EventStream's annotations"
 )
 
 // Event reasons a user can act on.
@@ -77,7 +80,10 @@ const (
 // connector builds an external client per reconcile around a cached Auth0
 // client.
 type connector struct {
-	kube    client.Client
+	kube client.Client
+	// secrets reads credentials and webhook Secrets; the manager's client
+	// does not cache Secrets.
+	secrets *secretcache.Reader
 	usage   resource.ModernTracker
 	clients *auth0client.Cache
 	record  event.Recorder
@@ -86,11 +92,25 @@ type connector struct {
 	// lost; listings keeps that search's progress across reconciles.
 	adoption adoptionWindow
 	listings *listings
+	// apiFor returns the Auth0 client of a config; clients.Get when nil.
+	// Unit tests set it to a fake.
+	apiFor func(key string, creds auth0client.Credentials) (auth0client.API, error)
 }
 
 // Connect resolves the resource's ProviderConfig and credentials. The Auth0
-// client is reused while the credentials stay the same.
+// client is reused while the credentials stay the same. What it returns
+// masks, in every error, condition and event, the secret values read for
+// this reconcile (see redacting).
 func (c *connector) Connect(ctx context.Context, cr *v1alpha1.EventStream) (managed.TypedExternalClient[*v1alpha1.EventStream], error) {
+	red := redact.New()
+	ext, err := c.connect(ctx, cr, red)
+	if err != nil {
+		return nil, red.Error(err)
+	}
+	return &redacting{inner: ext, red: red}, nil
+}
+
+func (c *connector) connect(ctx context.Context, cr *v1alpha1.EventStream, red *redact.Redactor) (*external, error) {
 	if err := c.usage.Track(ctx, cr); err != nil {
 		return nil, errors.Wrap(err, errTrackUsage)
 	}
@@ -109,6 +129,11 @@ func (c *connector) Connect(ctx context.Context, cr *v1alpha1.EventStream) (mana
 		if err := c.kube.Get(ctx, types.NamespacedName{Namespace: cr.GetNamespace(), Name: ref.Name}, pc); err != nil {
 			return nil, errors.Wrap(err, errGetPC)
 		}
+		if pc.Spec.Credentials.Source == v1alpha1.CredentialsSourceEnvironment {
+			// The CRD refuses this; a config stored before that rule must
+			// not hand out the provider's own credentials either.
+			return nil, errors.Errorf(errNamespacedEnvironment, pc.GetNamespace(), pc.GetName())
+		}
 		key = string(pc.GetUID())
 		var secret *xpv2.SecretReference
 		if r := pc.Spec.Credentials.SecretRef; r != nil {
@@ -126,15 +151,29 @@ func (c *connector) Connect(ctx context.Context, cr *v1alpha1.EventStream) (mana
 	default:
 		return nil, errors.Errorf("unsupported providerConfigRef kind %q: use ProviderConfig or ClusterProviderConfig", ref.Kind)
 	}
+	red.Add(creds.ClientSecret)
 	if err != nil {
 		return nil, err
 	}
-	api, err := c.clients.Get(key, creds)
+	apiFor := c.apiFor
+	if apiFor == nil {
+		apiFor = c.clients.Get
+	}
+	api, err := apiFor(key, creds)
 	if err != nil {
 		return nil, errors.Wrap(err, errNewClient)
 	}
 	k := sha256.Sum256([]byte(creds.ClientSecret + "\x00" + string(cr.GetUID())))
-	return &external{api: api, kube: c.kube, record: c.record, hashKey: k[:], now: time.Now, tenant: tenantOf(creds.Domain), adoption: c.adoption, listings: c.listings}, nil
+	return &external{
+		api:      api,
+		kube:     &recordingSecrets{Client: c.kube, secrets: c.secrets, red: red},
+		record:   &redactingRecorder{rec: c.record, red: red},
+		hashKey:  k[:],
+		now:      time.Now,
+		tenant:   tenantOf(creds.Domain),
+		adoption: c.adoption,
+		listings: c.listings,
+	}, nil
 }
 
 func (c *connector) credentials(ctx context.Context, src xpv2.CredentialsSource, ref *xpv2.SecretReference) (auth0client.Credentials, error) {
@@ -144,7 +183,7 @@ func (c *connector) credentials(ctx context.Context, src xpv2.CredentialsSource,
 			return auth0client.Credentials{}, errors.New(errNoSecretRef)
 		}
 		s := &corev1.Secret{}
-		if err := c.kube.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, s); err != nil {
+		if err := c.secrets.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, s); err != nil {
 			return auth0client.Credentials{}, errors.Wrapf(err, "%s %s/%s", errGetCredsSecret, ref.Namespace, ref.Name)
 		}
 		creds := auth0client.FromSecretData(s.Data)

@@ -304,14 +304,21 @@ func newScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
+// fakeKube is a fake API server holding objs, with the index and status
+// subresource the controller relies on.
+func fakeKube(t *testing.T, objs ...client.Object) client.Client {
+	t.Helper()
+	return fake.NewClientBuilder().WithScheme(newScheme(t)).
+		WithObjects(objs...).
+		WithIndex(&v1alpha1.EventStream{}, externalNameIndex, externalNames).
+		WithStatusSubresource(&v1alpha1.EventStream{}).Build()
+}
+
 // setup stores es and objs in a fake API server and returns an external
 // client for es.
 func setup(t *testing.T, api *fakeAPI, es *v1alpha1.EventStream, objs ...client.Object) (*external, client.Client, *recorder) {
 	t.Helper()
-	kube := fake.NewClientBuilder().WithScheme(newScheme(t)).
-		WithObjects(append([]client.Object{es}, objs...)...).
-		WithIndex(&v1alpha1.EventStream{}, externalNameIndex, externalNames).
-		WithStatusSubresource(&v1alpha1.EventStream{}).Build()
+	kube := fakeKube(t, append([]client.Object{es}, objs...)...)
 	// Work on the stored copy, as the reconciler does.
 	if err := kube.Get(context.Background(), types.NamespacedName{Namespace: es.Namespace, Name: es.Name}, es); err != nil {
 		t.Fatal(err)

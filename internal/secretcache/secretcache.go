@@ -1,0 +1,130 @@
+// Package secretcache reads the Secrets the provider references without
+// caching every Secret in the cluster. A metadata-only informer (names and
+// resource versions, nothing else) says whether the copy kept of a
+// referenced Secret is current; only a Secret that changed is read again
+// from the API server, and only referenced Secrets are held in memory.
+package secretcache
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Reader returns referenced Secrets.
+type Reader struct {
+	meta   client.Reader
+	direct client.Reader
+	now    func() time.Time
+
+	mu      sync.Mutex
+	entries map[types.NamespacedName]*entry
+}
+
+type entry struct {
+	secret *corev1.Secret
+	used   time.Time
+}
+
+// New returns a Reader that asks meta (the manager's cache, serving
+// metav1.PartialObjectMetadata of Secrets) for resource versions and direct
+// (the API server, uncached) for the Secrets themselves.
+func New(meta, direct client.Reader) *Reader {
+	return &Reader{meta: meta, direct: direct, now: time.Now, entries: map[types.NamespacedName]*entry{}}
+}
+
+// Metadata returns an empty Secret metadata object, the form in which the
+// manager's cache and watches see Secrets.
+func Metadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// Get fills s with the Secret key, read from the API server when the kept
+// copy is missing or older than what the metadata informer has seen.
+func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Secret) error {
+	m := Metadata()
+	if err := r.meta.Get(ctx, key, m); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(key)
+		}
+		return err
+	}
+	r.mu.Lock()
+	if e, ok := r.entries[key]; ok && e.secret.ResourceVersion == m.GetResourceVersion() {
+		e.used = r.now()
+		e.secret.DeepCopyInto(s)
+		r.mu.Unlock()
+		return nil
+	}
+	r.mu.Unlock()
+
+	got := &corev1.Secret{}
+	if err := r.direct.Get(ctx, key, got); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(key)
+		}
+		return err
+	}
+	// Keep what a reader needs; annotations may hold a second copy of the
+	// data (kubectl's last-applied-configuration).
+	kept := &corev1.Secret{
+		TypeMeta:   got.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Namespace: got.Namespace, Name: got.Name, UID: got.UID, ResourceVersion: got.ResourceVersion},
+		Type:       got.Type,
+		Data:       got.Data,
+	}
+	r.mu.Lock()
+	r.entries[key] = &entry{secret: kept, used: r.now()}
+	r.mu.Unlock()
+	kept.DeepCopyInto(s)
+	return nil
+}
+
+func (r *Reader) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.entries, key)
+}
+
+// Sweep forgets the Secrets no Get asked for within idle and returns how
+// many it forgot.
+func (r *Reader) Sweep(idle time.Duration) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, now := 0, r.now()
+	for k, e := range r.entries {
+		if now.Sub(e.used) > idle {
+			delete(r.entries, k)
+			n++
+		}
+	}
+	return n
+}
+
+// Len is the number of Secrets kept.
+func (r *Reader) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.entries)
+}
+
+// StripMetadata is the cache transform for Secret metadata: a resource
+// version is all Get and the watches need, and labels or annotations of
+// Secrets nobody references would only take memory.
+func StripMetadata(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		o.ObjectMeta = metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion, DeletionTimestamp: o.DeletionTimestamp}
+		return o, nil
+	}
+	return cache.TransformStripManagedFields()(obj)
+}

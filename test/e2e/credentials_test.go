@@ -1,0 +1,372 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Provider-level resources these tests use directly.
+var (
+	providerConfigGVR = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "providerconfigs"}
+	usageGVR          = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "providerconfigusages"}
+)
+
+// TestNamespacedProviderConfigCannotUseEnvironment: the provider's own
+// credentials are for ClusterProviderConfigs only; the API server refuses a
+// namespaced ProviderConfig asking for them, naming the field.
+func TestNamespacedProviderConfigCannotUseEnvironment(t *testing.T) {
+	ns := namespace(t, "pc-environment")
+	out, err := kubectl(t.Context(), fmt.Appendf(nil, `apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: ProviderConfig
+metadata: {name: borrowed, namespace: %s}
+spec:
+  credentials: {source: Environment}
+`, ns), "apply", "-f", "-")
+	if err == nil {
+		t.Fatalf("the API server accepted a namespaced ProviderConfig with source Environment:\n%s", out)
+	}
+	for _, want := range []string{"spec.credentials.source", "only allowed in a ClusterProviderConfig"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("refusal does not say %q: %s", want, out)
+		}
+	}
+	if _, err := dyn.Resource(providerConfigGVR).Namespace(ns).Get(t.Context(), "borrowed", metav1.GetOptions{}); err == nil {
+		t.Errorf("the refused ProviderConfig exists")
+	}
+	// A ClusterProviderConfig may (dry run: the shared default stays as is).
+	mustKubectl(t, []byte(`apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: ClusterProviderConfig
+metadata: {name: e2e-environment}
+spec:
+  credentials: {source: Environment}
+`), "apply", "--dry-run=server", "-f", "-")
+}
+
+// credentialsSecret returns a Secret with the simulator's credentials and
+// CA, with clientSecret as the client secret.
+func credentialsSecret(t *testing.T, ns, name, clientSecret string) []byte {
+	t.Helper()
+	ca, err := os.ReadFile(state.Sim.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indented := "    " + strings.ReplaceAll(strings.TrimSpace(string(ca)), "\n", "\n    ")
+	return fmt.Appendf(nil, `apiVersion: v1
+kind: Secret
+metadata: {name: %s, namespace: %s}
+stringData:
+  domain: %q
+  clientId: %q
+  clientSecret: %q
+  caCert: |
+%s
+---
+apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: ProviderConfig
+metadata: {name: default, namespace: %s}
+spec:
+  credentials:
+    source: Secret
+    secretRef: {name: %s}
+`, name, ns, state.Sim.Domain, state.Sim.ClientID, clientSecret, indented, ns, name)
+}
+
+// eventBridgeMR is an EventStream managed resource using the namespace's
+// ProviderConfig.
+func eventBridgeMR(ns, name string) []byte {
+	return fmt.Appendf(nil, `apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: EventStream
+metadata: {name: %s, namespace: %s}
+spec:
+  providerConfigRef: {kind: ProviderConfig, name: default}
+  forProvider:
+    name: %s-%s
+    subscriptions: [user.created]
+    status: enabled
+    destination:
+      type: eventbridge
+      eventbridge: {awsAccountId: "123456789012", awsRegion: us-east-1}
+`, name, ns, ns, name)
+}
+
+// configsInUse counts the ProviderConfigs and ClusterProviderConfigs some
+// resource uses: each may fetch tokens.
+func configsInUse(t *testing.T) int {
+	t.Helper()
+	l, err := dyn.Resource(usageGVR).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, u := range l.Items {
+		kind, _, _ := unstructured.NestedString(u.Object, "providerConfigRef", "kind")
+		name, _, _ := unstructured.NestedString(u.Object, "providerConfigRef", "name")
+		if kind == "ProviderConfig" {
+			name = u.GetNamespace() + "/" + name
+		}
+		seen[kind+"/"+name] = true
+	}
+	return len(seen)
+}
+
+// TestPersistentUnauthorized makes the tenant refuse every token it issued,
+// over and over, while EventStreams keep being reconciled. The resources
+// say Auth0 refused the token, and the provider fetches at most one new
+// token per ProviderConfig per minute (plus the one right after the first
+// refusal), not one per reconcile. Then bad client credentials: a clear
+// condition and at most one token request per minute.
+func TestPersistentUnauthorized(t *testing.T) {
+	ns := namespace(t, "unauthorized")
+	ctx := t.Context()
+	mustKubectl(t, credentialsSecret(t, ns, "auth0", state.Sim.ClientSecret), "apply", "-f", "-")
+	names := []string{"revoked-1", "revoked-2", "revoked-3"}
+	for _, n := range names {
+		mustKubectl(t, eventBridgeMR(ns, n), "apply", "-f", "-")
+	}
+	for _, n := range names {
+		eventually(t, readyWithin, "EventStream "+n+" Ready", func(ctx context.Context) error {
+			u, err := getMR(ctx, ns, n)
+			if err != nil {
+				return err
+			}
+			if s, _, _ := condition(u, "Ready"); s != "True" {
+				return fmt.Errorf("conditions: %s", conditionsOf(u))
+			}
+			return nil
+		})
+	}
+	configs := configsInUse(t)
+	before, err := simCounters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// For two minutes and a bit, every token dies as soon as it is issued,
+	// and each stream is poked to reconcile every two seconds.
+	const window = 130 * time.Second
+	start := time.Now()
+	var unauthorized string
+	for i := 0; time.Since(start) < window; i++ {
+		if err := sim.Do(ctx, "POST", "/__sim/tokens/expire", nil, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		if i%4 == 0 {
+			for _, n := range names {
+				mustKubectl(t, nil, "annotate", "--overwrite", "eventstream.auth0.m.openmcf.org", n, "-n", ns, fmt.Sprintf("e2e.openmcf.org/poke=%d", i))
+			}
+		}
+		if unauthorized == "" {
+			if u, err := getMR(ctx, ns, names[0]); err == nil {
+				if s, _, msg := condition(u, "Synced"); s == "False" && strings.Contains(msg, "Auth0 refused the access token") {
+					unauthorized = msg
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	after, err := simCounters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unauthorized == "" {
+		u, _ := getMR(ctx, ns, names[0])
+		t.Errorf("no Synced=False condition saying Auth0 refused the access token; conditions: %s", conditionsOf(u))
+	} else {
+		t.Logf("condition: %s", unauthorized)
+	}
+	refused := after.Get("GET /api/v2/event-streams/{id}", "401") - before.Get("GET /api/v2/event-streams/{id}", "401")
+	tokens := after.TokensIssued - before.TokensIssued
+	// One rebuild right after the first 401, then at most one a minute.
+	budget := configs * (1 + int((elapsed+time.Minute-1)/time.Minute))
+	t.Logf("%s of refused tokens: %d GETs refused, %d tokens issued for %d ProviderConfigs in use (budget %d)", elapsed.Round(time.Second), refused, tokens, configs, budget)
+	if refused < len(names) {
+		t.Errorf("only %d GETs were refused: the tenant did not refuse tokens as intended", refused)
+	}
+	if tokens > budget {
+		t.Errorf("%d tokens issued in %s for %d ProviderConfigs in use; want at most one per ProviderConfig per minute (%d)", tokens, elapsed.Round(time.Second), configs, budget)
+	}
+
+	// Tokens live again: the streams recover with one new token.
+	for _, n := range names {
+		eventually(t, convergeWithin, "EventStream "+n+" Synced again", func(ctx context.Context) error {
+			u, err := getMR(ctx, ns, n)
+			if err != nil {
+				return err
+			}
+			if s, _, _ := condition(u, "Synced"); s != "True" {
+				return fmt.Errorf("conditions: %s", conditionsOf(u))
+			}
+			return nil
+		})
+	}
+
+	// Bad client credentials: the token endpoint refuses them, the
+	// condition says so without the secret, and the provider asks at most
+	// once a minute.
+	const wrong = "wrong-client-secret-e2e"
+	before, err = simCounters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	mustKubectl(t, credentialsSecret(t, ns, "auth0", wrong), "apply", "-f", "-")
+	for i, n := range names {
+		mustKubectl(t, nil, "annotate", "--overwrite", "eventstream.auth0.m.openmcf.org", n, "-n", ns, fmt.Sprintf("e2e.openmcf.org/poke=bad-%d", i))
+	}
+	var refusedMsg string
+	eventually(t, convergeWithin, "a condition saying the credentials are refused", func(ctx context.Context) error {
+		u, err := getMR(ctx, ns, names[0])
+		if err != nil {
+			return err
+		}
+		if s, _, msg := condition(u, "Synced"); s == "False" && strings.Contains(msg, "Auth0 refused the provider's client credentials") {
+			refusedMsg = msg
+			return nil
+		}
+		return fmt.Errorf("conditions: %s", conditionsOf(u))
+	})
+	if strings.Contains(refusedMsg, wrong) {
+		t.Errorf("condition leaks the client secret: %s", refusedMsg)
+	}
+	t.Logf("condition: %s", refusedMsg)
+	after, err = simCounters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed = time.Since(start)
+	requests := after.Get("POST /oauth/token", "401") - before.Get("POST /oauth/token", "401")
+	if budget := 1 + int(elapsed/time.Minute); requests > budget {
+		t.Errorf("%d refused token requests in %s for one ProviderConfig; want at most one a minute (%d)", requests, elapsed.Round(time.Second), budget)
+	}
+	for _, n := range names {
+		mustKubectl(t, nil, "delete", "eventstream.auth0.m.openmcf.org", n, "-n", ns, "--wait=false")
+	}
+	// The streams cannot be deleted with refused credentials: restore them.
+	mustKubectl(t, credentialsSecret(t, ns, "auth0", state.Sim.ClientSecret), "apply", "-f", "-")
+	eventually(t, deleteWithin, "EventStreams deleted", func(ctx context.Context) error {
+		l, err := dyn.Resource(mrGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(l.Items) > 0 {
+			return fmt.Errorf("%d EventStreams left", len(l.Items))
+		}
+		return nil
+	})
+}
+
+// TestSecretsNotEchoed: Auth0 quotes a webhook endpoint it refuses; when
+// the endpoint carries user-info (a password), neither the EventStream's
+// conditions and events, nor the XR, nor the provider's log show it.
+func TestSecretsNotEchoed(t *testing.T) {
+	ns := namespace(t, "secrets-echo")
+	ctx := t.Context()
+	const password = "hunter2-e2e-userinfo"
+	host := "hooks-" + ns + ".example.com"
+	endpoint := "https://alice:" + password + "@" + host + "/x"
+	before := streamsNamed(t, "echoed")
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
+kind: Auth0EventStream
+metadata:
+  name: echoed
+  namespace: %s
+spec:
+  destinationType: webhook
+  subscriptions: [user.created]
+  webhookConfiguration:
+    webhookEndpoint: %q
+    webhookAuthorization:
+      method: bearer
+      token: "e2e-bearer-token-value"
+`, ns, endpoint), "apply", "-f", "-")
+
+	// Auth0's refusal reaches the XR, masked.
+	const auth0Says = "absolute-https-uri"
+	var xrMsg string
+	eventually(t, readyWithin, "the XR shows Auth0's refusal", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns, "echoed")
+		if err != nil {
+			return err
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if msg, _ := m["message"].(string); strings.Contains(msg, auth0Says) {
+				xrMsg = msg
+				return nil
+			}
+		}
+		return fmt.Errorf("no condition with Auth0's message; conditions: %s", conditionsOf(u))
+	})
+	t.Logf("XR condition: %s", xrMsg)
+	if !strings.Contains(xrMsg, "[redacted]@"+host) {
+		t.Errorf("XR condition %q does not show the masked endpoint", xrMsg)
+	}
+
+	// Everything said about the EventStream: its conditions and events.
+	var texts []string
+	l, err := dyn.Resource(mrGVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mr := range l.Items {
+		ep, _, _ := unstructured.NestedString(mr.Object, "spec", "forProvider", "destination", "webhook", "endpoint")
+		if !strings.Contains(ep, host) {
+			continue
+		}
+		conds, _, _ := unstructured.NestedSlice(mr.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			msg, _ := m["message"].(string)
+			texts = append(texts, "condition: "+msg)
+		}
+		out := mustKubectl(t, nil, "get", "events", "-n", mr.GetNamespace(), "--field-selector", "involvedObject.name="+mr.GetName(), "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			texts = append(texts, "event: "+line)
+		}
+	}
+	if len(texts) == 0 {
+		t.Fatalf("found no EventStream for %s", host)
+	}
+	sawAuth0 := false
+	for _, s := range texts {
+		if strings.Contains(s, password) {
+			t.Errorf("leaks the endpoint's password: %s", s)
+		}
+		sawAuth0 = sawAuth0 || strings.Contains(s, auth0Says)
+	}
+	if !sawAuth0 {
+		t.Errorf("no condition or event carries Auth0's message: %v", texts)
+	}
+	for _, p := range state.Processes {
+		if p.Name != "provider-auth0" {
+			continue
+		}
+		b, err := os.ReadFile(p.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), password) {
+			t.Errorf("the provider's log (%s) holds the endpoint's password", p.Log)
+		}
+	}
+	if after := streamsNamed(t, "echoed"); after != before {
+		t.Errorf("the simulator holds %d streams named echoed, %d before", after, before)
+	}
+	mustKubectl(t, nil, "delete", "auth0eventstream", "echoed", "-n", ns, "--timeout=2m")
+}
