@@ -173,6 +173,11 @@ bench: ## Measure the provider binary (Auth0 calls per poll, token fetches, RSS 
 BENCH_E2E_DIR ?= _output/bench-e2e
 SOAK_DIR ?= _output/soak
 RATE ?= 50
+# The provider's flags sized for N streams at RATE (docs/performance.md):
+# polls take at most a quarter of the rate limit (--poll >= 4 N / RATE,
+# at least the 1m default), one reconcile per Auth0 call up to the limit.
+# PROVIDER_ARGS= (empty) keeps the control plane's own provider flags.
+PROVIDER_ARGS ?= --poll=$$(( (4 * $(1) / $(RATE)) > 60 ? (4 * $(1) / $(RATE)) : 60 ))s --max-reconcile-rate=$(RATE)
 
 # bench_plane runs bench/e2e with $(2) on a fresh control plane in $(1),
 # always bringing it down.
@@ -186,11 +191,11 @@ endef
 
 .PHONY: bench-e2e
 bench-e2e: ## Whole loop: N (1000) Auth0EventStreams on a local control plane, simulator limited to RATE (50)/s; ends with the bench-e2e: summary line.
-	$(call bench_plane,$(BENCH_E2E_DIR),--n $(or $(N),1000) --rate-limit $(RATE))
+	$(call bench_plane,$(BENCH_E2E_DIR),--n $(or $(N),1000) --rate-limit $(RATE) --provider-args "$(call PROVIDER_ARGS,$(or $(N),1000))")
 
 .PHONY: soak
 soak: ## Whole loop under faults (20% 5xx, 5% hung, 2% lost responses): N (500) composites created, updated, deleted; ends with the soak: summary line.
-	$(call bench_plane,$(SOAK_DIR),--soak --n $(or $(N),500) --rate-limit $(RATE))
+	$(call bench_plane,$(SOAK_DIR),--soak --n $(or $(N),500) --rate-limit $(RATE) --provider-args "$(call PROVIDER_ARGS,$(or $(N),500))")
 
 .PHONY: bench-smoke
 bench-smoke: ## Small versions of bench-e2e, soak and bench (N=20) so they cannot rot; fails on duplicates, leaks or secrets in logs, never on times.

@@ -53,6 +53,7 @@ func BenchmarkProvider(b *testing.B) {
 	streams := envInt("BENCH_STREAMS", 1000)
 	configs := envInt("BENCH_PROVIDER_CONFIGS", 2)
 	poll := envDuration("BENCH_POLL", 30*time.Second)
+	rate := envInt("BENCH_MAX_RECONCILE_RATE", 50)
 	unrelated := envInt("BENCH_UNRELATED_SECRETS", 0)
 	unrelatedKiB := envInt("BENCH_UNRELATED_SECRET_KIB", 64)
 	ctx := context.Background()
@@ -96,7 +97,7 @@ func BenchmarkProvider(b *testing.B) {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca,
-		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", "50",
+		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", strconv.Itoa(rate),
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -118,7 +119,10 @@ func BenchmarkProvider(b *testing.B) {
 	// polled at least twice more.
 	env.Sim.Server().ResetCounters()
 	window := time.Now()
-	providertest.Eventually(b, 5*poll+time.Minute, "two polls per stream", func() string {
+	// Polls run at most --max-reconcile-rate: when streams/poll is more,
+	// two polls per stream take longer than two poll intervals.
+	patience := max(5*poll, time.Duration(4*streams/rate)*time.Second) + time.Minute
+	providertest.Eventually(b, patience, "two polls per stream", func() string {
 		if got := env.Sim.Server().Counters().Total("GET /api/v2/event-streams/{id}"); got < 2*streams {
 			return fmt.Sprintf("%d of %d GETs", got, 2*streams)
 		}
@@ -147,6 +151,9 @@ func BenchmarkProvider(b *testing.B) {
 	// shorter than streams / --max-reconcile-rate, polls are permanently
 	// behind and this is the latency a user sees).
 	pollRate := float64(gets) / time.Since(window).Seconds()
+	b.ReportMetric(float64(streams)/pollRate, "effective-poll-s")
+	b.Logf("effective poll interval per stream: %.1fs (--poll %s, --max-reconcile-rate %d: polls due %.1f/s)",
+		float64(streams)/pollRate, poll, rate, float64(streams)/poll.Seconds())
 	newReady, rotated, rotatedStreams := eventsUnderPolls(b, env, streams, configs)
 	b.ReportMetric(newReady.Seconds(), "new-stream-Ready-s")
 	b.ReportMetric(rotated.Seconds(), "rotation-applied-s")

@@ -479,14 +479,19 @@ func readyWithID(u *unstructured.Unstructured) bool {
 	return false
 }
 
-// every calls f every interval until it reports done or ctx ends.
+// every calls f every interval until it reports done or ctx ends. An
+// error is logged and the call repeated: a loaded API server times out
+// lists now and then.
 func every(ctx context.Context, interval time.Duration, f func() (bool, error)) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		done, err := f()
-		if err != nil || done {
-			return err
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "retrying after: %v\n", err)
+		}
+		if done {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
