@@ -95,7 +95,7 @@ GO
     src="$CACHE_DIR/src/crossplane-$CROSSPLANE_VERSION"
     if [[ ! -f "$src/.ready" ]]; then
       wrap "$src" local/crossplane
-      (cd "$src" && go get "github.com/crossplane/crossplane/v2/cmd/crank@$version" "github.com/crossplane/crossplane/v2/cmd/crossplane@$version" >&2)
+      (cd "$src" && go get "github.com/crossplane/crossplane/v2/cmd/crank@$CROSSPLANE_VERSION" "github.com/crossplane/crossplane/v2/cmd/crossplane@$CROSSPLANE_VERSION" >&2)
       touch "$src/.ready"
     fi
     (cd "$src" && go build -o "$out.tmp" \
