@@ -162,6 +162,9 @@ func untar(r io.Reader, root string) error {
 		default:
 			return fmt.Errorf("%s: unsupported tar entry type %q", h.Name, h.Typeflag)
 		}
+		if h.Typeflag == tar.TypeLink {
+			continue // Shares the inode, owner and mode of its target.
+		}
 		if err := os.Lchown(target, h.Uid, h.Gid); err != nil {
 			return err
 		}

@@ -175,7 +175,10 @@ func (p *plane) stopRuntime(name string) error {
 // runtimeFiles, readable by the image's user only.
 func placeFiles(img *unpacked, files map[string][]byte) error {
 	dir := filepath.Join(img.Root, runtimeFiles)
-	if err := os.MkdirAll(dir, 0o500); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil { //nolint:gosec // Like /run in an image: traversable.
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	if err := os.Mkdir(dir, 0o500); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	if err := os.Chown(dir, img.UID, img.GID); err != nil {
