@@ -203,6 +203,10 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", opts.Dir, err)
 	}
+	if opts.Product && os.Geteuid() != 0 {
+		// Checked first: it would otherwise fail after minutes of start-up.
+		return nil, errors.New("up --product runs the function and provider images chrooted as their user (uid 65532), as a container runtime would; that needs root (CAP_SYS_CHROOT, CAP_SETUID)")
+	}
 	if old, lerr := Load(dir); lerr == nil {
 		if old.Ready && old.Alive() && (old.Product || !opts.Product) && old.Flavour == flavour(opts) {
 			return old, nil
@@ -213,12 +217,12 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		}
 	}
 	// Keep the folder (its logs are useful) but start from empty state.
-	for _, sub := range []string{"etcd", "pki", "logs", "xpkg-cache", "tls", "packages", "bin", registryProcess, runtimeDir, "xpkg", stateFile} {
+	for _, sub := range []string{"etcd", "pki", "logs", "xpkg-cache", "package-cache", "tls", "packages", "bin", registryProcess, runtimeDir, "xpkg", stateFile} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return nil, fmt.Errorf("clean %s: %w", sub, err)
 		}
 	}
-	for _, sub := range []string{"logs", "pki", "xpkg-cache", "tls", "bin", runtimeDir} {
+	for _, sub := range []string{"logs", "pki", "package-cache", "tls", "bin", runtimeDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", sub, err)
 		}
@@ -569,7 +573,8 @@ func (p *plane) crossplane(ctx context.Context) error {
 	}
 	xp, err := p.start("crossplane", p.state.Tools["crossplane"], []string{"core", "start",
 		"--enable-webhooks=false", "--package-runtime=External",
-		"--xpkg-cache-dir=" + filepath.Join(p.dir, "xpkg-cache"),
+		// Where core keeps the packages it fetched from the registry.
+		"--xpkg-cache-dir=" + filepath.Join(p.dir, "package-cache"),
 		"--tls-client-certs-dir=" + clientDir,
 		// Trust the local registry's CA when pulling packages.
 		"--ca-bundle-path=" + p.state.Registry.CACert,

@@ -144,11 +144,14 @@ func (p *plane) publish(ctx context.Context, version string) error {
 	}
 	start := time.Now()
 	out := filepath.Join(p.dir, "xpkg", version)
+	// Build in the plane's folder, so a make packages in the tree is not
+	// disturbed.
+	build := "BUILD_DIR=" + filepath.Join(p.dir, "xpkg", "build-"+version)
 	// make publish pushes with crossplane xpkg push, which trusts
 	// SSL_CERT_FILE. This program may itself run under make (make e2e):
 	// the sub-make must not inherit its jobserver or variables.
 	env := []string{"SSL_CERT_FILE=" + p.state.Registry.CACert, "MAKEFLAGS=", "MAKELEVEL=", "MFLAGS="}
-	if _, err := p.run(ctx, "publish", env, "make", "packages", "VERSION="+version, "XPKG_DIR="+out); err != nil {
+	if _, err := p.run(ctx, "publish", env, "make", "packages", "VERSION="+version, "XPKG_DIR="+out, build); err != nil {
 		return fmt.Errorf("build packages %s: %w", version, err)
 	}
 	if _, err := p.run(ctx, "publish", env, "make", "publish", "REGISTRY="+p.state.Registry.Repository(), "VERSION="+version, "XPKG_DIR="+out); err != nil {
