@@ -124,7 +124,7 @@ spec:
 	// revisions' images and stops the old ones.
 	eventually(t, installWithin, "Function and Provider upgraded to "+next, func(ctx context.Context) error {
 		if _, err := controlplane.SyncRuntime(ctx, state.Dir, os.Stderr); err != nil {
-			return err
+			t.Fatalf("play the package runtime: %v", err)
 		}
 		for _, o := range []struct{ kind, name string }{{"Configuration", conf}, {"Function", controlplane.FunctionName}, {"Provider", controlplane.ProviderName}} {
 			u, err := dyn.Resource(packageGVR(o.kind)).Get(ctx, o.name, metav1.GetOptions{})

@@ -205,10 +205,14 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 	}
 	// Play the runtime for the revisions Crossplane creates until the
 	// Configuration and both of its dependencies are healthy.
-	var pending []string
+	var (
+		pending []string
+		syncErr error
+	)
 	err := p.waitFor(ctx, "Configuration "+name+" and its dependencies healthy", 5*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
-		if _, err := p.syncRuntime(ctx); err != nil {
-			return false, err
+		// A revision whose image cannot run will not get better by waiting.
+		if _, syncErr = p.syncRuntime(ctx); syncErr != nil {
+			return true, nil
 		}
 		pending = pending[:0]
 		for _, o := range []struct {
@@ -228,6 +232,9 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 		}
 		return len(pending) == 0, nil
 	})
+	if syncErr != nil {
+		return fmt.Errorf("play the package runtime for Configuration %s: %w", name, syncErr)
+	}
 	if err != nil {
 		return fmt.Errorf("%w\nnot healthy: %s", err, strings.Join(pending, "; "))
 	}
