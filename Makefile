@@ -36,15 +36,82 @@ TEST_ENV = export CROSSPLANE_CLI=$$(hack/build-tool.sh crank) KUBEBUILDER_ASSETS
 test: ## Run unit, golden, validation and integration tests.
 	$(TEST_ENV) go test -count=1 -timeout 30m ./...
 
+# Release version of the binaries, images and packages. Packages and tags
+# must be semver (vMAJOR.MINOR.PATCH[-PRERELEASE]): Crossplane's dependency
+# resolver ignores other tags.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --match 'v*' 2>/dev/null || echo v0.0.0-dev)
+endif
+# Fixed timestamps make the images reproducible: same source, same digests.
+ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
+SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null)
+endif
+export SOURCE_DATE_EPOCH
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_URL := https://github.com/xp-auth0/auth0-eventstream
+
 XPKG_DIR ?= _output/xpkg
+# Binaries, runtime image tarballs and the stamped Configuration roots.
+BUILD_DIR ?= _output/build
+ARCHS := amd64 arm64
+GO_LDFLAGS = -s -w -X github.com/xp-auth0/auth0-eventstream/internal/version.Version=$(VERSION)
+
+# check_version fails unless $(VERSION) is semver with a leading v.
+check_version = [[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$$ ]] || \
+	{ echo "$@: VERSION=$(VERSION) is not a semver version such as v1.2.3 or v1.2.3-rc.1 (Crossplane resolves only semver tags)" >&2; exit 1; }
 
 .PHONY: packages
-packages: ## Build every Crossplane package (function, provider, configurations) with crossplane xpkg build into $(XPKG_DIR).
-	@mkdir -p $(XPKG_DIR)
-	@crank=$$(hack/build-tool.sh crank); for p in function provider configuration configuration-legacy; do \
-	  [ -f package/$$p/crossplane.yaml ] || { echo "packages: package/$$p has no crossplane.yaml" >&2; exit 1; }; \
-	  $$crank xpkg build --package-root=package/$$p --examples-root=package/$$p/no-examples -o $(XPKG_DIR)/$$p.xpkg; \
-	  echo "$(XPKG_DIR)/$$p.xpkg"; \
+packages: ## Build the runtime images (linux amd64, arm64), the Function and Provider xpkgs per architecture and both Configurations into $(XPKG_DIR), for VERSION.
+	@$(check_version)
+	@[[ -n "$(SOURCE_DATE_EPOCH)" ]] || { echo "packages: set SOURCE_DATE_EPOCH (no git history to take it from)" >&2; exit 1; }
+	@rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR) $(XPKG_DIR) && rm -f $(XPKG_DIR)/*.xpkg $(XPKG_DIR)/VERSION
+	go build -o $(BUILD_DIR)/build-image ./cmd/build-image
+	@crank=$$(hack/build-tool.sh crank); \
+	labels="--label org.opencontainers.image.source=$(SOURCE_URL) --label org.opencontainers.image.revision=$(REVISION) --label org.opencontainers.image.version=$(VERSION)"; \
+	for arch in $(ARCHS); do \
+	  d=$(BUILD_DIR)/linux_$$arch; \
+	  echo "packages: linux/$$arch binaries"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -buildvcs=false -ldflags "$(GO_LDFLAGS)" -o $$d/function . ; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -buildvcs=false -ldflags "$(GO_LDFLAGS)" -o $$d/provider ./cmd/provider; \
+	  $(BUILD_DIR)/build-image --platform linux/$$arch --file $$d/function=/function:0755 --entrypoint /function \
+	    --port 9443/tcp --port 8080/tcp $$labels --label org.opencontainers.image.title=function-auth0-eventstream \
+	    --tag function-auth0-eventstream:$(VERSION)-$$arch -o $$d/function-image.tar; \
+	  $(BUILD_DIR)/build-image --platform linux/$$arch --file $$d/provider=/provider:0755 --entrypoint /provider \
+	    --port 8080/tcp --port 8081/tcp $$labels --label org.opencontainers.image.title=provider-auth0-eventstream \
+	    --tag provider-auth0-eventstream:$(VERSION)-$$arch -o $$d/provider-image.tar; \
+	  for p in function provider; do \
+	    $$crank xpkg build --package-root=package/$$p --examples-root=package/$$p/no-examples \
+	      --embed-runtime-image-tarball=$$d/$$p-image.tar -o $(XPKG_DIR)/$$p-auth0-eventstream-$$arch.xpkg; \
+	  done; \
+	done; \
+	v=$(VERSION); core=$${v%%-*}; IFS=. read -r major minor _ <<<"$${core#v}"; \
+	constraint=">=$$v, <v$$major.$$((minor + 1)).0"; \
+	for c in configuration configuration-legacy; do \
+	  root=$(BUILD_DIR)/package/$$c; mkdir -p $$root; cp -R package/$$c/. $$root/; \
+	  sed -E -i 's/^([[:space:]]*version: )"[^"]*"([[:space:]]*# stamped by make packages.*)$$/\1"'"$$constraint"'"\2/' $$root/crossplane.yaml; \
+	  n=$$(grep -cF "version: \"$$constraint\"" $$root/crossplane.yaml || true); \
+	  [[ $$n == 2 ]] || { echo "packages: stamped $$n dependsOn versions in $$root/crossplane.yaml, want 2 (Function and Provider)" >&2; exit 1; }; \
+	  $$crank xpkg build --package-root=$$root --examples-root=$$root/no-examples -o $(XPKG_DIR)/$$c-auth0-eventstream.xpkg; \
+	done; \
+	mv $(XPKG_DIR)/configuration-legacy-auth0-eventstream.xpkg $(XPKG_DIR)/configuration-auth0-eventstream-legacy.xpkg; \
+	echo "$(VERSION)" >$(XPKG_DIR)/VERSION; \
+	ls -1 $(XPKG_DIR)/*.xpkg
+
+# Where make publish pushes: host[:port]/org.
+REGISTRY ?=
+
+.PHONY: publish
+publish: ## Push the packages make packages built to REGISTRY=host/org as VERSION (one multi-arch index per Function and Provider). SSL_CERT_FILE trusts a private CA.
+	@$(check_version)
+	@[[ -n "$(REGISTRY)" ]] || { echo "publish: set REGISTRY=host[:port]/org" >&2; exit 1; }
+	@built=$$(cat $(XPKG_DIR)/VERSION 2>/dev/null || true); [[ "$$built" == "$(VERSION)" ]] || \
+	  { echo "publish: $(XPKG_DIR) holds packages of version '$$built', not $(VERSION): run make packages VERSION=$(VERSION) first" >&2; exit 1; }
+	@crank=$$(hack/build-tool.sh crank); set -x; \
+	for p in function provider; do \
+	  $$crank xpkg push -f $(XPKG_DIR)/$$p-auth0-eventstream-amd64.xpkg,$(XPKG_DIR)/$$p-auth0-eventstream-arm64.xpkg $(REGISTRY)/$$p-auth0-eventstream:$(VERSION); \
+	done; \
+	for c in configuration-auth0-eventstream configuration-auth0-eventstream-legacy; do \
+	  $$crank xpkg push -f $(XPKG_DIR)/$$c.xpkg $(REGISTRY)/$$c:$(VERSION); \
 	done
 
 .PHONY: render

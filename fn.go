@@ -22,6 +22,7 @@ import (
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
 	"github.com/xp-auth0/auth0-eventstream/internal/eventtypes"
+	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
 // Names of the composed resources within the pipeline (not metadata.name).
@@ -70,6 +71,10 @@ var defaultProviderConfigRef = xpv2.ProviderConfigReference{Kind: "ClusterProvid
 // KindLegacyComposite is the cluster-scoped composite of the legacy, claim
 // based flavour of the API.
 const KindLegacyComposite = "XAuth0EventStream"
+
+// LabelFunctionVersion on every composed resource names the release of the
+// function that composed it, so an upgrade is visible on what it touched.
+const LabelFunctionVersion = "auth0.openmcf.org/function-version"
 
 // Labels Crossplane sets on a legacy XR created for a claim.
 const (
@@ -276,7 +281,7 @@ func compose(spec *xrSpec, t target, in *v1beta1.Input) (*v1alpha1.EventStream, 
 	}
 
 	es := &v1alpha1.EventStream{
-		ObjectMeta: metav1.ObjectMeta{Name: t.Name, Namespace: t.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: t.Name, Namespace: t.Namespace, Labels: versionLabels()},
 		Spec: v1alpha1.EventStreamSpec{
 			ManagedResourceSpec: xpv2.ManagedResourceSpec{
 				ProviderConfigReference: &pcr,
@@ -328,13 +333,17 @@ func compose(spec *xrSpec, t target, in *v1beta1.Input) (*v1alpha1.EventStream, 
 		d.Webhook = &v1alpha1.WebhookDestination{Endpoint: spec.WebhookConfiguration.WebhookEndpoint, Authorization: wa}
 		if len(data) > 0 {
 			secret = &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: t.Namespace},
+				ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: t.Namespace, Labels: versionLabels()},
 				Type:       corev1.SecretTypeOpaque,
 				Data:       data,
 			}
 		}
 	}
 	return es, secret
+}
+
+func versionLabels() map[string]string {
+	return map[string]string{LabelFunctionVersion: version.Version}
 }
 
 func unknownEventTypes(subs []string) []string {

@@ -16,6 +16,8 @@ import (
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/response"
+
+	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
 // xrJSON is a namespaced Auth0EventStream in namespace team-a.
@@ -30,12 +32,12 @@ func esJSON(name, forProvider string) string {
 }
 
 func esJSONWith(ns, name, forProvider, pcr, mp string) string {
-	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":%q,"namespace":%q},"spec":{"forProvider":%s,"providerConfigRef":%s,"managementPolicies":%s}}`, name, ns, forProvider, pcr, mp)
+	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":%q,"namespace":%q,"labels":{%q:%q}},"spec":{"forProvider":%s,"providerConfigRef":%s,"managementPolicies":%s}}`, name, ns, LabelFunctionVersion, version.Version, forProvider, pcr, mp)
 }
 
 func secretJSON(ns, name string, data map[string]string) string {
 	b, _ := json.Marshal(data)
-	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q,"namespace":%q},"type":"Opaque","data":%s}`, name, ns, b)
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q,"namespace":%q,"labels":{%q:%q}},"type":"Opaque","data":%s}`, name, ns, LabelFunctionVersion, version.Version, b)
 }
 
 func req(xr string, input string, observed map[string]string) *fnv1.RunFunctionRequest {

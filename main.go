@@ -7,10 +7,14 @@ import (
 	"github.com/alecthomas/kong"
 
 	function "github.com/crossplane/function-sdk-go"
+
+	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
 // CLI of this Function: the flags Crossplane and crossplane render expect.
 type CLI struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
 	Debug bool `help:"Emit debug logs in addition to info logs." short:"d"`
 
 	Network               string `default:"tcp"   help:"Network on which to listen for gRPC connections."`
@@ -37,6 +41,7 @@ func (c *CLI) Run() error {
 }
 
 func main() {
-	ctx := kong.Parse(&CLI{}, kong.Description("A Crossplane composition function that composes Auth0 event streams."))
+	ctx := kong.Parse(&CLI{}, kong.Description("A Crossplane composition function that composes Auth0 event streams."),
+		kong.Vars{"version": version.Version})
 	ctx.FatalIfErrorf(ctx.Run())
 }

@@ -35,12 +35,12 @@ import (
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
 	xpcontroller "github.com/xp-auth0/auth0-eventstream/internal/controller"
 	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
+	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 type cli struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
 	Debug                   bool   `short:"d" help:"Log at debug level."`
 	Kubeconfig              string `help:"Kubeconfig to use out of cluster; default: KUBECONFIG, then in-cluster config, then ~/.kube/config." type:"path"`
 	LeaderElection          bool   `short:"l" help:"Use leader election, for more than one replica." env:"LEADER_ELECTION"`
@@ -63,7 +63,8 @@ type cli struct {
 
 func main() {
 	var c cli
-	kctx := kong.Parse(&c, kong.Name("provider"), kong.Description("Crossplane provider for Auth0 event streams."))
+	kctx := kong.Parse(&c, kong.Name("provider"), kong.Description("Crossplane provider for Auth0 event streams."),
+		kong.Vars{"version": version.Version})
 	kctx.FatalIfErrorf(c.run())
 }
 
@@ -148,7 +149,7 @@ func (c *cli) run() error {
 
 	clients := auth0client.NewCache(auth0client.Config{
 		CACerts:        ca,
-		UserAgent:      "provider-auth0-eventstream/" + version,
+		UserAgent:      "provider-auth0-eventstream/" + version.Version,
 		AttemptTimeout: c.Auth0Timeout,
 		MaxRetries:     c.Auth0MaxRetries,
 		Metrics:        auth0Metrics,
@@ -160,7 +161,7 @@ func (c *cli) run() error {
 	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{Clients: clients, CreationGracePeriod: c.CreationGracePeriod}); err != nil {
 		return fmt.Errorf("cannot set up controllers: %w", err)
 	}
-	log.Info("Starting", "version", version, "poll", c.Poll.String(), "sync", c.Sync.String())
+	log.Info("Starting", "version", version.Version, "poll", c.Poll.String(), "sync", c.Sync.String())
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
