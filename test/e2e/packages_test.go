@@ -56,8 +56,8 @@ func TestInstalledFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, r, m := condition(lock, "ResolutionSucceeded"); st != "True" {
-		t.Errorf("Lock: ResolutionSucceeded=%s %s %s", st, r, m)
+	if st, r, m := condition(lock, "Resolved"); st != "True" || r != "DependencyResolutionSucceeded" {
+		t.Errorf("Lock: Resolved=%s %s %s", st, r, m)
 	}
 	checkRuntime(t, s, controlplane.InitialVersion)
 }
