@@ -3,6 +3,7 @@ module github.com/xp-auth0/auth0-eventstream
 go 1.26.0
 
 require (
+	github.com/Masterminds/semver v1.5.0
 	github.com/alecthomas/kong v1.16.1
 	github.com/auth0/go-auth0 v1.49.0
 	github.com/crossplane/crossplane-runtime/v2 v2.3.3
