@@ -217,7 +217,7 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		}
 	}
 	// Keep the folder (its logs are useful) but start from empty state.
-	for _, sub := range []string{"etcd", "pki", "logs", "xpkg-cache", "package-cache", "tls", "packages", "bin", registryProcess, runtimeDir, "xpkg", stateFile} {
+	for _, sub := range []string{"etcd", "pki", "logs", "package-cache", "tls", "bin", registryProcess, runtimeDir, "xpkg", stateFile} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return nil, fmt.Errorf("clean %s: %w", sub, err)
 		}
