@@ -309,3 +309,44 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 }
 
 var errNoRegistry = errors.New("the control plane runs no registry")
+
+// PackagesSettled reports whether every Configuration, Function and
+// Provider is Installed and Healthy for its current spec (conditions of its
+// latest generation), or else what is still pending. Right after a package
+// change, conditions still describe the previous generation.
+func PackagesSettled(ctx context.Context, dir string) (bool, string, error) {
+	p, err := attach(dir, nil)
+	if err != nil {
+		return false, "", err
+	}
+	for _, gvr := range []schema.GroupVersionResource{ConfigurationGVR, FunctionGVR, ProviderGVR} {
+		l, err := p.dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "", fmt.Errorf("list %s: %w", gvr.Resource, err)
+		}
+		for i := range l.Items {
+			u := &l.Items[i]
+			for _, typ := range []string{"Installed", "Healthy"} {
+				if !currentCondition(u, typ) {
+					return false, gvr.Resource + "/" + u.GetName() + ": " + conditionSummary(u), nil
+				}
+			}
+		}
+	}
+	return true, "", nil
+}
+
+// currentCondition reports whether condition typ is True and was observed
+// for the object's current generation.
+func currentCondition(u *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != typ {
+			continue
+		}
+		gen, _, _ := unstructured.NestedInt64(m, "observedGeneration")
+		return m["status"] == "True" && gen == u.GetGeneration()
+	}
+	return false
+}
