@@ -455,13 +455,24 @@ func (r *run) deleteAll(ctx context.Context) error {
 func (r *run) listXRs(ctx context.Context) ([]unstructured.Unstructured, error) {
 	var out []unstructured.Unstructured
 	for i := range r.cfg.namespaces {
-		l, err := r.dyn.Resource(xrGVR).Namespace(r.ns(i)).List(ctx, metav1.ListOptions{})
+		l, err := r.dyn.Resource(xrGVR).Namespace(r.ns(i)).List(ctx, cached)
 		if err != nil {
 			return nil, fmt.Errorf("list Auth0EventStreams: %w", err)
 		}
 		out = append(out, l.Items...)
 	}
 	return out, nil
+}
+
+// cached lists from the API server's watch cache (resourceVersion 0)
+// instead of a quorum read from etcd: the benchmark's own polling must not
+// load the API server it measures.
+var cached = metav1.ListOptions{ResourceVersion: "0"}
+
+// pollInterval spaces the benchmark's lists: about one list of 100
+// composites per second.
+func (r *run) pollInterval() time.Duration {
+	return min(max(time.Second, time.Duration(r.cfg.n/100)*time.Second), 10*time.Second)
 }
 
 func readyWithID(u *unstructured.Unstructured) bool {
@@ -505,7 +516,7 @@ func every(ctx context.Context, interval time.Duration, f func() (bool, error)) 
 // (and, with extra, extra holds for it).
 func (r *run) waitReady(ctx context.Context, start time.Time, extra func(*unstructured.Unstructured) bool) error {
 	last := time.Time{}
-	return every(ctx, time.Second, func() (bool, error) {
+	return every(ctx, r.pollInterval(), func() (bool, error) {
 		l, err := r.listXRs(ctx)
 		if err != nil {
 			return false, err
@@ -586,14 +597,14 @@ func (r *run) duplicates(ctx context.Context) (int, error) {
 // simulator first held none of the run's streams.
 func (r *run) waitDeleted(ctx context.Context, start time.Time) (gone time.Duration, leaked int, err error) {
 	last := time.Time{}
-	err = every(ctx, time.Second, func() (bool, error) {
+	err = every(ctx, r.pollInterval(), func() (bool, error) {
 		xrs, err := r.listXRs(ctx)
 		if err != nil {
 			return false, err
 		}
 		mrs := 0
 		for i := range r.cfg.namespaces {
-			l, err := r.dyn.Resource(mrGVR).Namespace(r.ns(i)).List(ctx, metav1.ListOptions{})
+			l, err := r.dyn.Resource(mrGVR).Namespace(r.ns(i)).List(ctx, cached)
 			if err != nil {
 				return false, fmt.Errorf("list EventStreams: %w", err)
 			}
