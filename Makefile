@@ -14,11 +14,16 @@ help: ## List targets.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n",$$1,$$2}'
 
 .PHONY: generate
-generate: ## Generate deepcopy code and CRDs.
+generate: ## Generate deepcopy code, CRDs and the composite's XRDs (from apis/platform/v1).
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./apis/... paths=./input/...
 	go tool angryjet generate-methodsets --header-file=hack/boilerplate.go.txt ./apis/...
-	$(CONTROLLER_GEN) crd:allowDangerousTypes=false paths=./apis/... output:crd:artifacts:config=package/provider/crds
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=false paths=./apis/auth0/... output:crd:artifacts:config=package/provider/crds
 	$(CONTROLLER_GEN) crd paths=./input/... output:crd:artifacts:config=package/function/input
+	@# The composite's XRDs, namespaced and legacy, from apis/platform/v1.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(CONTROLLER_GEN) crd paths=./apis/platform/... output:crd:artifacts:config=$$tmp && \
+	  go run ./hack/gen-xrd -crd $$tmp/auth0.openmcf.org_auth0eventstreams.yaml \
+	    -namespaced package/configuration/definition.yaml -legacy package/configuration-legacy/definition.yaml
 
 .PHONY: generate-check
 generate-check: generate ## Fail if generated files differ from what is committed.
