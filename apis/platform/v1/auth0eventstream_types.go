@@ -28,6 +28,7 @@ const (
 // +kubebuilder:printcolumn:name="DESTINATION",type=string,JSONPath=".spec.destinationType"
 // +kubebuilder:printcolumn:name="STREAM-ID",type=string,JSONPath=".status.outputs.id"
 // +kubebuilder:printcolumn:name="STREAM-STATUS",type=string,JSONPath=".status.outputs.status"
+// +kubebuilder:printcolumn:name="FAILED-24H",type=integer,JSONPath=".status.deliveries.failed24h",description="Deliveries that failed in the last 24 hours, from Auth0's stats."
 // +kubebuilder:printcolumn:name="REASON",type=string,JSONPath=".status.conditions[?(@.type=='StreamReady')].reason",description="Why the Auth0 stream is or is not ready, from the EventStream managed resource."
 // +kubebuilder:printcolumn:name="MESSAGE",type=string,JSONPath=".status.conditions[?(@.type=='StreamReady')].message",priority=1
 type Auth0EventStream struct {
@@ -215,6 +216,64 @@ type Auth0EventStreamStatus struct {
 	// The stream as Auth0 reports it.
 	// +optional
 	Outputs *Outputs `json:"outputs,omitempty"`
+	// How deliveries to the destination went, from the EventStream managed
+	// resource (condition DeliveriesHealthy says whether they fail).
+	// +optional
+	Deliveries *Deliveries `json:"deliveries,omitempty"`
+}
+
+// Deliveries is the stream's delivery health. It never holds event data.
+type Deliveries struct {
+	// When delivery health was last read from Auth0.
+	// +optional
+	CheckedAt string `json:"checkedAt,omitempty"`
+	// Delivery runs that succeeded in the 24 hours before checkedAt.
+	// +optional
+	Successful24h int `json:"successful24h"`
+	// Delivery runs that failed in the 24 hours before checkedAt.
+	// +optional
+	Failed24h int `json:"failed24h"`
+	// Events of those 24 hours whose last delivery failed and that were not redelivered (at most 100).
+	// +optional
+	Undelivered int `json:"undelivered"`
+	// The most recent of those.
+	// +optional
+	LastFailure *DeliveryFailure `json:"lastFailure,omitempty"`
+	// The last test event or redelivery asked for by annotation, and Auth0's answer.
+	// +optional
+	LastAction *DeliveryAction `json:"lastAction,omitempty"`
+}
+
+// DeliveryFailure is a failed delivery, without its event.
+type DeliveryFailure struct {
+	// Time of the last failed attempt (RFC 3339).
+	// +optional
+	Time string `json:"time,omitempty"`
+	// Event type of the event.
+	// +optional
+	EventType string `json:"eventType,omitempty"`
+	// Auth0's error message for the attempt.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// DeliveryAction is a test event or redelivery asked for by annotation.
+type DeliveryAction struct {
+	// The annotation that asked for it (on the managed resource).
+	// +optional
+	Annotation string `json:"annotation,omitempty"`
+	// Its value; each distinct value is performed once.
+	// +optional
+	Value string `json:"value,omitempty"`
+	// When the provider acted on it (RFC 3339).
+	// +optional
+	Time string `json:"time,omitempty"`
+	// Pending, Accepted, Failed, Refused or Unknown.
+	// +optional
+	Outcome string `json:"outcome,omitempty"`
+	// Auth0's answer, or why the provider did not call Auth0.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // Outputs is the stream as Auth0 reports it.
