@@ -192,6 +192,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 
 	es, secret := compose(spec, t, b)
+	deliveryActions(rsp, oxr.Resource, spec, es, t.Claim)
 	esc, err := composed.From(es)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind))
@@ -221,6 +222,12 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		}
 	}
 	streamCondition(rsp, oes.Resource, esObserved, es.GetName(), t.Claim)
+	if esObserved {
+		if err := surfaceDeliveries(rsp, dxr.Resource, oes.Resource, t.Claim); err != nil {
+			response.Fatal(rsp, err)
+			return rsp, nil
+		}
+	}
 
 	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredCDs))
