@@ -139,6 +139,9 @@ func (p *plane) startSim(ctx context.Context, bin string) error {
 	return p.save()
 }
 
+// DeliveryPoll is the provider's --delivery-poll on the control plane.
+const DeliveryPoll = 10 * time.Second
+
 func (p *plane) startProvider(ctx context.Context, bin string) error {
 	if err := p.ports("provider-metrics", "provider-health"); err != nil {
 		return err
@@ -153,6 +156,9 @@ func (p *plane) startProvider(ctx context.Context, bin string) error {
 		// Check each stream against Auth0 often, so drift is corrected
 		// within a test's patience.
 		"--poll=10s",
+		// Read delivery health at every poll (the default is 5m), so a
+		// failing destination shows within a test's patience.
+		"--delivery-poll=" + DeliveryPoll.String(),
 	}, nil)
 	if err != nil {
 		return err
