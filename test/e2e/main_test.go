@@ -83,9 +83,13 @@ func TestMain(m *testing.M) {
 	fmt.Fprintf(os.Stderr, "e2e: control plane in %s, flavour %s, KUBECONFIG=%s\n", s.Dir, s.Flavour, s.Kubeconfig)
 	code := m.Run()
 	if code != 0 {
-		// The logs of the processes that do the work, to see why.
+		// The logs of the processes that do the work, to see why. Tests
+		// that upgrade packages change which processes run: read them again.
+		if now, err := controlplane.Load(s.Dir); err == nil {
+			s = now
+		}
 		for _, p := range s.Processes {
-			if slices.Contains([]string{"crossplane", "provider-auth0", "function-auth0-eventstream"}, p.Name) {
+			if p.Name == "crossplane" || strings.HasPrefix(p.Name, controlplane.FunctionName) || strings.HasPrefix(p.Name, controlplane.ProviderName) {
 				fmt.Fprintln(os.Stderr, controlplane.Tail(p.Log, 40))
 			}
 		}

@@ -78,9 +78,15 @@ type State struct {
 	Flavour    string            `json:"flavour,omitempty"`
 	Tools      map[string]string `json:"tools"`
 	Sim        *Sim              `json:"sim,omitempty"`
+	// RepoRoot is the repository the packages are built from.
+	RepoRoot string `json:"repoRoot"`
+	// Registry serves our packages to Crossplane.
+	Registry *Registry `json:"registry,omitempty"`
 	// Packages maps a package object (Function/NAME) to its source.
 	Packages map[string]string `json:"packages,omitempty"`
-	Ready    bool              `json:"ready"`
+	// Runtime maps a package revision to the process that serves it.
+	Runtime map[string]Runtime `json:"runtime,omitempty"`
+	Ready   bool               `json:"ready"`
 }
 
 // Sim is how to reach the Auth0 simulator.
@@ -197,6 +203,10 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", opts.Dir, err)
 	}
+	if opts.Product && os.Geteuid() != 0 {
+		// Checked first: it would otherwise fail after minutes of start-up.
+		return nil, errors.New("up --product runs the function and provider images chrooted as their user (uid 65532), as a container runtime would; that needs root (CAP_SYS_CHROOT, CAP_SETUID)")
+	}
 	if old, lerr := Load(dir); lerr == nil {
 		if old.Ready && old.Alive() && (old.Product || !opts.Product) && old.Flavour == flavour(opts) {
 			return old, nil
@@ -207,12 +217,12 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		}
 	}
 	// Keep the folder (its logs are useful) but start from empty state.
-	for _, sub := range []string{"etcd", "pki", "logs", "xpkg-cache", "tls", "packages", stateFile} {
+	for _, sub := range []string{"etcd", "pki", "logs", "package-cache", "tls", "bin", registryProcess, runtimeDir, "xpkg", stateFile} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return nil, fmt.Errorf("clean %s: %w", sub, err)
 		}
 	}
-	for _, sub := range []string{"logs", "pki", "xpkg-cache", "tls", "packages", "bin"} {
+	for _, sub := range []string{"logs", "pki", "package-cache", "tls", "bin", runtimeDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", sub, err)
 		}
@@ -220,7 +230,7 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 	p := &plane{
 		dir:     dir,
 		opts:    opts,
-		state:   &State{Dir: dir, Ports: map[string]int{}, Product: opts.Product, Flavour: flavour(opts), Tools: map[string]string{}, Packages: map[string]string{}},
+		state:   &State{Dir: dir, RepoRoot: opts.RepoRoot, Ports: map[string]int{}, Product: opts.Product, Flavour: flavour(opts), Tools: map[string]string{}, Packages: map[string]string{}, Runtime: map[string]Runtime{}},
 		running: map[string]*running{},
 	}
 	defer func() {
@@ -233,6 +243,9 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		return nil, err
 	}
 	if err := p.kubernetes(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.startRegistry(ctx); err != nil {
 		return nil, err
 	}
 	if err := p.crossplane(ctx); err != nil {
@@ -269,7 +282,7 @@ func flavour(o Options) string {
 
 // tools finds (building when missing) the pinned binaries.
 func (p *plane) tools(ctx context.Context) error {
-	for _, t := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "crossplane", "crank"} {
+	for _, t := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "crossplane", "crank", "registry"} {
 		if env := os.Getenv("E2E_TOOL_" + strings.ToUpper(strings.ReplaceAll(t, "-", "_"))); env != "" {
 			p.state.Tools[t] = env
 			continue
@@ -560,8 +573,15 @@ func (p *plane) crossplane(ctx context.Context) error {
 	}
 	xp, err := p.start("crossplane", p.state.Tools["crossplane"], []string{"core", "start",
 		"--enable-webhooks=false", "--package-runtime=External",
-		"--xpkg-cache-dir=" + filepath.Join(p.dir, "xpkg-cache"),
+		// Where core keeps the packages it fetched from the registry.
+		"--xpkg-cache-dir=" + filepath.Join(p.dir, "package-cache"),
 		"--tls-client-certs-dir=" + clientDir,
+		// Trust the local registry's CA when pulling packages.
+		"--ca-bundle-path=" + p.state.Registry.CACert,
+		// Without it, a Configuration upgraded to a version whose
+		// dependencies need newer versions than those installed stays
+		// unhealthy: Crossplane does not upgrade installed dependencies.
+		"--enable-dependency-version-upgrades",
 		fmt.Sprintf("--metrics-port=%d", p.state.Ports["crossplane-metrics"]),
 		fmt.Sprintf("--health-probe-port=%d", p.state.Ports["crossplane-health"]),
 		// Check composed resources for drift often: tests edit them.

@@ -9,31 +9,6 @@ import (
 	"time"
 )
 
-func TestFriendlyID(t *testing.T) {
-	cases := map[string]struct {
-		source, digest, want string
-	}{
-		"short source": {
-			source: "xpkg.local/function-auth0-eventstream",
-			digest: "sha256:0123456789abcdef",
-			want:   "xpkg-local-function-auth0-eventstream-sha256-01234",
-		},
-		"source truncated to 50 characters": {
-			source: "xpkg.local/configuration-auth0-eventstream-legacy-and-more",
-			digest: "sha256:fedcba",
-			// Like Crossplane, the dash cut at 50 and the joining dash both stay.
-			want: "xpkg-local-configuration-auth0-eventstream-legacy--sha256-fedcb",
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			if got := friendlyID(tc.source, tc.digest); got != tc.want {
-				t.Errorf("friendlyID(%q, %q) = %q, want %q", tc.source, tc.digest, got, tc.want)
-			}
-		})
-	}
-}
-
 // TestStopByPID starts a detached process the way the control plane does,
 // and stops it by its recorded PID from a fresh State, as Down does.
 func TestStopByPID(t *testing.T) {

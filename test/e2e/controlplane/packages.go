@@ -2,11 +2,8 @@ package controlplane
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,153 +14,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/yaml"
 )
 
 // Package kinds Crossplane installs.
 var (
-	FunctionGVR         = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "functions"}
-	FunctionRevisionGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "functionrevisions"}
-	ProviderGVR         = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providers"}
-	ProviderRevisionGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providerrevisions"}
-	ConfigurationGVR    = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "configurations"}
-	mrapGVR             = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1alpha1", Resource: "managedresourceactivationpolicies"}
+	FunctionGVR              = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "functions"}
+	FunctionRevisionGVR      = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "functionrevisions"}
+	ProviderGVR              = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providers"}
+	ProviderRevisionGVR      = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providerrevisions"}
+	ConfigurationGVR         = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "configurations"}
+	ConfigurationRevisionGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "configurationrevisions"}
+	mrapGVR                  = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1alpha1", Resource: "managedresourceactivationpolicies"}
 )
-
-// xpkg is a package built from a folder of this repository and placed in
-// Crossplane's package cache.
-type xpkg struct {
-	// Name is the package's metadata.name, used as the package object's name
-	// and in its source, xpkg.local/<name>.
-	Name string
-	// Kind is Function, Provider or Configuration.
-	Kind   string
-	Source string
-	Digest string // sha256:<hex> of the cached package content
-}
-
-// Ref is the package reference by digest: with a tag Crossplane would ask
-// a registry for the digest first.
-func (x xpkg) Ref() string { return x.Source + "@" + x.Digest }
-
-// buildPackage runs `crossplane xpkg build` on a package folder, extracts
-// its package.yaml stream and stores it in the xpkg cache under the name
-// Crossplane looks up for the package's source and digest.
-func (p *plane) buildPackage(ctx context.Context, root string) (xpkg, error) {
-	meta, err := os.ReadFile(filepath.Join(root, "crossplane.yaml")) //nolint:gosec // Repository file.
-	if err != nil {
-		return xpkg{}, fmt.Errorf("read package metadata: %w", err)
-	}
-	var m struct {
-		Kind     string `json:"kind"`
-		Metadata struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-	}
-	if err := yaml.Unmarshal(meta, &m); err != nil || m.Metadata.Name == "" {
-		return xpkg{}, fmt.Errorf("no metadata.name in %s/crossplane.yaml: %v", root, err)
-	}
-	out := filepath.Join(p.dir, "packages", m.Metadata.Name)
-	crank := p.state.Tools["crank"]
-	// No --examples-root: examples are not part of what gets installed.
-	if _, err := p.run(ctx, "xpkg", nil, crank, "xpkg", "build", "--package-root="+root, "--examples-root="+filepath.Join(root, "no-examples"), "-o", out+".xpkg"); err != nil {
-		return xpkg{}, fmt.Errorf("build package %s: %w", m.Metadata.Name, err)
-	}
-	if _, err := p.run(ctx, "xpkg", nil, crank, "xpkg", "extract", "--from-xpkg", out+".xpkg", "-o", out+".gz"); err != nil {
-		return xpkg{}, fmt.Errorf("extract package %s: %w", m.Metadata.Name, err)
-	}
-	f, err := os.Open(out + ".gz") //nolint:gosec // Our own output.
-	if err != nil {
-		return xpkg{}, fmt.Errorf("open extracted package: %w", err)
-	}
-	defer f.Close() //nolint:errcheck // Read-only.
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return xpkg{}, fmt.Errorf("hash extracted package: %w", err)
-	}
-	x := xpkg{Name: m.Metadata.Name, Kind: m.Kind, Source: "xpkg.local/" + m.Metadata.Name, Digest: "sha256:" + hex.EncodeToString(h.Sum(nil))}
-	b, err := os.ReadFile(out + ".gz") //nolint:gosec // Our own output.
-	if err != nil {
-		return xpkg{}, fmt.Errorf("read extracted package: %w", err)
-	}
-	cached := filepath.Join(p.dir, "xpkg-cache", friendlyID(x.Source, x.Digest)+".gz")
-	if err := writeFiles(map[string][]byte{cached: b}); err != nil {
-		return xpkg{}, err
-	}
-	p.logf("built %s package %s (%s)", m.Kind, x.Name, x.Digest[:19])
-	return x, nil
-}
-
-// friendlyID names a cached package the way Crossplane's package cache
-// looks it up: the source truncated to 50 characters, a dash and the first
-// 12 characters of the digest ("sha256:" and 5 hex), as a DNS label.
-func friendlyID(source, digest string) string {
-	s := source
-	if len(s) > 50 {
-		s = s[:50]
-	}
-	d := digest
-	if len(d) > 12 {
-		d = d[:12]
-	}
-	joined := s + "-" + d
-	var b strings.Builder
-	for i := 0; i < len(joined) && i <= 62; i++ {
-		c := joined[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			b.WriteByte(c)
-		case (c == '.' || c == '/' || c == ':' || c == '-') && i != 0 && i != 62 && i != len(joined)-1:
-			b.WriteByte('-')
-		}
-	}
-	return strings.Trim(b.String(), "-")
-}
-
-// install applies a package object that Crossplane resolves from the cache
-// only (packagePullPolicy Never).
-func (p *plane) install(ctx context.Context, gvr schema.GroupVersionResource, x xpkg, extra map[string]any) error {
-	spec := map[string]any{
-		"package": x.Ref(), "packagePullPolicy": "Never",
-		// Crossplane built from the module proxy reports no version (release
-		// builds stamp it with -ldflags), so it cannot check the packages'
-		// ">=v2.0.0" constraint; it is v2.2.1 by construction.
-		"ignoreCrossplaneConstraints": true,
-	}
-	for k, v := range extra {
-		spec[k] = v
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": gvr.GroupVersion().String(),
-		"kind":       x.Kind,
-		"metadata":   map[string]any{"name": x.Name},
-		"spec":       spec,
-	}}
-	if _, err := p.dyn.Resource(gvr).Apply(ctx, x.Name, u, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
-		return fmt.Errorf("apply %s %s: %w", x.Kind, x.Name, err)
-	}
-	p.state.Packages[x.Kind+"/"+x.Name] = x.Ref()
-	return p.save()
-}
-
-// activeRevision waits for the package's active revision and returns it.
-func (p *plane) activeRevision(ctx context.Context, gvr schema.GroupVersionResource, pkg string) (*unstructured.Unstructured, error) {
-	var rev *unstructured.Unstructured
-	err := p.waitFor(ctx, "revision of "+pkg, 2*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
-		l, err := p.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: "pkg.crossplane.io/package=" + pkg})
-		if err != nil {
-			return false, err
-		}
-		for i := range l.Items {
-			if s, _, _ := unstructured.NestedString(l.Items[i].Object, "spec", "desiredState"); s == "Active" {
-				rev = &l.Items[i]
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	return rev, err
-}
 
 // markRuntimeHealthy plays the package runtime Crossplane defers to with
 // --package-runtime=External: it records where the function listens (if
@@ -221,55 +83,6 @@ func (p *plane) waitHealthy(ctx context.Context, gvr schema.GroupVersionResource
 	return err
 }
 
-// installFunction installs a Function package and runs the function as a
-// local process serving mutual TLS with a certificate signed by
-// Crossplane's root CA, the way Crossplane's own runtime would.
-func (p *plane) installFunction(ctx context.Context, x xpkg, bin string) error {
-	if err := p.install(ctx, FunctionGVR, x, nil); err != nil {
-		return err
-	}
-	secretName, data, err := p.serverSecret(ctx, x.Name)
-	if err != nil {
-		return err
-	}
-	certDir := filepath.Join(p.dir, "tls", x.Name)
-	files := map[string][]byte{}
-	for k, v := range data {
-		files[filepath.Join(certDir, k)] = v
-	}
-	if err := writeFiles(files); err != nil {
-		return err
-	}
-	if err := p.ports(x.Name); err != nil {
-		return err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", p.state.Ports[x.Name])
-	fn, err := p.start(x.Name, bin, []string{"--address=" + addr, "--tls-server-certs-dir=" + certDir, "--debug"}, nil)
-	if err != nil {
-		return err
-	}
-	if err := p.waitFor(ctx, x.Name+" listening", time.Minute, fn, func(context.Context) (bool, error) {
-		return dialOK(addr), nil
-	}); err != nil {
-		return err
-	}
-	rev, err := p.activeRevision(ctx, FunctionRevisionGVR, x.Name)
-	if err != nil {
-		return err
-	}
-	if err := p.markRuntimeHealthy(ctx, FunctionRevisionGVR, rev.GetName(), map[string]any{
-		"tlsServerSecretName": secretName,
-		"endpoint":            fmt.Sprintf("dns:///localhost:%d", p.state.Ports[x.Name]),
-	}); err != nil {
-		return fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
-	}
-	if err := p.waitHealthy(ctx, FunctionGVR, x.Name); err != nil {
-		return err
-	}
-	p.logf("function %s installed and healthy, serving on %s", x.Name, addr)
-	return nil
-}
-
 // serverSecret stores a server certificate for a package's runtime, signed
 // by Crossplane's root CA, in the Secret <name>-tls-server, as Crossplane's
 // own runtime would. Functions serve with it; for providers Crossplane
@@ -301,54 +114,151 @@ func (p *plane) serverSecret(ctx context.Context, name string) (string, map[stri
 	return secretName, data, nil
 }
 
-// installProvider installs a Provider package (its CRDs) and marks its
-// runtime healthy; the provider itself runs as a local process (started
-// by the caller once its CRDs exist).
-func (p *plane) installProvider(ctx context.Context, x xpkg) error {
-	if err := p.install(ctx, ProviderGVR, x, nil); err != nil {
-		return err
+// InitialVersion is the version up publishes and installs; tests publish
+// later ones to upgrade to.
+const InitialVersion = "v0.1.0"
+
+// ConfigurationPackage is the repository name of the Configuration of a
+// flavour (also the name of its Configuration object here).
+func ConfigurationPackage(flavour string) string {
+	if flavour == FlavourLegacy {
+		return "configuration-auth0-eventstream-legacy"
 	}
-	rev, err := p.activeRevision(ctx, ProviderRevisionGVR, x.Name)
+	return "configuration-auth0-eventstream"
+}
+
+// Publish builds every package at version with make packages and pushes
+// them to the control plane's registry with make publish, as a platform
+// team would push them to its own.
+func Publish(ctx context.Context, dir, version string, log io.Writer) error {
+	p, err := attach(dir, log)
 	if err != nil {
 		return err
 	}
-	secretName, _, err := p.serverSecret(ctx, x.Name)
-	if err != nil {
-		return err
+	return p.publish(ctx, version)
+}
+
+func (p *plane) publish(ctx context.Context, version string) error {
+	if p.state.Registry == nil {
+		return errNoRegistry
 	}
-	if err := p.markRuntimeHealthy(ctx, ProviderRevisionGVR, rev.GetName(), map[string]any{"tlsServerSecretName": secretName}); err != nil {
-		return fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
+	start := time.Now()
+	out := filepath.Join(p.dir, "xpkg", version)
+	// Build in the plane's folder, so a make packages in the tree is not
+	// disturbed.
+	build := "BUILD_DIR=" + filepath.Join(p.dir, "xpkg", "build-"+version)
+	// make publish pushes with crossplane xpkg push, which trusts
+	// SSL_CERT_FILE. This program may itself run under make (make e2e):
+	// the sub-make must not inherit its jobserver or variables.
+	env := []string{"SSL_CERT_FILE=" + p.state.Registry.CACert, "MAKEFLAGS=", "MAKELEVEL=", "MFLAGS="}
+	if _, err := p.run(ctx, "publish", env, "make", "packages", "VERSION="+version, "XPKG_DIR="+out, build); err != nil {
+		return fmt.Errorf("build packages %s: %w", version, err)
 	}
-	if err := p.waitHealthy(ctx, ProviderGVR, x.Name); err != nil {
-		return err
+	if _, err := p.run(ctx, "publish", env, "make", "publish", "REGISTRY="+p.state.Registry.Repository(), "VERSION="+version, "XPKG_DIR="+out); err != nil {
+		return fmt.Errorf("publish packages %s: %w", version, err)
 	}
-	// The provider declares the safe-start capability, so its managed
-	// resource definitions stay inactive (no CRDs) until a policy activates
-	// them, as a platform engineer would.
-	mrap := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.crossplane.io/v1alpha1",
-		"kind":       "ManagedResourceActivationPolicy",
-		"metadata":   map[string]any{"name": x.Name},
-		"spec":       map[string]any{"activate": []any{eventStreamCRD}},
-	}}
-	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, x.Name, mrap, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
-		return fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
-	}
-	p.logf("provider package %s installed and healthy; EventStream activated", x.Name)
+	p.logf("published the packages %s to %s in %s", version, p.state.Registry.Repository(), time.Since(start).Round(time.Second))
 	return nil
 }
 
-// installConfiguration installs a Configuration package. Its dependencies
-// (our function and provider) are installed explicitly beforehand: with no
-// registry, Crossplane could not resolve their versions, so dependency
-// resolution is skipped.
-func (p *plane) installConfiguration(ctx context.Context, x xpkg) error {
-	if err := p.install(ctx, ConfigurationGVR, x, map[string]any{"skipDependencyResolution": true}); err != nil {
-		return err
+var imageConfigGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1beta1", Resource: "imageconfigs"}
+
+// imageConfig makes Crossplane pull our packages, named as users name
+// them (xpkg.crossplane.io/xp-auth0/...), from the local registry.
+func (p *plane) imageConfig(ctx context.Context) error {
+	const name = "xp-auth0-local-registry"
+	ic := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": imageConfigGVR.GroupVersion().String(),
+		"kind":       "ImageConfig",
+		"metadata":   map[string]any{"name": name},
+		"spec": map[string]any{
+			"matchImages":  []any{map[string]any{"type": "Prefix", "prefix": PackageRepository + "/"}},
+			"rewriteImage": map[string]any{"prefix": p.state.Registry.Repository() + "/"},
+		},
+	}}
+	if _, err := p.dyn.Resource(imageConfigGVR).Apply(ctx, name, ic, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+		return fmt.Errorf("apply ImageConfig: %w", err)
 	}
-	if err := p.waitHealthy(ctx, ConfigurationGVR, x.Name); err != nil {
-		return err
-	}
-	p.logf("configuration %s installed and healthy", x.Name)
+	p.logf("ImageConfig %s rewrites %s/ to %s/", name, PackageRepository, p.state.Registry.Repository())
 	return nil
+}
+
+// installConfiguration applies the flavour's Configuration by its public
+// name and nothing else: Crossplane resolves its dependencies and installs
+// our Function and Provider, whose runtime this program then plays.
+func (p *plane) installConfiguration(ctx context.Context, version string) error {
+	name := ConfigurationPackage(p.state.Flavour)
+	pkg := PackageRepository + "/" + name + ":" + version
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": ConfigurationGVR.GroupVersion().String(),
+		"kind":       "Configuration",
+		"metadata":   map[string]any{"name": name},
+		"spec":       map[string]any{"package": pkg},
+	}}
+	start := time.Now()
+	if _, err := p.dyn.Resource(ConfigurationGVR).Apply(ctx, name, u, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+		return fmt.Errorf("apply Configuration %s: %w", name, err)
+	}
+	p.state.Packages["Configuration/"+name] = pkg
+	if err := p.save(); err != nil {
+		return err
+	}
+	// Play the runtime for the revisions Crossplane creates until the
+	// Configuration and both of its dependencies are healthy.
+	var (
+		pending []string
+		syncErr error
+	)
+	err := p.waitFor(ctx, "Configuration "+name+" and its dependencies healthy", 5*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
+		// A revision whose image cannot run will not get better by waiting.
+		if _, syncErr = p.syncRuntime(ctx); syncErr != nil {
+			return true, nil
+		}
+		pending = pending[:0]
+		for _, o := range []struct {
+			gvr  schema.GroupVersionResource
+			name string
+		}{{ConfigurationGVR, name}, {FunctionGVR, FunctionName}, {ProviderGVR, ProviderName}} {
+			u, err := p.dyn.Resource(o.gvr).Get(ctx, o.name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				u, err = nil, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			if u == nil || !hasCondition(u, "Installed", "True") || !hasCondition(u, "Healthy", "True") {
+				pending = append(pending, o.gvr.Resource+"/"+o.name+": "+conditionSummary(u))
+			}
+		}
+		return len(pending) == 0, nil
+	})
+	if syncErr != nil {
+		return fmt.Errorf("play the package runtime for Configuration %s: %w", name, syncErr)
+	}
+	if err != nil {
+		return fmt.Errorf("%w\nnot healthy: %s", err, strings.Join(pending, "; "))
+	}
+	for _, o := range []string{"Function/" + FunctionName, "Provider/" + ProviderName} {
+		p.state.Packages[o] = "installed by Crossplane as a dependency of " + pkg
+	}
+	p.logf("Configuration %s installed; Crossplane installed %s and %s in %s", pkg, FunctionName, ProviderName, time.Since(start).Round(100*time.Millisecond))
+	return p.save()
+}
+
+// conditionSummary renders an object's conditions for an error message.
+func conditionSummary(u *unstructured.Unstructured) string {
+	if u == nil {
+		return "not created yet"
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	var parts []string
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok {
+			parts = append(parts, fmt.Sprintf("%v=%v %v %v", m["type"], m["status"], m["reason"], m["message"]))
+		}
+	}
+	if len(parts) == 0 {
+		return "no conditions yet"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,17 +36,37 @@ type running struct {
 // program (make demo leaves the control plane running) and a Ctrl-C in the
 // terminal does not reach it. Output goes to logs/<name>.log.
 func (p *plane) start(name, bin string, args, env []string) (*running, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = p.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return p.launch(name, cmd, bin)
+}
+
+// startImage runs an unpacked image's entrypoint the way a container
+// runtime would, minus namespaces: chrooted into the image's root
+// filesystem, as the image's user, with the image's environment only.
+func (p *plane) startImage(name string, img *unpacked, args []string) (*running, error) {
+	argv := append(slices.Clone(img.Entrypoint[1:]), args...)
+	cmd := exec.Command(img.Entrypoint[0], argv...)
+	cmd.Env = img.Env
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setsid:     true,
+		Chroot:     img.Root,
+		Credential: &syscall.Credential{Uid: uint32(img.UID), Gid: uint32(img.GID), Groups: []uint32{}}, //nolint:gosec // Small numeric ids from the image config.
+	}
+	return p.launch(name, cmd, fmt.Sprintf("%s (image %s@%s, root %s, uid %d)", img.Entrypoint[0], img.Ref, img.Digest, rel(img.Root), img.UID))
+}
+
+func (p *plane) launch(name string, cmd *exec.Cmd, what string) (*running, error) {
 	logPath := filepath.Join(p.dir, "logs", name+".log")
 	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s: %w", name, err)
 	}
-	fmt.Fprintf(lf, "\n=== %s %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
+	fmt.Fprintf(lf, "\n=== %s %s %s\n", time.Now().Format(time.RFC3339), what, strings.Join(cmd.Args[1:], " "))
 	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = p.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		_ = lf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -188,6 +209,7 @@ func stop(pr Process, grace time.Duration) error {
 func (p *plane) run(ctx context.Context, name string, env []string, bin string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = p.state.RepoRoot
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

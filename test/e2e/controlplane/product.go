@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,16 +18,11 @@ import (
 
 // Names of what product installs.
 const (
-	SimClientID         = "crossplane-e2e"
-	CredentialsSecret   = "auth0-credentials"
-	ProviderConfigName  = "default"
-	providerProcessName = "provider-auth0"
-	simProcessName      = "auth0-sim"
-	functionPackageDir  = "package/function"
-	providerPackageDir  = "package/provider"
-	configurationDir    = "package/configuration"
-	configurationLegacy = "package/configuration-legacy"
-	eventStreamCRD      = "eventstreams.auth0.m.openmcf.org"
+	SimClientID        = "crossplane-e2e"
+	CredentialsSecret  = "auth0-credentials"
+	ProviderConfigName = "default"
+	simProcessName     = "auth0-sim"
+	eventStreamCRD     = "eventstreams.auth0.m.openmcf.org"
 )
 
 // ClusterProviderConfigGVR is the provider's cluster-scoped configuration.
@@ -55,55 +49,33 @@ func (p *plane) goBuild(ctx context.Context, name, pkg string) (string, error) {
 	return out, nil
 }
 
-// product installs this project the Crossplane way and runs its processes:
-// the Auth0 simulator, the function, the provider, and a
-// ClusterProviderConfig pointing at the simulator.
+// product installs this project the way a user would and runs its
+// processes: it publishes our packages to the registry, points Crossplane
+// at it with an ImageConfig, applies only the Configuration, plays the
+// runtime for the Function and Provider Crossplane installs as its
+// dependencies, and points a ClusterProviderConfig at the Auth0 simulator.
 func (p *plane) product(ctx context.Context) error {
 	start := time.Now()
-	bins := map[string]string{}
-	for name, pkg := range map[string]string{"function": ".", "provider": "./cmd/provider", "auth0-sim": "./cmd/auth0-sim"} {
-		b, err := p.goBuild(ctx, name, pkg)
-		if err != nil {
-			return err
-		}
-		bins[name] = b
-	}
-	p.logf("built function, provider and simulator in %s", time.Since(start).Round(time.Second))
-
-	if err := p.startSim(ctx, bins["auth0-sim"]); err != nil {
+	// The simulator stands in for Auth0 and ships in no package: it is
+	// built from the tree. The function and provider run from the images.
+	sim, err := p.goBuild(ctx, simProcessName, "./cmd/auth0-sim")
+	if err != nil {
 		return err
 	}
-
-	pkgs := map[string]xpkg{}
-	config := configurationDir
-	if p.state.Flavour == FlavourLegacy {
-		config = configurationLegacy
-	}
-	for _, dir := range []string{functionPackageDir, providerPackageDir, config} {
-		x, err := p.buildPackage(ctx, filepath.Join(p.opts.RepoRoot, dir))
-		if err != nil {
-			return err
-		}
-		pkgs[dir] = x
-	}
-	if err := p.installFunction(ctx, pkgs[functionPackageDir], bins["function"]); err != nil {
+	p.logf("built the simulator in %s", time.Since(start).Round(time.Second))
+	if err := p.startSim(ctx, sim); err != nil {
 		return err
 	}
-	if err := p.installProvider(ctx, pkgs[providerPackageDir]); err != nil {
+	if err := p.publish(ctx, InitialVersion); err != nil {
 		return err
 	}
-	if err := p.waitFor(ctx, "EventStream CRD", 2*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
-		return crdEstablished(ctx, p.dyn, eventStreamCRD)
-	}); err != nil {
+	if err := p.imageConfig(ctx); err != nil {
 		return err
 	}
-	if err := p.startProvider(ctx, bins["provider"]); err != nil {
+	if err := p.installConfiguration(ctx, InitialVersion); err != nil {
 		return err
 	}
-	if err := p.providerConfig(ctx); err != nil {
-		return err
-	}
-	return p.installConfiguration(ctx, pkgs[config])
+	return p.providerConfig(ctx)
 }
 
 func (p *plane) startSim(ctx context.Context, bin string) error {
@@ -137,40 +109,6 @@ func (p *plane) startSim(ctx context.Context, bin string) error {
 	}
 	p.logf("auth0 simulator serving %s", p.state.Sim.URL)
 	return p.save()
-}
-
-// DeliveryPoll is the provider's --delivery-poll on the control plane.
-const DeliveryPoll = 10 * time.Second
-
-func (p *plane) startProvider(ctx context.Context, bin string) error {
-	if err := p.ports("provider-metrics", "provider-health"); err != nil {
-		return err
-	}
-	health := fmt.Sprintf("127.0.0.1:%d", p.state.Ports["provider-health"])
-	pr, err := p.start(providerProcessName, bin, []string{
-		"--kubeconfig=" + p.state.Kubeconfig,
-		"--debug",
-		"--metrics-bind-address=" + fmt.Sprintf("127.0.0.1:%d", p.state.Ports["provider-metrics"]),
-		"--health-probe-bind-address=" + health,
-		"--auth0-ca-file=" + p.state.Sim.CACert,
-		// Check each stream against Auth0 often, so drift is corrected
-		// within a test's patience.
-		"--poll=10s",
-		// Read delivery health at every poll (the default is 5m), so a
-		// failing destination shows within a test's patience.
-		"--delivery-poll=" + DeliveryPoll.String(),
-	}, nil)
-	if err != nil {
-		return err
-	}
-	plain := &http.Client{Timeout: 5 * time.Second}
-	if err := p.waitFor(ctx, "provider", time.Minute, pr, func(ctx context.Context) (bool, error) {
-		return httpGetOK(ctx, plain, "http://"+health+"/readyz", "")
-	}); err != nil {
-		return err
-	}
-	p.logf("provider running")
-	return nil
 }
 
 // providerConfig stores the simulator's credentials and CA in a Secret and

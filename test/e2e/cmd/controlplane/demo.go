@@ -52,7 +52,7 @@ func (c *demoCmd) Run(g *cli) error {
 	if err != nil {
 		return err
 	}
-	if !s.Ready || !s.Alive() || s.Sim == nil {
+	if !s.Ready || !s.Alive() || s.Sim == nil || s.Registry == nil {
 		return fmt.Errorf("no running control plane with our packages in %s: run make demo", g.Dir)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout+time.Minute)
@@ -70,9 +70,16 @@ func (c *demoCmd) Run(g *cli) error {
 	step := func(n int, title string) { fmt.Printf("\n\033[1m%d. %s\033[0m\n", n, title) }
 	show := func(cmdline, out string) { fmt.Printf("$ %s\n%s", cmdline, indentEnd(out)) }
 
+	fmt.Printf("\nOur packages came from the registry at %s: only the Configuration was applied; Crossplane installed the Function and Provider it depends on.\n", s.Registry.Repository())
+	out, err := kubectl("", "get", "configurations.pkg.crossplane.io,functions.pkg.crossplane.io,providers.pkg.crossplane.io")
+	if err != nil {
+		return err
+	}
+	show("kubectl get configurations.pkg,functions.pkg,providers.pkg", out)
+
 	step(1, "A platform engineer applies the seed's Quick Start (event types swapped for ones in Auth0's catalog):")
 	fmt.Print(indent(quickStart[strings.Index(quickStart, "apiVersion: auth0"):]))
-	out, err := kubectl(quickStart, "apply", "-f", "-")
+	out, err = kubectl(quickStart, "apply", "-f", "-")
 	if err != nil {
 		return err
 	}

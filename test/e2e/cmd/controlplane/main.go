@@ -23,6 +23,41 @@ type cli struct {
 	Down   downCmd   `cmd:"" help:"Stop every process of the control plane by PID."`
 	Status statusCmd `cmd:"" help:"Print whether the control plane runs and how to reach it."`
 	Demo   demoCmd   `cmd:"" help:"Apply the Quick Start to the running control plane and show what happens."`
+	Sync   syncCmd   `cmd:"" help:"Play the package runtime after a package change: run the images of active revisions, stop those of inactive ones."`
+}
+
+type syncCmd struct {
+	Timeout time.Duration `default:"5m" help:"Give up after this long."`
+}
+
+func (c *syncCmd) Run(g *cli) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, c.Timeout)
+	defer cancelT()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		// Crossplane may not have made the new revisions yet: done when
+		// every package is healthy for its current spec.
+		all, err := controlplane.SyncRuntime(ctx, g.Dir, os.Stderr)
+		if err != nil {
+			return err
+		}
+		settled, pending, err := controlplane.PackagesSettled(ctx, g.Dir)
+		if err != nil {
+			return err
+		}
+		if all && settled {
+			fmt.Fprintln(os.Stderr, "controlplane: every package is healthy and every active revision runs")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("packages not settled after %s: %s (%w)", c.Timeout, pending, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 type upCmd struct {

@@ -1,0 +1,358 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Crossplane runs with --package-runtime=External: it installs package
+// revisions but starts nothing. The control plane plays that runtime for
+// every revision Crossplane makes active, the way Crossplane's own
+// Deployment runtime would: it pulls the revision's image from the
+// registry, runs its entrypoint (chrooted, as the image's user), hands a
+// function a server certificate signed by Crossplane's root CA, and
+// reports the revision's runtime healthy. Processes of revisions that are
+// no longer active are stopped.
+
+// Runtime is a process the control plane runs for a package revision.
+type Runtime struct {
+	// Kind is Function or Provider.
+	Kind string `json:"kind"`
+	// Package is the Function or Provider object the revision belongs to.
+	Package string `json:"package"`
+	// Image is the reference pulled (after the ImageConfig rewrite) and
+	// Digest the manifest run, for linux on this machine's architecture.
+	Image  string `json:"image"`
+	Digest string `json:"digest"`
+	// Endpoint is where a function serves gRPC.
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+const (
+	runtimeDir = "runtime"
+	// Where files a process needs are placed inside its root filesystem.
+	runtimeFiles = "/run/controlplane"
+	packageLabel = "pkg.crossplane.io/package"
+)
+
+type revisionKind struct {
+	kind string
+	gvr  schema.GroupVersionResource
+	play func(ctx context.Context, rev *unstructured.Unstructured, img *unpacked) (*Runtime, error)
+}
+
+func (p *plane) revisionKinds() []revisionKind {
+	return []revisionKind{
+		{kind: "Function", gvr: FunctionRevisionGVR, play: p.playFunction},
+		{kind: "Provider", gvr: ProviderRevisionGVR, play: p.playProvider},
+	}
+}
+
+// SyncRuntime plays the package runtime once for the control plane in dir:
+// it stops the processes of revisions that are no longer active and starts
+// those of active revisions that have none. It reports whether every
+// active revision runs. Tests call it after changing packages, as make
+// e2e's control plane has no runtime watching on its own.
+func SyncRuntime(ctx context.Context, dir string, log io.Writer) (bool, error) {
+	p, err := attach(dir, log)
+	if err != nil {
+		return false, err
+	}
+	return p.syncRuntime(ctx)
+}
+
+// attach reopens a running control plane from its state folder.
+func attach(dir string, log io.Writer) (*plane, error) {
+	s, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Ready || !s.Alive() {
+		return nil, fmt.Errorf("the control plane in %s is not running", dir)
+	}
+	p := &plane{dir: s.Dir, opts: Options{Dir: s.Dir, RepoRoot: s.RepoRoot, Product: s.Product, Flavour: s.Flavour, Log: log}, state: s, running: map[string]*running{}}
+	if p.state.Runtime == nil {
+		p.state.Runtime = map[string]Runtime{}
+	}
+	return p, p.clients()
+}
+
+func (p *plane) syncRuntime(ctx context.Context) (bool, error) {
+	all := true
+	for _, k := range p.revisionKinds() {
+		l, err := p.dyn.Resource(k.gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, fmt.Errorf("list %s revisions: %w", k.kind, err)
+		}
+		// Stop first: two providers must not reconcile the same resources.
+		for i := range l.Items {
+			rev := &l.Items[i]
+			if _, ok := p.state.Runtime[rev.GetName()]; ok && !active(rev) {
+				if err := p.stopRuntime(rev.GetName()); err != nil {
+					return false, err
+				}
+			}
+		}
+		for i := range l.Items {
+			rev := &l.Items[i]
+			if !active(rev) {
+				continue
+			}
+			if _, ok := p.state.Runtime[rev.GetName()]; ok {
+				continue
+			}
+			ran, err := p.playRevision(ctx, k, rev)
+			if err != nil {
+				return false, err
+			}
+			all = all && ran
+		}
+	}
+	return all, nil
+}
+
+func active(rev *unstructured.Unstructured) bool {
+	s, _, _ := unstructured.NestedString(rev.Object, "spec", "desiredState")
+	return s == "Active"
+}
+
+// playRevision pulls an active revision's image and runs it. It returns
+// false when Crossplane has not yet resolved the revision's image.
+func (p *plane) playRevision(ctx context.Context, k revisionKind, rev *unstructured.Unstructured) (bool, error) {
+	// The image after the ImageConfig rewrite, as Crossplane resolved it.
+	ref, _, _ := unstructured.NestedString(rev.Object, "status", "resolvedImage")
+	if ref == "" {
+		return false, nil
+	}
+	if p.state.Registry == nil {
+		return false, errNoRegistry
+	}
+	start := time.Now()
+	img, err := pullImage(ctx, ref, p.state.Registry.CACert, filepath.Join(p.dir, runtimeDir, rev.GetName(), "rootfs"))
+	if err != nil {
+		return false, fmt.Errorf("%s revision %s: %w", k.kind, rev.GetName(), err)
+	}
+	p.logf("pulled %s (%s) in %s", ref, img.Digest[:19], time.Since(start).Round(100*time.Millisecond))
+	rt, err := k.play(ctx, rev, img)
+	if err != nil {
+		return false, fmt.Errorf("%s revision %s: %w", k.kind, rev.GetName(), err)
+	}
+	rt.Kind, rt.Package, rt.Image, rt.Digest = k.kind, rev.GetLabels()[packageLabel], ref, img.Digest
+	p.state.Runtime[rev.GetName()] = *rt
+	return true, p.save()
+}
+
+// stopRuntime stops the process of a revision and forgets it.
+func (p *plane) stopRuntime(name string) error {
+	i := slices.IndexFunc(p.state.Processes, func(pr Process) bool { return pr.Name == name })
+	if i >= 0 {
+		p.logf("stopping %s (revision no longer active)", name)
+		if err := stop(p.state.Processes[i], 15*time.Second); err != nil {
+			return err
+		}
+		p.state.Processes = slices.Delete(p.state.Processes, i, i+1)
+	}
+	delete(p.state.Runtime, name)
+	// The log stays; the unpacked image goes.
+	if err := os.RemoveAll(filepath.Join(p.dir, runtimeDir, name)); err != nil {
+		return fmt.Errorf("remove the root filesystem of %s: %w", name, err)
+	}
+	return p.save()
+}
+
+// placeFiles writes files into an unpacked root filesystem under
+// runtimeFiles, readable by the image's user only.
+func placeFiles(img *unpacked, files map[string][]byte) error {
+	dir := filepath.Join(img.Root, runtimeFiles)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil { //nolint:gosec // Like /run in an image: traversable.
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	if err := os.Mkdir(dir, 0o500); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.Chown(dir, img.UID, img.GID); err != nil {
+		return fmt.Errorf("chown %s: %w", dir, err)
+	}
+	for name, b := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o400); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := os.Chown(path, img.UID, img.GID); err != nil {
+			return fmt.Errorf("chown %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// playFunction serves a Function revision: mutual TLS with a certificate
+// signed by Crossplane's root CA, then the revision's endpoint and
+// RuntimeHealthy reported so Crossplane calls it.
+func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured, img *unpacked) (*Runtime, error) {
+	pkg := rev.GetLabels()[packageLabel]
+	secretName, data, err := p.serverSecret(ctx, pkg)
+	if err != nil {
+		return nil, err
+	}
+	if err := placeFiles(img, data); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	fn, err := p.startImage(rev.GetName(), img, []string{
+		"--address=" + addr, "--tls-server-certs-dir=" + runtimeFiles, "--debug",
+		// Metrics default to :8080 on every interface, where the previous
+		// revision's process may still listen.
+		"--metrics-address=",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitFor(ctx, rev.GetName()+" listening", time.Minute, fn, func(context.Context) (bool, error) {
+		return dialOK(addr), nil
+	}); err != nil {
+		return nil, err
+	}
+	endpoint := fmt.Sprintf("dns:///localhost:%d", port)
+	if err := p.markRuntimeHealthy(ctx, FunctionRevisionGVR, rev.GetName(), map[string]any{
+		"tlsServerSecretName": secretName,
+		"endpoint":            endpoint,
+	}); err != nil {
+		return nil, fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
+	}
+	p.logf("function revision %s serving on %s", rev.GetName(), addr)
+	return &Runtime{Endpoint: endpoint}, nil
+}
+
+// playProvider reports a Provider revision's runtime healthy (its CRDs
+// then get installed), activates the EventStream managed resource as a
+// platform engineer would, and runs the provider once the CRD is served.
+func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured, img *unpacked) (*Runtime, error) {
+	pkg := rev.GetLabels()[packageLabel]
+	secretName, _, err := p.serverSecret(ctx, pkg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.markRuntimeHealthy(ctx, ProviderRevisionGVR, rev.GetName(), map[string]any{"tlsServerSecretName": secretName}); err != nil {
+		return nil, fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
+	}
+	// The provider declares the safe-start capability, so its managed
+	// resource definitions stay inactive (no CRDs) until a policy activates
+	// them.
+	mrap := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.crossplane.io/v1alpha1",
+		"kind":       "ManagedResourceActivationPolicy",
+		"metadata":   map[string]any{"name": pkg},
+		"spec":       map[string]any{"activate": []any{eventStreamCRD}},
+	}}
+	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+		return nil, fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
+	}
+	if err := p.waitFor(ctx, "EventStream CRD", 2*time.Minute, nil, func(ctx context.Context) (bool, error) {
+		return crdEstablished(ctx, p.dyn, eventStreamCRD)
+	}); err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(p.state.Sim.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("read simulator CA: %w", err)
+	}
+	kc, err := os.ReadFile(p.state.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("read kubeconfig: %w", err)
+	}
+	if err := placeFiles(img, map[string][]byte{"kubeconfig": kc, "auth0-ca.crt": caPEM}); err != nil {
+		return nil, err
+	}
+	ports := make([]int, 2)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	health := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	pr, err := p.startImage(rev.GetName(), img, []string{
+		"--kubeconfig=" + runtimeFiles + "/kubeconfig",
+		"--debug",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", ports[0]),
+		"--health-probe-bind-address=" + health,
+		"--auth0-ca-file=" + runtimeFiles + "/auth0-ca.crt",
+		// Check each stream against Auth0 often, so drift is corrected
+		// within a test's patience.
+		"--poll=10s",
+		// Read delivery health at every poll (the default is 5m), so a
+		// failing destination shows within a test's patience.
+		"--delivery-poll=" + DeliveryPoll.String(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if err := p.waitFor(ctx, rev.GetName()+" ready", time.Minute, pr, func(ctx context.Context) (bool, error) {
+		return httpGetOK(ctx, plain, "http://"+health+"/readyz", "")
+	}); err != nil {
+		return nil, err
+	}
+	p.logf("provider revision %s running", rev.GetName())
+	return &Runtime{}, nil
+}
+
+// DeliveryPoll is the provider's --delivery-poll on the control plane.
+const DeliveryPoll = 10 * time.Second
+
+var errNoRegistry = errors.New("the control plane runs no registry")
+
+// PackagesSettled reports whether every Configuration, Function and
+// Provider is Installed and Healthy for its current spec (conditions of its
+// latest generation), or else what is still pending. Right after a package
+// change, conditions still describe the previous generation.
+func PackagesSettled(ctx context.Context, dir string) (bool, string, error) {
+	p, err := attach(dir, nil)
+	if err != nil {
+		return false, "", err
+	}
+	for _, gvr := range []schema.GroupVersionResource{ConfigurationGVR, FunctionGVR, ProviderGVR} {
+		l, err := p.dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "", fmt.Errorf("list %s: %w", gvr.Resource, err)
+		}
+		for i := range l.Items {
+			u := &l.Items[i]
+			for _, typ := range []string{"Installed", "Healthy"} {
+				if !currentCondition(u, typ) {
+					return false, gvr.Resource + "/" + u.GetName() + ": " + conditionSummary(u), nil
+				}
+			}
+		}
+	}
+	return true, "", nil
+}
+
+// currentCondition reports whether condition typ is True and was observed
+// for the object's current generation.
+func currentCondition(u *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != typ {
+			continue
+		}
+		gen, _, _ := unstructured.NestedInt64(m, "observedGeneration")
+		return m["status"] == "True" && gen == u.GetGeneration()
+	}
+	return false
+}
