@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +152,21 @@ spec:
 	texts["composite"] = string(mustJSON(t, mustGetStream(t, ns, name)))
 	texts["EventStream"] = string(mustJSON(t, composedEventStream(t, ns, name)))
 	texts["events"] = mustKubectl(t, nil, "get", "events", "-n", ns, "-o", "json")
+	// And none in the logs of the provider, the function and Crossplane.
+	logs, err := filepath.Glob(filepath.Join(*dir, "logs", "*.log"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no logs under %s: %v", *dir, err)
+	}
+	for _, l := range logs {
+		if strings.HasSuffix(l, "auth0-sim.log") {
+			continue // Auth0's side: it holds the events it delivers
+		}
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[filepath.Base(l)] = string(b)
+	}
 	for what, text := range texts {
 		for _, p := range personalData {
 			if strings.Contains(text, p) {
