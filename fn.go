@@ -107,7 +107,7 @@ type Function struct {
 }
 
 // RunFunction runs the Function.
-func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) {
+func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) {
 	defer func() {
 		// A panic would kill every in-flight composition; answer this one
 		// with a Fatal result instead. The panic value is not logged: it
@@ -140,7 +140,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 	log = log.WithValues("xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName(), "xr-namespace", oxr.Resource.GetNamespace())
 
-	spec, errs := parseSpec(oxr.Resource.Object["spec"])
+	spec, errs := parseSpec(ctx, oxr.Resource.Object["spec"])
 	if len(errs) > 0 {
 		log.Info("Invalid composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
