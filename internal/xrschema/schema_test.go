@@ -55,7 +55,7 @@ func TestValidate(t *testing.T) {
 				`spec: Invalid value: "object": some validation rules were not checked because the spec was invalid: correct the other errors to complete validation`,
 			},
 		},
-		"Missing":     {spec: nil, wantErr: []string{"spec: Required value"}},
+		"Missing":     {spec: nil, wantErr: []string{"spec: Required value", `spec: Invalid value: "object": some validation rules were not checked because the spec was invalid: correct the other errors to complete validation`}},
 		"NotAnObject": {spec: "x", wantErr: []string{`spec: Invalid value: "string": spec in body must be of type object: "string"`, `spec: Invalid value: "object": some validation rules were not checked because the spec was invalid: correct the other errors to complete validation`}},
 	}
 	for name, tc := range cases {
