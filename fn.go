@@ -140,7 +140,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 	log = log.WithValues("xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName(), "xr-namespace", oxr.Resource.GetNamespace())
 
-	spec, errs := parseSpec(ctx, oxr.Resource.Object["spec"])
+	spec, errs := parseSpecCached(ctx, req.GetObserved().GetComposite().GetResource().GetFields()["spec"])
 	if len(errs) > 0 {
 		log.Info("Invalid composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
@@ -406,31 +406,58 @@ func readiness(ready bool) resource.Ready {
 // exists but keeps failing to update (or to be read) makes the XR not
 // ready, not only its StreamReady condition.
 func isReady(cd *composed.Unstructured) bool {
-	return cd.GetCondition(xpv2.TypeReady).Status == corev1.ConditionTrue &&
-		cd.GetCondition(xpv2.TypeSynced).Status != corev1.ConditionFalse
+	return conditionOf(cd, xpv2.TypeReady).Status == corev1.ConditionTrue &&
+		conditionOf(cd, xpv2.TypeSynced).Status != corev1.ConditionFalse
 }
 
 // outputsFrom maps the observed EventStream's status.atProvider to the XR's
 // status.outputs, field for field. It reports false until Auth0 has a stream.
+// It reads the unstructured status in place: converting it through JSON into
+// the typed observation cost more than the rest of a call.
 func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
-	obs := v1alpha1.EventStreamObservation{}
-	if err := es.GetValueInto("status.atProvider", &obs); err != nil || obs.ID == "" {
+	status, _ := es.Object["status"].(map[string]any)
+	obs, _ := status["atProvider"].(map[string]any)
+	str := func(k string) string { s, _ := obs[k].(string); return s }
+	id := str("id")
+	if id == "" {
 		return nil, false
 	}
-	subs := make([]any, 0, len(obs.Subscriptions))
-	for _, s := range obs.Subscriptions {
-		subs = append(subs, s)
+	raw, _ := obs["subscriptions"].([]any)
+	subs := make([]any, 0, len(raw))
+	for _, s := range raw {
+		if s, ok := s.(string); ok {
+			subs = append(subs, s)
+		}
 	}
 	return map[string]any{
-		"id":                    obs.ID,
-		"name":                  obs.Name,
-		"status":                obs.Status,
-		"destinationType":       obs.DestinationType,
-		"createdAt":             obs.CreatedAt,
-		"updatedAt":             obs.UpdatedAt,
+		"id":                    id,
+		"name":                  str("name"),
+		"status":                str("status"),
+		"destinationType":       str("destinationType"),
+		"createdAt":             str("createdAt"),
+		"updatedAt":             str("updatedAt"),
 		"subscriptions":         subs,
-		"awsPartnerEventSource": obs.AWSPartnerEventSource,
+		"awsPartnerEventSource": str("awsPartnerEventSource"),
 	}, true
+}
+
+// conditionOf reads one condition of a composed resource in place, as
+// GetCondition would return it (Unknown when absent) without converting the
+// whole status through JSON.
+func conditionOf(cd *composed.Unstructured, t xpv2.ConditionType) xpv2.Condition {
+	status, _ := cd.Object["status"].(map[string]any)
+	conds, _ := status["conditions"].([]any)
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if ct, _ := m["type"].(string); ct != string(t) {
+			continue
+		}
+		st, _ := m["status"].(string)
+		reason, _ := m["reason"].(string)
+		msg, _ := m["message"].(string)
+		return xpv2.Condition{Type: t, Status: corev1.ConditionStatus(st), Reason: xpv2.ConditionReason(reason), Message: msg}
+	}
+	return xpv2.Condition{Type: t, Status: corev1.ConditionUnknown}
 }
 
 // streamCondition surfaces the EventStream's state on the XR (and its claim):
@@ -439,7 +466,7 @@ func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
 func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, observed bool, name string, claim bool) {
 	status, reason, msg := false, ReasonPending, fmt.Sprintf("EventStream %s has not been created yet", name)
 	if observed {
-		synced, ready := es.GetCondition(xpv2.TypeSynced), es.GetCondition(xpv2.TypeReady)
+		synced, ready := conditionOf(es, xpv2.TypeSynced), conditionOf(es, xpv2.TypeReady)
 		switch {
 		case synced.Status == corev1.ConditionFalse:
 			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("EventStream %s is not synced", name), synced.Message)

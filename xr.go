@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -33,6 +36,59 @@ var xrdYAML []byte
 var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) {
 	return xrschema.Load(xrdYAML, platformv1.Version)
 })
+
+// validSpecs remembers the specs that passed validation, by a hash of their
+// canonical protobuf encoding: Crossplane calls the function with the same
+// spec on every reconcile, and validating (OpenAPI and CEL) costs far more
+// than hashing. Validation depends on the spec alone (no transition rules
+// run here), so a hit is exact. Only hashes are kept as keys: no secret
+// value sits in the map's keys; the decoded specs are copied out.
+var validSpecs = &specCache{m: map[[sha256.Size]byte]*xrSpec{}}
+
+// maxCachedSpecs bounds the cache; when full it starts over.
+const maxCachedSpecs = 4096
+
+type specCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*xrSpec
+}
+
+func (c *specCache) get(k [sha256.Size]byte) (*xrSpec, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[k]
+	if !ok {
+		return nil, false
+	}
+	return s.DeepCopy(), true
+}
+
+func (c *specCache) put(k [sha256.Size]byte, s *xrSpec) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedSpecs {
+		clear(c.m)
+	}
+	c.m[k] = s.DeepCopy()
+}
+
+// parseSpecCached is parseSpec for the spec as the request carries it,
+// remembering valid specs.
+func parseSpecCached(ctx context.Context, pb *structpb.Value) (*xrSpec, field.ErrorList) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
+	if err != nil {
+		return parseSpec(ctx, pb.AsInterface())
+	}
+	k := sha256.Sum256(b)
+	if s, ok := validSpecs.get(k); ok {
+		return s, nil
+	}
+	s, errs := parseSpec(ctx, pb.AsInterface())
+	if len(errs) == 0 {
+		validSpecs.put(k, s)
+	}
+	return s, errs
+}
 
 // parseSpec validates the XR's raw spec with the XRD's schema, as admission
 // does (crossplane render and hand-applied XRDs bypass admission), and decodes
