@@ -121,7 +121,6 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}()
 
 	rsp = response.To(req, response.DefaultTTL)
-	log := f.log.WithValues("tag", req.GetMeta().GetTag())
 
 	in := &v1beta1.Input{}
 	if err := request.GetInput(req, in); err != nil {
@@ -138,11 +137,15 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, errors.Wrap(err, errObservedXR))
 		return rsp, nil
 	}
-	log = log.WithValues("xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName(), "xr-namespace", oxr.Resource.GetNamespace())
+	// The request's logger is built only when something is logged: WithValues
+	// allocates even when the level is off.
+	log := func() logging.Logger {
+		return f.log.WithValues("tag", req.GetMeta().GetTag(), "xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName(), "xr-namespace", oxr.Resource.GetNamespace())
+	}
 
 	spec, errs := parseSpecCached(ctx, req.GetObserved().GetComposite().GetResource().GetFields()["spec"])
 	if len(errs) > 0 {
-		log.Info("Invalid composite resource", "errors", len(errs))
+		log().Info("Invalid composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
 		return rsp, nil
 	}
@@ -176,7 +179,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 	b, errs := bind(spec, in, t.Name, oesr)
 	if len(errs) > 0 {
-		log.Info("Refused composite resource", "errors", len(errs))
+		log().Info("Refused composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
 		return rsp, nil
 	}
@@ -230,7 +233,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
 		return rsp, nil
 	}
-	log.Debug("Composed EventStream", "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
+	log().Debug("Composed EventStream", "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
 	return rsp, nil
 }
 
