@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
@@ -123,9 +124,17 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	rsp = response.To(req, response.DefaultTTL)
 
 	in := &v1beta1.Input{}
-	if err := request.GetInput(req, in); err != nil {
-		response.Fatal(rsp, errors.Wrap(err, errInput))
-		return rsp, nil
+	// By reflection, not through JSON as request.GetInput does: the input
+	// is decoded on every call. A bad input is decoded again through JSON,
+	// whose error names the field.
+	if pb := req.GetInput(); pb != nil {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(pb.AsMap(), in); err != nil {
+			if jerr := request.GetInput(req, &v1beta1.Input{}); jerr != nil {
+				err = jerr
+			}
+			response.Fatal(rsp, errors.Wrap(err, errInput))
+			return rsp, nil
+		}
 	}
 	if errs := validateInput(in); len(errs) > 0 {
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInput, fieldErrorsMessage(errs)))

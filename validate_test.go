@@ -189,3 +189,25 @@ func FuzzRunFunction(f *testing.F) {
 		}
 	})
 }
+
+// TestFunctionRejectsMistypedInput checks that an input of the wrong shape,
+// decoded by reflection on the fast path, is refused with the JSON decoder's
+// message, which names the Go type it expected.
+func TestFunctionRejectsMistypedInput(t *testing.T) {
+	in := `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","managementPolicies":"Observe"}`
+	rsp, err := (&Function{log: logging.NewNopLogger()}).RunFunction(context.Background(),
+		req(xrJSON("a", `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}`), in, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := rsp.GetResults()
+	if len(rs) != 1 || rs[0].GetSeverity() != fnv1.Severity_SEVERITY_FATAL {
+		t.Fatalf("want one Fatal result, got %v", rs)
+	}
+	if msg := rs[0].GetMessage(); !strings.HasPrefix(msg, errInput+": ") || !strings.Contains(msg, "ManagementPolicies") {
+		t.Errorf("Fatal message does not say which input field is mistyped: %s", msg)
+	}
+	if n := len(rsp.GetDesired().GetResources()); n != 0 {
+		t.Errorf("composed %d resources with a mistyped input", n)
+	}
+}
