@@ -101,9 +101,18 @@ type Auth0EventStreamSpec struct {
 	// +optional
 	ProviderConfigRef *ProviderConfigReference `json:"providerConfigRef,omitempty"`
 
-	// Management policies of the composed EventStream. Defaults to the function input's, or ["*"].
+	// The list type rejects duplicates at the API server; the first rule
+	// also where only CEL is evaluated (crossplane beta validate). The second
+	// admits only the sets crossplane-runtime's managed reconciler supports
+	// (defaultSupportedManagementPolicies, crossplane-runtime v2.3): the
+	// provider would refuse any other.
+
+	// Management policies of the composed EventStream. Defaults to the function input's, or ["*"]. Only the combinations Crossplane supports are allowed: ["*"], ["Observe"] and the sets listed at https://docs.crossplane.io/latest/managed-resources/managed-resources/#managementpolicies.
+	// +kubebuilder:validation:MaxItems=6
 	// +kubebuilder:validation:items:Enum=Observe;Create;Update;Delete;LateInitialize;*
 	// +listType=set
+	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y == x))",message="spec.managementPolicies must not contain duplicate policies"
+	// +kubebuilder:validation:XValidation:rule="self.size() == 0 || [['*'], ['Observe'], ['Observe', 'Create', 'Update', 'LateInitialize', 'Delete'], ['Observe', 'Create', 'Update', 'Delete'], ['Observe', 'Create', 'Update', 'LateInitialize'], ['Observe', 'Create', 'Update'], ['Observe', 'Create', 'Delete', 'LateInitialize'], ['Observe', 'Create', 'LateInitialize'], ['Observe', 'Create', 'Delete'], ['Observe', 'Create'], ['Observe', 'Delete'], ['Observe', 'Update'], ['Observe', 'LateInitialize'], ['Observe', 'Update', 'LateInitialize']].exists(s, s.size() == self.size() && s.all(a, a in self))",message="spec.managementPolicies must be a combination Crossplane supports, such as [\"*\"], [\"Observe\"] or [\"Observe\", \"Create\", \"Update\", \"LateInitialize\"] (without Delete)"
 	// +optional
 	ManagementPolicies []string `json:"managementPolicies,omitempty"`
 }
@@ -114,15 +123,26 @@ type EventBridgeConfiguration struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]{12}$`
 	AWSAccountID string `json:"awsAccountId"`
 
-	// AWS region of the EventBridge event bus.
-	// +kubebuilder:validation:MinLength=1
+	// AWS region of the EventBridge event bus, such as us-east-1.
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$`
 	AWSRegion string `json:"awsRegion"`
 }
 
 // WebhookConfiguration is where and how a webhook stream delivers.
 type WebhookConfiguration struct {
-	// HTTPS URL that receives event payloads via POST.
-	// +kubebuilder:validation:Pattern=`^https://.+`
+	// The endpoint's rules are CEL rules with reason FieldValueForbidden,
+	// not a pattern: a refused pattern (or a rule's Invalid) quotes the
+	// value, and an endpoint may carry a password (user-info).
+	// They follow what Auth0 (and the simulator, net/url) accept: an
+	// absolute https URL with a host, optionally a port, path, query and
+	// fragment. The length bounds the rules' cost, which the API server
+	// estimates from it.
+
+	// HTTPS URL that receives event payloads via POST, such as https://api.example.com/hook; ports and query strings are allowed.
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule=`self.matches('(?i)^https://([^/?#]*@)?([^/?#@\\[\\]:]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]*)?([/?#].*)?$')`,reason=FieldValueForbidden,message="spec.webhookConfiguration.webhookEndpoint must be an absolute https URL with a host, such as https://api.example.com/hook"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^[^/?#]*//[^/?#]*@')`,reason=FieldValueForbidden,message="spec.webhookConfiguration.webhookEndpoint must not carry user-info (user:password@): give credentials in webhookAuthorization"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[\\x00-\\x20\\x7f]')`,reason=FieldValueForbidden,message="spec.webhookConfiguration.webhookEndpoint must not contain spaces or control characters: percent-encode them"
 	WebhookEndpoint string `json:"webhookEndpoint"`
 
 	// How Auth0 authenticates to the endpoint. Each secret is given either inline (stored in a composed Secret) or, preferably, as a reference to a key of a Secret in the resource's namespace.
@@ -130,12 +150,16 @@ type WebhookConfiguration struct {
 }
 
 // WebhookAuthorization accepts each secret either inline (the seed's form) or
-// as a reference to a key of a Secret in the XR's namespace.
+// as a reference to a key of a Secret in the XR's namespace. Auth0 refuses the
+// fields of another method, so they are refused here too.
 // +kubebuilder:validation:XValidation:rule="self.method != 'basic' || has(self.username)",message="spec.webhookConfiguration.webhookAuthorization.username is required when method is basic"
 // +kubebuilder:validation:XValidation:rule="self.method != 'basic' || has(self.password) != has(self.passwordSecretRef)",message="exactly one of spec.webhookConfiguration.webhookAuthorization.password and passwordSecretRef is required when method is basic"
 // +kubebuilder:validation:XValidation:rule="self.method != 'bearer' || has(self.token) != has(self.tokenSecretRef)",message="exactly one of spec.webhookConfiguration.webhookAuthorization.token and tokenSecretRef is required when method is bearer"
 // +kubebuilder:validation:XValidation:rule="self.method != 'custom_header' || has(self.headerKey)",message="spec.webhookConfiguration.webhookAuthorization.headerKey is required when method is custom_header"
 // +kubebuilder:validation:XValidation:rule="self.method != 'custom_header' || has(self.headerValue) != has(self.headerValueSecretRef)",message="exactly one of spec.webhookConfiguration.webhookAuthorization.headerValue and headerValueSecretRef is required when method is custom_header"
+// +kubebuilder:validation:XValidation:rule="self.method == 'basic' || !(has(self.username) || has(self.password) || has(self.passwordSecretRef))",message="spec.webhookConfiguration.webhookAuthorization.username, password and passwordSecretRef are only allowed when method is basic"
+// +kubebuilder:validation:XValidation:rule="self.method == 'bearer' || !(has(self.token) || has(self.tokenSecretRef))",message="spec.webhookConfiguration.webhookAuthorization.token and tokenSecretRef are only allowed when method is bearer"
+// +kubebuilder:validation:XValidation:rule="self.method == 'custom_header' || !(has(self.headerKey) || has(self.headerValue) || has(self.headerValueSecretRef))",message="spec.webhookConfiguration.webhookAuthorization.headerKey, headerValue and headerValueSecretRef are only allowed when method is custom_header"
 type WebhookAuthorization struct {
 	// Authorization method.
 	// +kubebuilder:validation:Enum=basic;bearer;custom_header
@@ -164,8 +188,9 @@ type WebhookAuthorization struct {
 	// +optional
 	TokenSecretRef *SecretKeySelector `json:"tokenSecretRef,omitempty"`
 
-	// Name of the custom header.
+	// Name of the custom header: an HTTP header name (RFC 9110 token).
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:Pattern="^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 	// +optional
 	HeaderKey string `json:"headerKey,omitempty"`
 
