@@ -42,14 +42,17 @@ func bind(spec *xrSpec, in *v1beta1.Input, name string, oes *composed.Unstructur
 	if in.ProviderConfigRef != nil {
 		b.ProviderConfigRef = *in.ProviderConfigRef
 	}
-	if spec.ProviderConfigRef != nil {
-		b.ProviderConfigRef = *spec.ProviderConfigRef
+	if r := spec.ProviderConfigRef; r != nil {
+		b.ProviderConfigRef = xpv2.ProviderConfigReference{Kind: r.Kind, Name: r.Name}
 	}
 	if len(in.ManagementPolicies) > 0 {
 		b.ManagementPolicies = in.ManagementPolicies
 	}
 	if len(spec.ManagementPolicies) > 0 {
-		b.ManagementPolicies = spec.ManagementPolicies
+		b.ManagementPolicies = make(xpv2.ManagementPolicies, len(spec.ManagementPolicies))
+		for i, p := range spec.ManagementPolicies {
+			b.ManagementPolicies[i] = xpv2.ManagementAction(p)
+		}
 	}
 
 	var errs field.ErrorList
@@ -80,6 +83,10 @@ func foundStream(oes *composed.Unstructured) string {
 	return id
 }
 
+// providerConfigKinds are the kinds of ProviderConfig an EventStream may
+// reference.
+var providerConfigKinds = []string{v1beta1.KindClusterProviderConfig, v1beta1.KindProviderConfig}
+
 // validateInput checks the input fields the function interprets beyond
 // their types. Crossplane does not validate a function's input.
 func validateInput(in *v1beta1.Input) field.ErrorList {
@@ -92,8 +99,8 @@ func validateInput(in *v1beta1.Input) field.ErrorList {
 		errs = append(errs, field.Required(p, "must not be empty: omit it to allow every ProviderConfig"))
 	}
 	for i, s := range in.AllowedProviderConfigs {
-		if !slices.Contains(providerConfigKind, s.Kind) {
-			errs = append(errs, field.NotSupported(p.Index(i).Child("kind"), s.Kind, providerConfigKind))
+		if !slices.Contains(providerConfigKinds, s.Kind) {
+			errs = append(errs, field.NotSupported(p.Index(i).Child("kind"), s.Kind, providerConfigKinds))
 		}
 	}
 	return errs

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
@@ -107,7 +108,7 @@ type Function struct {
 }
 
 // RunFunction runs the Function.
-func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) {
+func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) {
 	defer func() {
 		// A panic would kill every in-flight composition; answer this one
 		// with a Fatal result instead. The panic value is not logged: it
@@ -121,12 +122,19 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}()
 
 	rsp = response.To(req, response.DefaultTTL)
-	log := f.log.WithValues("tag", req.GetMeta().GetTag())
 
 	in := &v1beta1.Input{}
-	if err := request.GetInput(req, in); err != nil {
-		response.Fatal(rsp, errors.Wrap(err, errInput))
-		return rsp, nil
+	// By reflection, not through JSON as request.GetInput does: the input
+	// is decoded on every call. A bad input is decoded again through JSON,
+	// whose error names the field.
+	if pb := req.GetInput(); pb != nil {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(pb.AsMap(), in); err != nil {
+			if jerr := request.GetInput(req, &v1beta1.Input{}); jerr != nil {
+				err = jerr
+			}
+			response.Fatal(rsp, errors.Wrap(err, errInput))
+			return rsp, nil
+		}
 	}
 	if errs := validateInput(in); len(errs) > 0 {
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInput, fieldErrorsMessage(errs)))
@@ -138,11 +146,15 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.Fatal(rsp, errors.Wrap(err, errObservedXR))
 		return rsp, nil
 	}
-	log = log.WithValues("xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName(), "xr-namespace", oxr.Resource.GetNamespace())
+	// The request's logger is built only when something is logged: WithValues
+	// allocates even when the level is off.
+	log := func() logging.Logger {
+		return f.log.WithValues("tag", req.GetMeta().GetTag(), "xr-kind", oxr.Resource.GetKind(), "xr-name", oxr.Resource.GetName(), "xr-namespace", oxr.Resource.GetNamespace())
+	}
 
-	spec, errs := parseSpec(oxr.Resource.Object["spec"])
+	spec, errs := parseSpecCached(ctx, req.GetObserved().GetComposite().GetResource().GetFields()["spec"])
 	if len(errs) > 0 {
-		log.Info("Invalid composite resource", "errors", len(errs))
+		log().Info("Invalid composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
 		return rsp, nil
 	}
@@ -176,7 +188,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 	b, errs := bind(spec, in, t.Name, oesr)
 	if len(errs) > 0 {
-		log.Info("Refused composite resource", "errors", len(errs))
+		log().Info("Refused composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
 		return rsp, nil
 	}
@@ -192,6 +204,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 
 	es, secret := compose(spec, t, b)
+	deliveryActions(rsp, oxr.Resource, spec, es, t.Claim)
 	esc, err := composed.From(es)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind))
@@ -221,6 +234,12 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		}
 	}
 	streamCondition(rsp, oes.Resource, esObserved, es.GetName(), t.Claim)
+	if esObserved {
+		if err := surfaceDeliveries(rsp, dxr.Resource, oes.Resource, t.Claim); err != nil {
+			response.Fatal(rsp, err)
+			return rsp, nil
+		}
+	}
 
 	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredCDs))
@@ -230,7 +249,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
 		return rsp, nil
 	}
-	log.Debug("Composed EventStream", "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
+	log().Debug("Composed EventStream", "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
 	return rsp, nil
 }
 
@@ -406,31 +425,58 @@ func readiness(ready bool) resource.Ready {
 // exists but keeps failing to update (or to be read) makes the XR not
 // ready, not only its StreamReady condition.
 func isReady(cd *composed.Unstructured) bool {
-	return cd.GetCondition(xpv2.TypeReady).Status == corev1.ConditionTrue &&
-		cd.GetCondition(xpv2.TypeSynced).Status != corev1.ConditionFalse
+	return conditionOf(cd, xpv2.TypeReady).Status == corev1.ConditionTrue &&
+		conditionOf(cd, xpv2.TypeSynced).Status != corev1.ConditionFalse
 }
 
 // outputsFrom maps the observed EventStream's status.atProvider to the XR's
 // status.outputs, field for field. It reports false until Auth0 has a stream.
+// It reads the unstructured status in place: converting it through JSON into
+// the typed observation cost more than the rest of a call.
 func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
-	obs := v1alpha1.EventStreamObservation{}
-	if err := es.GetValueInto("status.atProvider", &obs); err != nil || obs.ID == "" {
+	status, _ := es.Object["status"].(map[string]any)
+	obs, _ := status["atProvider"].(map[string]any)
+	str := func(k string) string { s, _ := obs[k].(string); return s }
+	id := str("id")
+	if id == "" {
 		return nil, false
 	}
-	subs := make([]any, 0, len(obs.Subscriptions))
-	for _, s := range obs.Subscriptions {
-		subs = append(subs, s)
+	raw, _ := obs["subscriptions"].([]any)
+	subs := make([]any, 0, len(raw))
+	for _, s := range raw {
+		if s, ok := s.(string); ok {
+			subs = append(subs, s)
+		}
 	}
 	return map[string]any{
-		"id":                    obs.ID,
-		"name":                  obs.Name,
-		"status":                obs.Status,
-		"destinationType":       obs.DestinationType,
-		"createdAt":             obs.CreatedAt,
-		"updatedAt":             obs.UpdatedAt,
+		"id":                    id,
+		"name":                  str("name"),
+		"status":                str("status"),
+		"destinationType":       str("destinationType"),
+		"createdAt":             str("createdAt"),
+		"updatedAt":             str("updatedAt"),
 		"subscriptions":         subs,
-		"awsPartnerEventSource": obs.AWSPartnerEventSource,
+		"awsPartnerEventSource": str("awsPartnerEventSource"),
 	}, true
+}
+
+// conditionOf reads one condition of a composed resource in place, as
+// GetCondition would return it (Unknown when absent) without converting the
+// whole status through JSON.
+func conditionOf(cd *composed.Unstructured, t xpv2.ConditionType) xpv2.Condition {
+	status, _ := cd.Object["status"].(map[string]any)
+	conds, _ := status["conditions"].([]any)
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if ct, _ := m["type"].(string); ct != string(t) {
+			continue
+		}
+		st, _ := m["status"].(string)
+		reason, _ := m["reason"].(string)
+		msg, _ := m["message"].(string)
+		return xpv2.Condition{Type: t, Status: corev1.ConditionStatus(st), Reason: xpv2.ConditionReason(reason), Message: msg}
+	}
+	return xpv2.Condition{Type: t, Status: corev1.ConditionUnknown}
 }
 
 // streamCondition surfaces the EventStream's state on the XR (and its claim):
@@ -439,7 +485,7 @@ func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
 func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, observed bool, name string, claim bool) {
 	status, reason, msg := false, ReasonPending, fmt.Sprintf("EventStream %s has not been created yet", name)
 	if observed {
-		synced, ready := es.GetCondition(xpv2.TypeSynced), es.GetCondition(xpv2.TypeReady)
+		synced, ready := conditionOf(es, xpv2.TypeSynced), conditionOf(es, xpv2.TypeReady)
 		switch {
 		case synced.Status == corev1.ConditionFalse:
 			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("EventStream %s is not synced", name), synced.Message)

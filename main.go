@@ -4,6 +4,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/alecthomas/kong"
 
 	function "github.com/crossplane/function-sdk-go"
@@ -30,6 +32,11 @@ func (c *CLI) Run() error {
 	log, err := function.NewLogger(c.Debug)
 	if err != nil {
 		return err
+	}
+	// Compile the XRD's schema before serving: a broken schema fails the
+	// start, not every request.
+	if _, err := specSchema(); err != nil {
+		return fmt.Errorf("cannot load the Auth0EventStream schema: %w", err)
 	}
 
 	return function.Serve(&Function{log: log},

@@ -96,35 +96,57 @@ func TestFunctionRejectsInvalid(t *testing.T) {
 }
 
 // TestFunctionListsEveryBadField checks that one Fatal result lists every bad
-// field, not only the first, and never quotes a secret.
+// field the API server would list, not only the first, and never quotes a
+// secret. As at the API server, CEL rules run only once the spec has the
+// schema's shape, so the schema's errors and the rules' are two cases.
 func TestFunctionListsEveryBadField(t *testing.T) {
 	const secret = "hunter2-very-secret"
-	xr := xrJSON("bad", `{"destinationType":"webhook","subscriptions":["Login","user.created","user.created"],"status":"on",
-		"webhookConfiguration":{"webhookEndpoint":"ftp://x","webhookAuthorization":{"method":"basic","password":"`+secret+`","passwordSecretRef":{"name":"s","key":"k"},"token":42}},
-		"actionConfiguration":{"actionId":"a"}}`)
-	rsp, err := (&Function{log: logging.NewNopLogger()}).RunFunction(context.Background(), req(xr, "", nil))
-	if err != nil {
-		t.Fatal(err)
+	cases := map[string]struct {
+		spec string
+		want []string
+	}{
+		"Schema": {
+			spec: `{"destinationType":"webhook","subscriptions":["Login","user.created","user.created"],"status":"on",
+				"webhookConfiguration":{"webhookEndpoint":"ftp://x","webhookAuthorization":{"method":"basic","password":"` + secret + `","passwordSecretRef":{"name":"s","key":"k"},"token":42}},
+				"actionConfiguration":{"actionId":"a"}}`,
+			want: []string{
+				`spec.status: Unsupported value: "on": supported values: "enabled", "disabled"`,
+				`spec.subscriptions[0]: Invalid value: "Login": spec.subscriptions[0] in body should match '^[a-z0-9_]+(\.[a-z0-9_]+)+$'`,
+				`spec.subscriptions[2]: Duplicate value: "user.created"`,
+				`spec.webhookConfiguration.webhookAuthorization.token: Invalid value: "number": spec.webhookConfiguration.webhookAuthorization.token in body must be of type string: "number"`,
+				`spec: Invalid value: "object": some validation rules were not checked because the spec was invalid: correct the other errors to complete validation`,
+			},
+		},
+		"Rules": {
+			spec: `{"destinationType":"webhook","subscriptions":["user.created"],
+				"webhookConfiguration":{"webhookEndpoint":"ftp://u:` + secret + `@x.example.com","webhookAuthorization":{"method":"basic","password":"` + secret + `","passwordSecretRef":{"name":"s","key":"k"}}},
+				"actionConfiguration":{"actionId":"a"}}`,
+			want: []string{
+				`spec.webhookConfiguration.webhookAuthorization: Invalid value: exactly one of spec.webhookConfiguration.webhookAuthorization.password and passwordSecretRef is required when method is basic`,
+				`spec.webhookConfiguration.webhookAuthorization: Invalid value: spec.webhookConfiguration.webhookAuthorization.username is required when method is basic`,
+				`spec.webhookConfiguration.webhookEndpoint: Forbidden: spec.webhookConfiguration.webhookEndpoint must be an absolute https URL with a host, such as https://api.example.com/hook`,
+				`spec.webhookConfiguration.webhookEndpoint: Forbidden: spec.webhookConfiguration.webhookEndpoint must not carry user-info (user:password@): give credentials in webhookAuthorization`,
+				`spec: Invalid value: spec.actionConfiguration is required when spec.destinationType is action, and forbidden otherwise`,
+			},
+		},
 	}
-	if len(rsp.GetResults()) != 1 {
-		t.Fatalf("want one result, got %v", rsp.GetResults())
-	}
-	got := strings.Split(strings.TrimPrefix(rsp.GetResults()[0].GetMessage(), errInvalidXR+": "), "; ")
-	want := []string{
-		`spec.actionConfiguration: Forbidden: only allowed when spec.destinationType is action`,
-		`spec.status: Unsupported value: "on": supported values: "enabled", "disabled"`,
-		`spec.subscriptions[0]: Invalid value: "Login": must be a dotted event type such as user.created (^[a-z0-9_]+(\.[a-z0-9_]+)+$)`,
-		`spec.subscriptions[2]: Duplicate value: "user.created"`,
-		`spec.webhookConfiguration.webhookAuthorization.password: Forbidden: password and passwordSecretRef are mutually exclusive`,
-		`spec.webhookConfiguration.webhookAuthorization.token: Invalid value: "number": must be a string`,
-		`spec.webhookConfiguration.webhookAuthorization.username: Required value: required when spec.webhookConfiguration.webhookAuthorization.method is basic`,
-		`spec.webhookConfiguration.webhookEndpoint: Invalid value: "ftp://x": must match ^https://.+`,
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Fatal message: -want, +got:\n%s", diff)
-	}
-	if b, _ := json.Marshal(rsp); strings.Contains(string(b), secret) {
-		t.Errorf("the response quotes a secret value")
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rsp, err := (&Function{log: logging.NewNopLogger()}).RunFunction(context.Background(), req(xrJSON("bad", tc.spec), "", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rsp.GetResults()) != 1 {
+				t.Fatalf("want one result, got %v", rsp.GetResults())
+			}
+			got := strings.Split(strings.TrimPrefix(rsp.GetResults()[0].GetMessage(), errInvalidXR+": "), "; ")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Fatal message: -want, +got:\n%s", diff)
+			}
+			if b, _ := json.Marshal(rsp); strings.Contains(string(b), secret) {
+				t.Errorf("the response quotes a secret value")
+			}
+		})
 	}
 }
 
@@ -166,4 +188,26 @@ func FuzzRunFunction(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFunctionRejectsMistypedInput checks that an input of the wrong shape,
+// decoded by reflection on the fast path, is refused with the JSON decoder's
+// message, which names the Go type it expected.
+func TestFunctionRejectsMistypedInput(t *testing.T) {
+	in := `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","managementPolicies":"Observe"}`
+	rsp, err := (&Function{log: logging.NewNopLogger()}).RunFunction(context.Background(),
+		req(xrJSON("a", `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}`), in, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := rsp.GetResults()
+	if len(rs) != 1 || rs[0].GetSeverity() != fnv1.Severity_SEVERITY_FATAL {
+		t.Fatalf("want one Fatal result, got %v", rs)
+	}
+	if msg := rs[0].GetMessage(); !strings.HasPrefix(msg, errInput+": ") || !strings.Contains(msg, "ManagementPolicies") {
+		t.Errorf("Fatal message does not say which input field is mistyped: %s", msg)
+	}
+	if n := len(rsp.GetDesired().GetResources()); n != 0 {
+		t.Errorf("composed %d resources with a mistyped input", n)
+	}
 }

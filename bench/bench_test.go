@@ -19,12 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auth0/go-auth0/management"
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 	"github.com/xp-auth0/auth0-eventstream/internal/providertest"
 )
 
@@ -56,6 +58,9 @@ func BenchmarkProvider(b *testing.B) {
 	rate := envInt("BENCH_MAX_RECONCILE_RATE", 50)
 	unrelated := envInt("BENCH_UNRELATED_SECRETS", 0)
 	unrelatedKiB := envInt("BENCH_UNRELATED_SECRET_KIB", 64)
+	// Delivery health is read at every poll here (the default is 5m), the
+	// most it can cost; every tenth stream's destination fails.
+	deliveryPoll := envDuration("BENCH_DELIVERY_POLL", poll)
 	ctx := context.Background()
 
 	env := providertest.Start(b, providertest.Options{NoProvider: true})
@@ -97,7 +102,7 @@ func BenchmarkProvider(b *testing.B) {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca,
-		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", strconv.Itoa(rate),
+		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", strconv.Itoa(rate), "--delivery-poll", deliveryPoll.String(),
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -114,6 +119,8 @@ func BenchmarkProvider(b *testing.B) {
 	waitReady(b, env, streams, 20*time.Minute)
 	b.Logf("%d EventStreams Ready in %s", streams, time.Since(start).Round(time.Second))
 	tokens := env.Sim.Server().Counters().TokensIssued
+	// After counting tokens: the test events use a token of their own.
+	failing := failDeliveries(b, env, 10)
 
 	// Converged: count every Management API call while each stream is
 	// polled at least twice more.
@@ -129,22 +136,31 @@ func BenchmarkProvider(b *testing.B) {
 		return ""
 	})
 	c := env.Sim.Server().Counters()
+	elapsed := time.Since(window)
 	gets, total := c.Total("GET /api/v2/event-streams/{id}"), 0
+	stats, lists := c.Total("GET /api/v2/event-streams/{id}/stats"), c.Total("GET /api/v2/event-streams/{id}/deliveries")
 	for ep := range c.Calls {
 		if strings.Contains(ep, "/api/v2/") {
 			total += c.Total(ep)
 		}
 	}
 	callsPerPoll := float64(total) / float64(gets)
+	// Delivery reads each stream may make in the window: one per delivery
+	// poll, plus one due at its start.
+	deliveryReads := streams * (int(elapsed/deliveryPoll) + 1)
+	deliveryPerStream := float64(stats+lists) / float64(streams) / (elapsed.Seconds() / deliveryPoll.Seconds())
 	tokens += c.TokensIssued
 	rss, peak := memory(b, cmd.Process.Pid)
 
 	b.ReportMetric(callsPerPoll, "calls/poll")
+	b.ReportMetric(deliveryPerStream, "delivery-calls/stream/delivery-poll")
 	b.ReportMetric(float64(tokens)/float64(configs), "tokens/ProviderConfig")
 	b.ReportMetric(rss, "RSS-MiB")
 	b.ReportMetric(peak, "peak-RSS-MiB")
 	b.Logf("streams=%d providerConfigs=%d unrelatedSecrets=%d×%dKiB poll=%s window=%s: %d Management API calls, %d of them polls (GET); calls/poll=%.3f; tokens issued=%d; provider RSS=%.1f MiB (peak %.1f MiB)",
-		streams, configs, unrelated, unrelatedKiB, poll, time.Since(window).Round(time.Second), total, gets, callsPerPoll, tokens, rss, peak)
+		streams, configs, unrelated, unrelatedKiB, poll, elapsed.Round(time.Second), total, gets, callsPerPoll, tokens, rss, peak)
+	b.Logf("delivery health at --delivery-poll %s, %d of %d streams failing: %d stats reads, %d failed-delivery lists (%.3f delivery calls per stream per delivery poll, at most %d reads allowed)",
+		deliveryPoll, failing, streams, stats, lists, deliveryPerStream, deliveryReads)
 
 	// Events ahead of due polls: a new stream and a rotated webhook Secret
 	// are served before the polls waiting in the queue (with BENCH_POLL
@@ -160,8 +176,14 @@ func BenchmarkProvider(b *testing.B) {
 	b.Logf("polls achieved %.1f/s for %.1f/s due; a new EventStream was Ready after %s, a rotated Secret reached all %d of its streams in Auth0 after %s",
 		pollRate, float64(streams)/poll.Seconds(), newReady.Round(100*time.Millisecond), rotatedStreams, rotated.Round(100*time.Millisecond))
 
-	if total != gets {
-		b.Errorf("a converged stream made %d calls besides its polls; want exactly one call (GET) per poll", total-gets)
+	if other := total - gets - stats - lists; other != 0 {
+		b.Errorf("converged streams made %d calls besides their polls and delivery reads; want exactly one call (GET) per poll", other)
+	}
+	if stats > deliveryReads || stats > gets {
+		b.Errorf("%d stats reads in %s: more than one per stream per --delivery-poll %s (%d) or per poll (%d)", stats, elapsed, deliveryPoll, deliveryReads, gets)
+	}
+	if maxLists := failing * (int(elapsed/deliveryPoll) + 1); lists > maxLists {
+		b.Errorf("%d failed-delivery lists in %s, want at most one per failing stream per delivery poll (%d)", lists, elapsed, maxLists)
 	}
 	if tokens != configs {
 		b.Errorf("tokens issued = %d, want one per ProviderConfig (%d)", tokens, configs)
@@ -169,6 +191,32 @@ func BenchmarkProvider(b *testing.B) {
 	if streams >= 1000 && rss >= 100 {
 		b.Errorf("provider RSS %.1f MiB with %d EventStreams, budget 100 MiB", rss, streams)
 	}
+}
+
+// failDeliveries makes every nth stream's destination fail and sends each
+// of them a test event, so their delivery health reads cost the list of
+// failed deliveries too. It returns how many streams fail.
+func failDeliveries(b *testing.B, env *providertest.Env, nth int) int {
+	b.Helper()
+	ctx := context.Background()
+	api, err := env.Sim.Management(ctx, providertest.ClientID, providertest.ClientSecret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for i, s := range env.Sim.Server().Streams() {
+		if i%nth != 0 {
+			continue
+		}
+		if err := env.Sim.Server().SetDeliveryOutcome(s.ID, auth0sim.DeliveryOutcome{Fail: true}); err != nil {
+			b.Fatal(err)
+		}
+		if err := api.EventStream.Test(ctx, s.ID, &management.TestEvent{EventType: &s.Subscriptions[0]}); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	return n
 }
 
 // eventsUnderPolls creates one more EventStream and rotates the webhook

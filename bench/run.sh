@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the provider binary against a real kube-apiserver/etcd (envtest)
 # and the Auth0 simulator. Tunables: BENCH_STREAMS (1000),
-# BENCH_PROVIDER_CONFIGS (2), BENCH_POLL (30s), BENCH_MAX_RECONCILE_RATE (50), BENCH_UNRELATED_SECRETS (0)
+# BENCH_PROVIDER_CONFIGS (2), BENCH_POLL (30s), BENCH_MAX_RECONCILE_RATE (50),
+# BENCH_DELIVERY_POLL (BENCH_POLL), BENCH_UNRELATED_SECRETS (0)
 # and BENCH_UNRELATED_SECRET_KIB (64): Secrets nothing references.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -48,6 +48,7 @@ type cli struct {
 	Sync                   time.Duration `short:"s" help:"How often all resources are resynced from the API server cache." default:"1h"`
 	Poll                   time.Duration `help:"How often each EventStream is checked against Auth0 (one GET per stream per poll)." default:"1m"`
 	PollJitter             time.Duration `help:"Spread polls: each comes up to this much before or after --poll, so streams created together do not poll together. Must be less than --poll; 0 disables." default:"6s"`
+	DeliveryPoll           time.Duration `help:"How often each EventStream's delivery health (Auth0's stats, and failed deliveries when there are failures) is read: at most two Auth0 calls per stream per delivery poll. 0 disables." default:"5m"`
 	PollStateMetric        time.Duration `help:"How often managed resource state metrics are recorded." default:"5s"`
 	MaxReconcileRate       int           `help:"Maximum reconciles per second, and concurrent reconciles per controller." default:"10"`
 	CreationGracePeriod    time.Duration `help:"After a create, how long a stream Auth0 does not return is assumed to be still appearing." default:"30s"`
@@ -72,6 +73,9 @@ func main() {
 func (c *cli) validate() error {
 	if c.PollJitter < 0 || c.PollJitter >= c.Poll {
 		return fmt.Errorf("--poll-jitter %s must be at least 0 and less than --poll %s", c.PollJitter, c.Poll)
+	}
+	if c.DeliveryPoll < 0 {
+		return fmt.Errorf("--delivery-poll %s must be at least 0 (0 disables delivery health)", c.DeliveryPoll)
 	}
 	return nil
 }
@@ -171,11 +175,11 @@ func (c *cli) run() error {
 	}
 	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{
 		Clients: clients, CreationGracePeriod: c.CreationGracePeriod, PollJitter: c.PollJitter, MaxReconcileRate: c.MaxReconcileRate,
-		CreateAttemptTimeout: c.Auth0Timeout,
+		CreateAttemptTimeout: c.Auth0Timeout, DeliveryPoll: c.DeliveryPoll,
 	}); err != nil {
 		return fmt.Errorf("cannot set up controllers: %w", err)
 	}
-	log.Info("Starting", "version", version.Version, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "sync", c.Sync.String())
+	log.Info("Starting", "version", version.Version, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "deliveryPoll", c.DeliveryPoll.String(), "sync", c.Sync.String())
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

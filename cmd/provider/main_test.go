@@ -29,7 +29,8 @@ func TestFlags(t *testing.T) {
 		t.Errorf("parsed flags = %+v", c)
 	}
 	if c.Sync != time.Hour || c.MaxReconcileRate != 10 || c.MetricsBindAddress != ":8080" || c.HealthProbeBindAddress != ":8081" ||
-		c.Auth0MaxRetries != 3 || c.Auth0Timeout != 30*time.Second || c.CreationGracePeriod != 30*time.Second || c.PollJitter != 6*time.Second {
+		c.Auth0MaxRetries != 3 || c.Auth0Timeout != 30*time.Second || c.CreationGracePeriod != 30*time.Second || c.PollJitter != 6*time.Second ||
+		c.DeliveryPoll != 5*time.Minute {
 		t.Errorf("defaults = %+v", c)
 	}
 	if err := c.validate(); err != nil {
@@ -40,6 +41,11 @@ func TestFlags(t *testing.T) {
 		if err := c.validate(); err == nil {
 			t.Errorf("validate() accepted --poll-jitter %s with --poll 10s", jitter)
 		}
+	}
+	c.PollJitter = 0
+	c.DeliveryPoll = -time.Second
+	if err := c.validate(); err == nil {
+		t.Errorf("validate() accepted --delivery-poll -1s")
 	}
 	var fresh cli
 	if _, err := kong.Must(&fresh).Parse([]string{"--auth0-ca-file", filepath.Join(t.TempDir(), "missing.pem")}); err == nil {

@@ -31,7 +31,23 @@ type API interface {
 	Update(ctx context.Context, id string, e *management.EventStream) error
 	// Delete DELETEs /event-streams/{id}.
 	Delete(ctx context.Context, id string) error
+
+	// Stats GETs /event-streams/{id}/stats: the delivery runs finished in
+	// [from, to).
+	Stats(ctx context.Context, id string, from, to time.Time) (DeliveryStats, error)
+	// FailedDeliveries GETs one page (at most MaxFailedDeliveries, oldest
+	// first) of /event-streams/{id}/deliveries?statuses=failed for events
+	// since from.
+	FailedDeliveries(ctx context.Context, id string, from time.Time) ([]FailedDelivery, error)
+	// SendTestEvent POSTs /event-streams/{id}/test; never retried.
+	SendTestEvent(ctx context.Context, id, eventType string) (TestDelivery, error)
+	// RedeliverFailed POSTs /event-streams/{id}/redeliver with no filter:
+	// every failed delivery is delivered again; never retried.
+	RedeliverFailed(ctx context.Context, id string) error
 }
+
+// MaxFailedDeliveries is the page size of FailedDeliveries (Auth0's most).
+const MaxFailedDeliveries = 100
 
 // Config is what every client built by a Cache shares.
 type Config struct {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/eventtypes"
 )
@@ -186,8 +187,10 @@ func parseStreamBody(body []byte, create bool) (*streamInput, *apiError) {
 		return nil, aerr
 	}
 	if ok {
-		if len(name) > maxNameLength {
-			return nil, errBody("name", fmt.Sprintf("String is too long (%d chars), maximum %d", len(name), maxNameLength))
+		// Auth0's JSON Schema validator counts characters, as its message
+		// says, not UTF-8 bytes.
+		if n := utf8.RuneCountInString(name); n > maxNameLength {
+			return nil, errBody("name", fmt.Sprintf("String is too long (%d chars), maximum %d", n, maxNameLength))
 		}
 		in.Name = &name
 	}
@@ -328,7 +331,9 @@ func parseWebhook(c object) (*WebhookConfig, *apiError) {
 		return nil, aerr
 	}
 	u, err := url.Parse(ep)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Hostname() == "" {
+	// net/url accepts spaces in a path or query; an absolute-https-uri
+	// (RFC 3986) has none.
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Hostname() == "" || strings.ContainsAny(ep, " ") {
 		return nil, errBody(cp+".webhook_endpoint", "Object didn't pass validation for format absolute-https-uri: "+ep)
 	}
 	araw, ok := c["webhook_authorization"]

@@ -7,6 +7,7 @@ package providertest
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -71,6 +72,12 @@ type Options struct {
 	Sim auth0sim.Options
 	// Debug logs the controllers at debug level.
 	Debug bool
+	// DeliveryPoll is the provider's --delivery-poll; 0 disables delivery
+	// health.
+	DeliveryPoll time.Duration
+	// LogTo, when set, also receives the provider's logs (at Debug's level),
+	// for tests that check what the provider logs.
+	LogTo io.Writer
 	// NoProvider starts only the API server and the simulator, for running
 	// the provider binary against them.
 	NoProvider bool
@@ -146,7 +153,11 @@ func Start(tb testing.TB, o Options) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	zl := zap.New(zap.UseDevMode(true), zap.Level(zapLevel(o.Debug)))
+	zopts := []zap.Opts{zap.UseDevMode(true), zap.Level(zapLevel(o.Debug))}
+	if o.LogTo != nil {
+		zopts = append(zopts, zap.WriteTo(io.MultiWriter(os.Stderr, o.LogTo)))
+	}
+	zl := zap.New(zopts...)
 	ctrl.SetLogger(zl)
 	metrics := auth0client.NewMetrics()
 	clients := auth0client.NewCache(auth0client.Config{UserAgent: "provider-test", Metrics: metrics})
@@ -164,7 +175,7 @@ func Start(tb testing.TB, o Options) *Env {
 	if err := customresourcesgate.Setup(mgr, co); err != nil {
 		tb.Fatal(err)
 	}
-	if err := xpcontroller.SetupGated(mgr, co, eventstream.Options{Clients: clients, CreationGracePeriod: time.Second}); err != nil {
+	if err := xpcontroller.SetupGated(mgr, co, eventstream.Options{Clients: clients, CreationGracePeriod: time.Second, DeliveryPoll: o.DeliveryPoll}); err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -159,6 +159,77 @@ type EventStreamObservation struct {
 	// AWSPartnerEventSource is the partner event source Auth0 created for an
 	// EventBridge stream.
 	AWSPartnerEventSource string `json:"awsPartnerEventSource,omitempty"`
+
+	// Deliveries is how deliveries to the destination went, read from Auth0
+	// at most once per the provider's --delivery-poll.
+	// +optional
+	Deliveries *DeliveriesObservation `json:"deliveries,omitempty"`
+}
+
+// DeliveriesObservation is the delivery health of a stream. It holds no
+// event payload: Auth0's delivered events carry user data, and only an
+// event's type, time and Auth0's error message are kept.
+type DeliveriesObservation struct {
+	// CheckedAt is when delivery health was last read from Auth0.
+	// +optional
+	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
+	// Successful24h is the number of delivery runs that succeeded in the 24
+	// hours before checkedAt.
+	Successful24h int `json:"successful24h"`
+	// Failed24h is the number of delivery runs that failed in the 24 hours
+	// before checkedAt (a failed run stays counted after a redelivery
+	// succeeds).
+	Failed24h int `json:"failed24h"`
+	// Undelivered is the number of events of those 24 hours whose last
+	// delivery failed and that were not redelivered since (at most 100).
+	Undelivered int `json:"undelivered"`
+	// LastFailure is the most recent of those.
+	// +optional
+	LastFailure *DeliveryFailure `json:"lastFailure,omitempty"`
+	// LastAction is the last test event or redelivery asked for by
+	// annotation, and Auth0's answer.
+	// +optional
+	LastAction *DeliveryAction `json:"lastAction,omitempty"`
+}
+
+// DeliveryFailure is a failed delivery, without its event.
+type DeliveryFailure struct {
+	// Time of the last failed attempt (RFC 3339).
+	Time string `json:"time"`
+	// EventType of the event.
+	EventType string `json:"eventType"`
+	// Message is Auth0's error message for the attempt.
+	Message string `json:"message"`
+}
+
+// Outcomes of a DeliveryAction.
+const (
+	// ActionAccepted: Auth0 accepted the test event or redelivery.
+	ActionAccepted = "Accepted"
+	// ActionFailed: Auth0 refused it, or the call failed.
+	ActionFailed = "Failed"
+	// ActionRefused: the provider did not call Auth0 (disabled or
+	// Observe-only stream, a malformed value).
+	ActionRefused = "Refused"
+	// ActionUnknown: the provider stopped during the call; whether Auth0
+	// received it is unknown, and it is not repeated.
+	ActionUnknown = "Unknown"
+	// ActionPending: the call is being made.
+	ActionPending = "Pending"
+)
+
+// DeliveryAction is a test event or redelivery asked for by annotation.
+type DeliveryAction struct {
+	// Annotation that asked for it.
+	Annotation string `json:"annotation"`
+	// Value of the annotation; each distinct value is performed once.
+	Value string `json:"value"`
+	// Time the provider acted on it (RFC 3339).
+	Time string `json:"time"`
+	// Outcome: Pending, Accepted, Failed, Refused or Unknown.
+	Outcome string `json:"outcome"`
+	// Message is Auth0's answer or why the provider did not call Auth0.
+	Message string `json:"message,omitempty"`
 }
 
 // An EventStreamSpec defines the desired state of an EventStream.
@@ -177,6 +248,12 @@ type EventStreamStatus struct {
 	// noticed. It is never the values themselves.
 	// +optional
 	AppliedSecretsHash string `json:"appliedSecretsHash,omitempty"`
+
+	// DeliveryActions records, per action annotation, the last value the
+	// provider acted on, written before Auth0 is called: a value recorded
+	// here is never performed again, after a restart included.
+	// +optional
+	DeliveryActions map[string]string `json:"deliveryActions,omitempty"`
 }
 
 // An EventStream is an Auth0 event stream, managed through the Auth0
@@ -188,6 +265,7 @@ type EventStreamStatus struct {
 // +kubebuilder:printcolumn:name="EXTERNAL-NAME",type="string",JSONPath=".metadata.annotations.crossplane\\.io/external-name"
 // +kubebuilder:printcolumn:name="STATUS",type="string",JSONPath=".status.atProvider.status"
 // +kubebuilder:printcolumn:name="DESTINATION",type="string",JSONPath=".spec.forProvider.destination.type"
+// +kubebuilder:printcolumn:name="FAILED-24H",type="integer",JSONPath=".status.atProvider.deliveries.failed24h"
 // +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
 // +kubebuilder:resource:scope=Namespaced,categories={crossplane,managed,auth0}
 type EventStream struct {

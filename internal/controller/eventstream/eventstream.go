@@ -92,6 +92,8 @@ type connector struct {
 	// lost; listings keeps that search's progress across reconciles.
 	adoption adoptionWindow
 	listings *listings
+	// deliveryPoll: see external.
+	deliveryPoll time.Duration
 	// apiFor returns the Auth0 client of a config; clients.Get when nil.
 	// Unit tests set it to a fake.
 	apiFor func(key string, creds auth0client.Credentials) (auth0client.API, error)
@@ -173,6 +175,9 @@ func (c *connector) connect(ctx context.Context, cr *v1alpha1.EventStream, red *
 		tenant:   tenantOf(creds.Domain),
 		adoption: c.adoption,
 		listings: c.listings,
+
+		deliveryPoll: c.deliveryPoll,
+		mask:         red.String,
 	}, nil
 }
 
@@ -211,6 +216,12 @@ type external struct {
 	tenant   string
 	adoption adoptionWindow
 	listings *listings
+	// deliveryPoll is the least time between two reads of delivery
+	// health; zero disables them.
+	deliveryPoll time.Duration
+	// mask cleans text Auth0 sends back that is stored in status (a
+	// delivery's error message may quote the endpoint with its user-info).
+	mask func(string) string
 
 	// observed is the stream as the last Observe saw it; Update diffs
 	// against it instead of reading it again.
@@ -277,7 +288,8 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (manag
 		}
 	}
 	if s == nil {
-		cr.Status.AtProvider = v1alpha1.EventStreamObservation{}
+		resetAtProvider(cr)
+		noStreamDeliveries(cr)
 		if old != "" && meta.WasDeleted(cr) {
 			// The replaced stream is still ours to delete.
 			return managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, nil
@@ -295,8 +307,14 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (manag
 		}
 	}
 	e.observed = s
-	cr.Status.AtProvider = observation(s)
+	if cr.Status.AtProvider.ID != "" && cr.Status.AtProvider.ID != deref(s.ID) {
+		resetAtProvider(cr) // another stream: its delivery health is not this one's
+	}
+	setAtProvider(cr, observation(s))
 	cr.SetConditions(xpv2.Available())
+	if err := e.deliveryHooks(ctx, cr, s); err != nil {
+		return managed.ExternalObservation{}, err
+	}
 
 	// Being deleted, or only observed: the desired state does not matter,
 	// and its Secrets may already be gone.
@@ -429,7 +447,8 @@ func (e *external) Create(ctx context.Context, cr *v1alpha1.EventStream) (manage
 	// now, or the next Observe would PATCH the same secrets again.
 	before := cr.DeepCopy()
 	cr.Status.AppliedSecretsHash = secretsHash(e.hashKey, cr.Spec.ForProvider, secrets)
-	cr.Status.AtProvider = observation(s)
+	resetAtProvider(cr)
+	setAtProvider(cr, observation(s))
 	_ = e.kube.Status().Patch(ctx, cr, client.MergeFrom(before)) // best effort: failing costs one extra PATCH
 	meta.SetExternalName(cr, deref(s.ID))
 	meta.AddAnnotations(cr, map[string]string{annotationTenant: e.tenant})
@@ -470,7 +489,7 @@ func (e *external) Update(ctx context.Context, cr *v1alpha1.EventStream) (manage
 		if err := e.api.Update(ctx, deref(s.ID), &d.patch); err != nil {
 			return managed.ExternalUpdate{}, errors.Wrap(auth0client.Explain(err), errUpdate)
 		}
-		cr.Status.AtProvider = observation(&d.patch)
+		setAtProvider(cr, observation(&d.patch))
 	}
 	cr.Status.AppliedSecretsHash = hash
 	return managed.ExternalUpdate{}, nil

@@ -27,6 +27,8 @@ import (
 	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/managed"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	"github.com/xp-auth0/auth0-eventstream/internal/redact"
 )
 
 const (
@@ -67,6 +69,12 @@ type fakeAPI struct {
 	pageSize int
 	listErrs map[int]error
 	lists    int
+
+	// Delivery health: what Stats and FailedDeliveries answer, and a hook
+	// run when a test event or redelivery reaches Auth0.
+	stats    auth0client.DeliveryStats
+	failed   []auth0client.FailedDelivery
+	onAction func()
 }
 
 func (f *fakeAPI) Read(_ context.Context, id string) (*management.EventStream, error) {
@@ -327,6 +335,7 @@ func setup(t *testing.T, api *fakeAPI, es *v1alpha1.EventStream, objs ...client.
 	return &external{
 		api: api, kube: kube, record: rec, hashKey: hashKey, now: func() time.Time { return created.Add(time.Minute) },
 		tenant: tenant, adoption: adoptionWindow{skew: DefaultClockSkew, timeout: DefaultCreateAttemptTimeout}, listings: newListings(),
+		mask: redact.New(token).String,
 	}, kube, rec
 }
 

@@ -66,14 +66,28 @@ func (e *external) claimed(ctx context.Context, cr *v1alpha1.EventStream, id str
 	return false, nil
 }
 
-// older is true when a was created before b; equal creation times are
-// ordered by UID so that exactly one of two resources wins.
+// older is true when a was created before b. Creation times have a
+// resolution of one second, so two resources made in the same second tie:
+// then the one whose status already records the stream it names (written
+// by this provider after an observe or a create it owned) wins, so a
+// newcomer can never take over a stream that is being managed; only then
+// the UID decides, so that exactly one of two resources wins.
 func older(a, b *v1alpha1.EventStream) bool {
 	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
 	if !ta.Equal(&tb) {
 		return ta.Before(&tb)
 	}
+	if ha, hb := holdsStream(a), holdsStream(b); ha != hb {
+		return ha
+	}
 	return a.GetUID() < b.GetUID()
+}
+
+// holdsStream is true when the provider has recorded in es's status the
+// stream its external name names.
+func holdsStream(es *v1alpha1.EventStream) bool {
+	id := meta.GetExternalName(es)
+	return id != "" && es.Status.AtProvider.ID == id
 }
 
 func errNotOwner(id string, owner *v1alpha1.EventStream) error {

@@ -80,7 +80,8 @@ func (e *external) replace(ctx context.Context, cr *v1alpha1.EventStream, old *m
 		return errors.Wrapf(err, "created event stream %s to replace %s but could not record it; the next reconcile adopts it", newID, oldID)
 	}
 	// Set after the annotation update, which reloads status from the server.
-	cr.Status.AtProvider = observation(s)
+	resetAtProvider(cr)
+	setAtProvider(cr, observation(s))
 	cr.Status.AppliedSecretsHash = secretsHash(e.hashKey, cr.Spec.ForProvider, secrets)
 	e.observed = s
 

@@ -353,6 +353,18 @@ func TestOneOwnerPerStream(t *testing.T) {
 		_, err := e.Observe(context.Background(), es)
 		wantErr(t, err, "team-b/twin")
 	})
+	t.Run("TieWonByTheHolder", func(t *testing.T) {
+		// Made in the same second as the resource that already manages the
+		// stream, a newcomer with the lower UID still does not take it over.
+		api := newAPI(webhookRemote(streamID))
+		es := webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) { es.CreationTimestamp = metav1.Time{Time: created} })
+		holder := ownedBy("holder", "9", created, streamID) // "uid-1" < "uid-9"
+		holder.Status.AtProvider.ID = streamID
+		e, _, _ := setup(t, api, es, hookSecret(token), holder)
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "team-b/holder")
+		wantCalls(t, api)
+	})
 	t.Run("ImportByFirstOwner", func(t *testing.T) {
 		api := newAPI(webhookRemote(streamID))
 		es := webhookES("bearer", withExternalName(streamID), withPolicies(xpv2.ManagementActionObserve))

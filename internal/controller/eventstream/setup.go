@@ -53,6 +53,9 @@ type Options struct {
 	// PollJitter spreads polls: each is due after the poll interval plus or
 	// minus up to this much. Zero polls at exactly the interval.
 	PollJitter time.Duration
+	// DeliveryPoll is the least time between two reads of a stream's
+	// delivery health (stats and failed deliveries); zero disables them.
+	DeliveryPoll time.Duration
 	// MaxReconcileRate is the most EventStream reconciles per second.
 	// Zero means the controller's MaxConcurrentReconciles.
 	MaxReconcileRate int
@@ -99,7 +102,8 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 				skew:    orDefault(eo.ClockSkew, DefaultClockSkew),
 				timeout: orDefault(eo.CreateAttemptTimeout, DefaultCreateAttemptTimeout),
 			},
-			listings: newListings(),
+			listings:     newListings(),
+			deliveryPoll: eo.DeliveryPoll,
 		}),
 		// Auth0 picks the id; the metadata.name default would be wrong.
 		managed.WithInitializers(),

@@ -80,6 +80,6 @@ func (e *external) guardTenant(ctx context.Context, cr *v1alpha1.EventStream) (s
 		next = "the resource is deleted without touching it"
 	}
 	e.record.Event(cr, event.Normal(reasonMove, fmt.Sprintf("Moved to Auth0 tenant %s as annotation %s asked: %s stays in tenant %s, no longer managed (delete it there if it is not needed); %s", e.tenant, annotationAllowTenantMove, left, pinned, next)))
-	cr.Status.AtProvider = v1alpha1.EventStreamObservation{}
+	resetAtProvider(cr)
 	return true, managed.ExternalObservation{ResourceExists: false}, nil
 }

@@ -294,6 +294,9 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		// Check each stream against Auth0 often, so drift is corrected
 		// within a test's patience.
 		"--poll=10s",
+		// Read delivery health at every poll (the default is 5m), so a
+		// failing destination shows within a test's patience.
+		"--delivery-poll=" + DeliveryPoll.String(),
 	})
 	if err != nil {
 		return nil, err
@@ -307,6 +310,9 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 	p.logf("provider revision %s running", rev.GetName())
 	return &Runtime{}, nil
 }
+
+// DeliveryPoll is the provider's --delivery-poll on the control plane.
+const DeliveryPoll = 10 * time.Second
 
 var errNoRegistry = errors.New("the control plane runs no registry")
 
