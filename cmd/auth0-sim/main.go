@@ -24,7 +24,7 @@ import (
 // cli holds the flags.
 type cli struct {
 	Addr      string   `default:"127.0.0.1:8443" help:"Address to listen on (loopback unless told otherwise)."`
-	Client    []string `required:"" placeholder:"ID:SECRET" sep:"none" help:"A client for the client-credentials grant, as id:secret (repeatable)."`
+	Client    []string `required:"" placeholder:"ID:SECRET" sep:"none" env:"AUTH0_SIM_CLIENT" help:"A client for the client-credentials grant, as id:secret (repeatable). The environment variable keeps the secret out of the command line, which logs and ps show."`
 	Domain    string   `default:"${default_domain}" help:"Tenant name used in aws_partner_event_source and event payloads."`
 	TLSDir    string   `name:"tls-dir" default:"_output/auth0-sim" type:"path" help:"Directory holding ca.crt and ca.key; a CA is generated there when missing."`
 	PlainHTTP bool     `name:"plain-http" help:"Serve plain HTTP (for curl and local tools; go-auth0 needs HTTPS)."`

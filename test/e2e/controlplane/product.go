@@ -92,9 +92,9 @@ func (p *plane) startSim(ctx context.Context, bin string) error {
 		ClientID:     SimClientID,
 		ClientSecret: secret,
 	}
-	// The secret goes in the command line of a loopback test server only;
-	// the simulator never logs it.
-	sim, err := p.start(simProcessName, bin, []string{"--addr=" + addr, "--client=" + SimClientID + ":" + secret, "--tls-dir=" + tlsDir}, nil)
+	// The secret goes in the environment, not the command line, which the
+	// process's log header and ps show; the simulator never logs it.
+	sim, err := p.start(simProcessName, bin, []string{"--addr=" + addr, "--tls-dir=" + tlsDir}, []string{"AUTH0_SIM_CLIENT=" + SimClientID + ":" + secret})
 	if err != nil {
 		return err
 	}
