@@ -645,3 +645,29 @@ func TestAdoptionRestartsOnRefusedCheckpoint(t *testing.T) {
 		t.Errorf("stored external name = %q, want %s", got, *made.ID)
 	}
 }
+
+// TestStaleCacheAfterCreateDoesNotList: the reconcile after a create may get
+// the cache's copy from before the create's annotations were written; the
+// API server's copy records the stream, so Auth0 is read, not searched.
+func TestStaleCacheAfterCreateDoesNotList(t *testing.T) {
+	api := newAPI(webhookRemote(streamID))
+	stale := webhookES("bearer", withHash(hashOf(webhookES("bearer"), token)), func(es *v1alpha1.EventStream) {
+		meta.SetExternalCreatePending(es, created)
+	})
+	e, kube, _ := setup(t, api, stale, hookSecret(token))
+	fresh := stored(t, kube, stale)
+	meta.SetExternalName(fresh, streamID)
+	meta.SetExternalCreateSucceeded(fresh, created.Add(time.Second))
+	if err := kube.Update(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	e.reader = kube
+	obs, err := e.Observe(context.Background(), stale)
+	if err != nil || !obs.ResourceExists {
+		t.Fatalf("Observe() = %+v, %v; want the recorded stream", obs, err)
+	}
+	wantCalls(t, api, "GET "+streamID)
+	if got := meta.GetExternalName(stale); got != streamID {
+		t.Errorf("external name = %q, want %s from the API server's copy", got, streamID)
+	}
+}

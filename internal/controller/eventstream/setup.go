@@ -104,6 +104,7 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 			},
 			listings:     newListings(),
 			deliveryPoll: eo.DeliveryPoll,
+			reader:       mgr.GetAPIReader(),
 		}),
 		// Auth0 picks the id; the metadata.name default would be wrong.
 		managed.WithInitializers(),
