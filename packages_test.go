@@ -1,10 +1,8 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"debug/elf"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"sigs.k8s.io/yaml"
+
+	"github.com/xp-auth0/auth0-eventstream/internal/ociimage"
 )
 
 // releaseVersion is what TestPackages builds the packages as.
@@ -103,10 +102,10 @@ func TestPackages(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s is not in the image", want.entrypoint)
 				}
-				if mode := bin.h.FileInfo().Mode(); mode != 0o755 {
+				if mode := bin.Header.FileInfo().Mode(); mode != 0o755 {
 					t.Errorf("%s: mode %v, want -rwxr-xr-x", want.entrypoint, mode)
 				}
-				f, err := elf.NewFile(bytes.NewReader(bin.data))
+				f, err := elf.NewFile(bytes.NewReader(bin.Data))
 				if err != nil {
 					t.Fatalf("%s is not an ELF binary: %v", want.entrypoint, err)
 				}
@@ -128,7 +127,7 @@ func TestPackages(t *testing.T) {
 				}
 				if arch == runtime.GOARCH {
 					p := filepath.Join(t.TempDir(), kind)
-					if err := os.WriteFile(p, bin.data, 0o755); err != nil { //nolint:gosec // An executable.
+					if err := os.WriteFile(p, bin.Data, 0o755); err != nil { //nolint:gosec // An executable.
 						t.Fatal(err)
 					}
 					out, err := exec.Command(p, "--version").CombinedOutput()
@@ -159,7 +158,7 @@ func TestPackages(t *testing.T) {
 				t.Errorf("package.yaml: -want, +got:\n%s", diff)
 			}
 			var meta configurationMeta
-			for _, doc := range bytes.Split(files["/package.yaml"].data, []byte("\n---\n")) {
+			for _, doc := range bytes.Split(files["/package.yaml"].Data, []byte("\n---\n")) {
 				if bytes.Contains(doc, []byte("kind: Configuration")) {
 					if err := yaml.Unmarshal(doc, &meta); err != nil {
 						t.Fatal(err)
@@ -326,44 +325,26 @@ func loadXpkg(t *testing.T, path string) v1.Image {
 	return img
 }
 
-type imageFile struct {
-	h    *tar.Header
-	data []byte
-}
-
 // imageFiles flattens the image's layers into its file system.
-func imageFiles(t *testing.T, img v1.Image) map[string]imageFile {
+func imageFiles(t *testing.T, img v1.Image) map[string]ociimage.Entry {
 	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close() //nolint:errcheck // Read-only.
-	out := map[string]imageFile{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out["/"+strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = imageFile{h, b}
+	f, err := ociimage.Contents(img)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return f
 }
 
 // packageObjects lists apiVersion/kind/name of the objects in the package's
 // package.yaml stream.
-func packageObjects(t *testing.T, files map[string]imageFile) []string {
+func packageObjects(t *testing.T, files map[string]ociimage.Entry) []string {
 	t.Helper()
 	stream, ok := files["/package.yaml"]
 	if !ok {
 		t.Fatal("no package.yaml in the package")
 	}
 	var got []string
-	for _, doc := range bytes.Split(stream.data, []byte("\n---\n")) {
+	for _, doc := range bytes.Split(stream.Data, []byte("\n---\n")) {
 		var o metaName
 		if err := yaml.Unmarshal(doc, &o); err != nil {
 			t.Fatalf("cannot parse package stream: %v", err)

@@ -360,3 +360,32 @@ func describe(files []File) string {
 	}
 	return "add " + strings.Join(parts, " ")
 }
+
+// Entry is one entry of an image's flattened file system.
+type Entry struct {
+	Header *tar.Header
+	Data   []byte
+}
+
+// Contents flattens img's layers into its file system, keyed by absolute
+// path: what a container of the image would see.
+func Contents(img v1.Image) (map[string]Entry, error) {
+	rc := mutate.Extract(img)
+	defer rc.Close() //nolint:errcheck // Read-only.
+	out := map[string]Entry{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the image's file system: %w", err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", h.Name, err)
+		}
+		out["/"+strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = Entry{Header: h, Data: b}
+	}
+}

@@ -1,10 +1,8 @@
 package ociimage
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/x509"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -105,31 +102,13 @@ func TestBuildReproducible(t *testing.T) {
 	}
 }
 
-type tarEntry struct {
-	h    *tar.Header
-	data []byte
-}
-
-func files(t *testing.T, img v1.Image) map[string]tarEntry {
+func files(t *testing.T, img v1.Image) map[string]Entry {
 	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	out := map[string]tarEntry{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out["/"+strings.TrimSuffix(h.Name, "/")] = tarEntry{h, b}
+	f, err := Contents(img)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return f
 }
 
 func TestBuildContents(t *testing.T) {
@@ -165,26 +144,26 @@ func TestBuildContents(t *testing.T) {
 					t.Errorf("%s is not in the image", p)
 					continue
 				}
-				if got := e.h.FileInfo().Mode(); got != w.mode {
+				if got := e.Header.FileInfo().Mode(); got != w.mode {
 					t.Errorf("%s: mode %v, want %v", p, got, w.mode)
 				}
-				if e.h.Uid != w.uid || e.h.Gid != w.gid {
-					t.Errorf("%s: owner %d:%d, want %d:%d", p, e.h.Uid, e.h.Gid, w.uid, w.gid)
+				if e.Header.Uid != w.uid || e.Header.Gid != w.gid {
+					t.Errorf("%s: owner %d:%d, want %d:%d", p, e.Header.Uid, e.Header.Gid, w.uid, w.gid)
 				}
-				if !strings.Contains(string(e.data), w.contains) {
+				if !strings.Contains(string(e.Data), w.contains) {
 					t.Errorf("%s does not contain %q", p, w.contains)
 				}
 			}
 			for p, e := range entries {
-				if !e.h.ModTime.Equal(created) {
-					t.Errorf("%s: modification time %v, want SOURCE_DATE_EPOCH %v", p, e.h.ModTime, created)
+				if !e.Header.ModTime.Equal(created) {
+					t.Errorf("%s: modification time %v, want SOURCE_DATE_EPOCH %v", p, e.Header.ModTime, created)
 				}
 			}
-			if l := entries["/usr/share/mirror/registry/README"].h.Linkname; l != "provider/README" {
+			if l := entries["/usr/share/mirror/registry/README"].Header.Linkname; l != "provider/README" {
 				t.Errorf("symlink target %q, want provider/README", l)
 			}
 			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(entries[CABundlePath].data) || bytes.Count(entries[CABundlePath].data, []byte("BEGIN CERTIFICATE")) < 100 {
+			if !pool.AppendCertsFromPEM(entries[CABundlePath].Data) || bytes.Count(entries[CABundlePath].Data, []byte("BEGIN CERTIFICATE")) < 100 {
 				t.Errorf("%s is not a bundle of the Mozilla roots", CABundlePath)
 			}
 
