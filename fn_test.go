@@ -98,6 +98,14 @@ func warning(msg string) []*fnv1.Result {
 	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
 }
 
+// inlineSecret is the warning on a legacy XR (and its claim in team-b)
+// whose field holds an inline secret that ref should hold instead.
+func inlineSecret(field, ref, claim, xr string) []*fnv1.Result {
+	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(), Reason: ptr("InlineSecret"),
+		Message: "spec.webhookConfiguration.webhookAuthorization." + field + ": the inline value was copied from claim team-b/" + claim + " into the cluster-scoped XAuth0EventStream " + xr +
+			", readable by anyone who may read that resource; use " + ref + ", a key of a Secret in namespace team-b"}}
+}
+
 func notSynced(msg string) []*fnv1.Result {
 	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Reason: ptr("EventStreamNotSynced"), Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
 }
@@ -269,8 +277,7 @@ func TestRunFunction(t *testing.T) {
 					"event-stream":          ready(esJSONWith("team-b", "users", fpBearerInline, `{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 					"webhook-authorization": ready(secretJSON("team-b", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_FALSE),
 				},
-				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(), Reason: ptr("InlineSecret"),
-					Message: "spec.webhookConfiguration.webhookAuthorization.token: the inline value was copied from claim team-b/users into the cluster-scoped XAuth0EventStream users-x7k2p, readable by anyone who may read that resource; use tokenSecretRef, a key of a Secret in namespace team-b"}},
+				results:    inlineSecret("token", "tokenSecretRef", "users", "users-x7k2p"),
 				conditions: toClaim(creating("users")),
 			},
 		},
@@ -656,8 +663,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 					"webhook-authorization": ready(secretJSON("team-b", "hdr-webhook-authorization", map[string]string{"headerValue": "djRsdWU="}), fnv1.Ready_READY_FALSE),
 				},
-				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(), Reason: ptr("InlineSecret"),
-					Message: "spec.webhookConfiguration.webhookAuthorization.headerValue: the inline value was copied from claim team-b/hdr into the cluster-scoped XAuth0EventStream hdr-5xk2, readable by anyone who may read that resource; use headerValueSecretRef, a key of a Secret in namespace team-b"}},
+				results:    inlineSecret("headerValue", "headerValueSecretRef", "hdr", "hdr-5xk2"),
 				conditions: toClaim(creating("hdr")),
 			},
 		},
