@@ -91,9 +91,10 @@ var providerConfigKinds = []string{v1beta1.KindClusterProviderConfig, v1beta1.Ki
 // their types. Crossplane does not validate a function's input.
 func validateInput(in *v1beta1.Input) field.ErrorList {
 	var errs field.ErrorList
-	if in.Backend != "" && in.Backend != v1beta1.BackendNative {
-		errs = append(errs, field.NotSupported(field.NewPath("backend"), in.Backend, []string{v1beta1.BackendNative}))
+	if in.Backend != "" && !slices.Contains(backends, in.Backend) {
+		errs = append(errs, field.NotSupported(field.NewPath("backend"), in.Backend, backends))
 	}
+	errs = append(errs, validateTerraformInput(in)...)
 	p := field.NewPath("allowedProviderConfigs")
 	if in.AllowedProviderConfigs != nil && len(in.AllowedProviderConfigs) == 0 {
 		errs = append(errs, field.Required(p, "must not be empty: omit it to allow every ProviderConfig"))
