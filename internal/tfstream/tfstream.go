@@ -219,7 +219,8 @@ func For(p v1alpha1.EventStreamParameters) (Config, error) {
 		"resource": map[string]any{"auth0_event_stream": map[string]any{"this": stream}},
 		"output":   outputs,
 	}
-	b, err := json.Marshal(module)
+	// Indented: operators read it in the Workspace and in main.tf.json.
+	b, err := json.MarshalIndent(module, "", "  ")
 	if err != nil {
 		return Config{}, fmt.Errorf("cannot encode the module: %w", err)
 	}
