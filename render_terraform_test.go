@@ -30,7 +30,7 @@ func terraformRenderCases() []renderCase {
 	for _, c := range cases {
 		o := c
 		o.name += ".observed"
-		o.observed = "example/observed/terraform/" + c.name + ".yaml"
+		o.observed = "example/terraform/observed/" + c.name + ".yaml"
 		out = append(out, c, o)
 	}
 	return out
@@ -116,7 +116,7 @@ func TestBetaValidateTerraformExamples(t *testing.T) {
 	}{
 		"Namespaced": {
 			extensions: []string{xrdNamespaced, providerTerraformCRDs, "package/function/input"},
-			resources:  []string{"example/terraform", "example/observed/terraform", "package/configuration/composition-terraform.yaml"},
+			resources:  []string{"example/terraform", "package/configuration/composition-terraform.yaml"},
 		},
 		"Legacy": {
 			extensions: []string{xrdLegacy, "package/function/input"},

@@ -407,3 +407,45 @@ func splitYAML(t *testing.T, path string) []map[string]any {
 	}
 	return out
 }
+
+// TestCompositionBackends checks that every Composition the packages ship
+// carries the backend label of the backend its input selects, one of each
+// per flavour, and that each XRD's default is the native one.
+func TestCompositionBackends(t *testing.T) {
+	for dir, xrd := range map[string]string{"package/configuration": xrdNamespaced, "package/configuration-legacy": xrdLegacy} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			files, err := filepath.Glob(filepath.Join(dir, "composition*.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			byBackend := map[string]string{}
+			for _, f := range files {
+				var c struct {
+					Metadata struct {
+						Name   string            `json:"name"`
+						Labels map[string]string `json:"labels"`
+					} `json:"metadata"`
+					Spec struct {
+						Pipeline []struct {
+							Input struct {
+								Backend string `json:"backend"`
+							} `json:"input"`
+						} `json:"pipeline"`
+					} `json:"spec"`
+				}
+				readYAML(t, f, &c)
+				label := c.Metadata.Labels["auth0.openmcf.org/backend"]
+				if len(c.Spec.Pipeline) != 1 || c.Spec.Pipeline[0].Input.Backend != label {
+					t.Errorf("%s: label auth0.openmcf.org/backend %q does not name the backend of its input %+v", f, label, c.Spec.Pipeline)
+				}
+				byBackend[label] = c.Metadata.Name
+			}
+			if byBackend["native"] == "" || byBackend["terraform"] == "" || len(byBackend) != 2 {
+				t.Errorf("Compositions by backend %v, want one native and one terraform", byBackend)
+			}
+			if got := loadXRD(t, xrd).Spec.DefaultCompositionRef; got == nil || got.Name != byBackend["native"] {
+				t.Errorf("%s: defaultCompositionRef %v, want the native Composition %s", xrd, got, byBackend["native"])
+			}
+		})
+	}
+}
