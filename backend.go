@@ -22,12 +22,17 @@ type streamBackend interface {
 	resourceName() resource.Name
 	// kind names the composed resource in conditions and messages.
 	kind() string
-	// refuse returns what the backend cannot do with this spec, before
-	// anything is bound.
-	refuse(spec *xrSpec, t target) field.ErrorList
-	// observedForBind is the observed resource bind reads a bound stream
-	// from, nil when the backend binds none.
+	// refuse returns what the backend cannot do with this target and
+	// binding.
+	refuse(t target, b binding) field.ErrorList
+	// observedForBind is the observed resource as bind reads it: the
+	// stream id it holds (annotation crossplane.io/external-name and
+	// status.atProvider.id) and the id the composition pinned
+	// (AnnotationStreamID).
 	observedForBind(cd *composed.Unstructured) *composed.Unstructured
+	// importCannotCreate is whether importing spec.streamId fails, rather
+	// than creates a stream, when the stream does not exist.
+	importCannotCreate() bool
 	// compose turns es, the EventStream the function composes natively
 	// (every secret a Secret reference), into the resource to compose.
 	compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, spec *xrSpec, es *v1alpha1.EventStream, claim bool) (*composed.Unstructured, error)
@@ -57,9 +62,13 @@ func (nativeBackend) resourceName() resource.Name { return NameEventStream }
 
 func (nativeBackend) kind() string { return v1alpha1.EventStreamKind }
 
-func (nativeBackend) refuse(*xrSpec, target) field.ErrorList { return nil }
+func (nativeBackend) refuse(target, binding) field.ErrorList { return nil }
 
 func (nativeBackend) observedForBind(cd *composed.Unstructured) *composed.Unstructured { return cd }
+
+// importCannotCreate is false: an EventStream with an external name its
+// provider does not find would create one, so bind holds it to Observe.
+func (nativeBackend) importCannotCreate() bool { return false }
 
 func (nativeBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, spec *xrSpec, es *v1alpha1.EventStream, claim bool) (*composed.Unstructured, error) {
 	deliveryActions(rsp, xr, spec, es, claim)

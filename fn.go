@@ -182,16 +182,13 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 
 	be := backendFor(in)
-	if errs := be.refuse(spec, t); len(errs) > 0 {
-		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
-		return rsp, nil
-	}
 	oes, esObserved := observed[be.resourceName()]
 	var oesr *composed.Unstructured
 	if esObserved {
 		oesr = be.observedForBind(oes.Resource)
 	}
-	b, errs := bind(spec, in, t.Name, oesr)
+	b, errs := bind(spec, in, be, t.Name, oesr)
+	errs = append(errs, be.refuse(t, b)...)
 	if len(errs) > 0 {
 		log().Info("Refused composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))

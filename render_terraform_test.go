@@ -24,6 +24,7 @@ func terraformRenderCases() []renderCase {
 		{name: "seed-quick-start", xr: "example/seed/quick-start.yaml", composition: comp, xrd: xrdNamespaced},
 		{name: "eventbridge", xr: "example/eventbridge.yaml", composition: comp, xrd: xrdNamespaced},
 		{name: "xr", xr: "example/terraform/xr.yaml", composition: comp, xrd: xrdNamespaced},
+		{name: "import", xr: "example/terraform/import.yaml", composition: comp, xrd: xrdNamespaced},
 		{name: "legacy-composite", xr: "example/legacy/composite.yaml", composition: legacyComp, xrd: xrdLegacy},
 	}
 	out := make([]renderCase, 0, 2*len(cases))

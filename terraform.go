@@ -80,15 +80,16 @@ func (terraformBackend) resourceName() resource.Name { return NameWorkspace }
 
 func (terraformBackend) kind() string { return KindWorkspace }
 
-func (b terraformBackend) refuse(spec *xrSpec, t target) field.ErrorList {
+func (tb terraformBackend) refuse(t target, b binding) field.ErrorList {
 	var errs field.ErrorList
-	if spec.StreamID != "" {
-		// An import would need an import block and different rules for a
-		// changed or removed id; until then it is refused, not ignored.
-		errs = append(errs, field.Forbidden(field.NewPath("spec", "streamId"),
-			"the terraform backend does not import existing streams yet: use the native backend's Composition (label auth0.openmcf.org/backend: native) to import or observe a stream"))
+	if !mayCreate(b.ManagementPolicies) {
+		// provider-terraform applies a new Workspace (an import included)
+		// only through Create, and its outputs come from the state an
+		// apply writes: without Create nothing would ever happen.
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "managementPolicies"),
+			fmt.Sprintf("%v (the composite's, else the composition's) do not allow Create, which the terraform backend needs to apply the Workspace (an import of spec.streamId included); to observe a stream without managing it, use the native backend's Composition (label auth0.openmcf.org/backend: native)", policyNames(b.ManagementPolicies))))
 	}
-	if b.perWorkspaceState && len(t.Name) > validation.LabelValueMaxLength {
+	if tb.perWorkspaceState && len(t.Name) > validation.LabelValueMaxLength {
 		// Terraform's kubernetes backend labels the state Secret with the
 		// workspace's name, which is the Workspace's.
 		errs = append(errs, field.TooLong(field.NewPath("metadata", "name"), t.Name, validation.LabelValueMaxLength))
@@ -96,11 +97,31 @@ func (b terraformBackend) refuse(spec *xrSpec, t target) field.ErrorList {
 	return errs
 }
 
-// observedForBind is nil: a Workspace's external name is its Terraform
-// workspace, not a stream id, and spec.streamId is refused.
-func (terraformBackend) observedForBind(*composed.Unstructured) *composed.Unstructured { return nil }
+// observedForBind presents the Workspace as bind reads an EventStream: a
+// Workspace's external name is its Terraform workspace, so the stream it
+// holds is the id in its outputs (from the state), and the pinned id is
+// the annotation the function set.
+func (terraformBackend) observedForBind(ws *composed.Unstructured) *composed.Unstructured {
+	v := composed.New()
+	ann := map[string]string{}
+	if out, ok := terraformOutputs(ws); ok {
+		id, _ := out["id"].(string)
+		ann[AnnotationExternalName] = id
+		_ = v.SetValue("status.atProvider.id", id)
+	}
+	if p := ws.GetAnnotations()[AnnotationStreamID]; p != "" {
+		ann[AnnotationStreamID] = p
+	}
+	v.SetAnnotations(ann)
+	return v
+}
 
-func (b terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, _ *xrSpec, es *v1alpha1.EventStream, claim bool) (*composed.Unstructured, error) {
+// importCannotCreate is true: Terraform imports in the plan, which fails
+// when the stream does not exist, and an address already in the state is
+// not imported again, so the Workspace need not be held to Observe.
+func (terraformBackend) importCannotCreate() bool { return true }
+
+func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, _ *xrSpec, es *v1alpha1.EventStream, claim bool) (*composed.Unstructured, error) {
 	for _, a := range []string{AnnotationSendTestEvent, AnnotationRedeliver} {
 		if _, ok := xr.GetAnnotations()[a]; ok {
 			w := response.Warning(rsp, errors.Errorf("annotation %s: the terraform backend does not perform delivery actions; it is ignored", a)).WithReason(ReasonBackendUnsupported)
@@ -109,7 +130,7 @@ func (b terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.U
 			}
 		}
 	}
-	ws, err := workspaceFor(es, b.perWorkspaceState)
+	ws, err := workspaceFor(es, tb.perWorkspaceState)
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s %s", errCompose, KindWorkspace)
 	}
@@ -120,7 +141,9 @@ func (b terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.U
 // under the same name, namespace, labels, ProviderConfig and management
 // policies.
 func workspaceFor(es *v1alpha1.EventStream, perWorkspaceState bool) (*composed.Unstructured, error) {
-	c, err := tfstream.For(es.Spec.ForProvider)
+	// The pinned id, when spec.streamId names a stream to import.
+	streamID := es.GetAnnotations()[AnnotationStreamID]
+	c, err := tfstream.For(es.Spec.ForProvider, streamID)
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +192,11 @@ func workspaceFor(es *v1alpha1.EventStream, perWorkspaceState bool) (*composed.U
 	u.SetName(es.GetName())
 	u.SetNamespace(es.GetNamespace())
 	u.SetLabels(es.GetLabels())
+	if streamID != "" {
+		// Not crossplane.io/external-name: that names the Terraform
+		// workspace.
+		u.SetAnnotations(map[string]string{AnnotationStreamID: streamID})
+	}
 	return u, nil
 }
 
@@ -186,7 +214,11 @@ func stateSuffix(namespace, name string) string {
 // outputs reads the module's outputs, which provider-terraform copies to
 // the Workspace's status.atProvider.outputs.
 func (terraformBackend) outputs(cd *composed.Unstructured) (map[string]any, bool) {
-	status, _ := cd.Object["status"].(map[string]any)
+	return terraformOutputs(cd)
+}
+
+func terraformOutputs(ws *composed.Unstructured) (map[string]any, bool) {
+	status, _ := ws.Object["status"].(map[string]any)
 	obs, _ := status["atProvider"].(map[string]any)
 	o, _ := obs["outputs"].(map[string]any)
 	return tfstream.Outputs(o)

@@ -216,10 +216,10 @@ func TestTerraformRefuses(t *testing.T) {
 	cases := map[string]struct {
 		xr, input, want string
 	}{
-		"StreamID": {
-			xr:    xrJSON("users", bearerRef+`,"streamId":"est_GvjBteLHIa0va68OQ8mnM6"}`),
+		"ObserveOnly": {
+			xr:    xrJSON("users", bearerRef+`,"streamId":"est_GvjBteLHIa0va68OQ8mnM6","managementPolicies":["Observe"]}`),
 			input: tfInput,
-			want:  "invalid Auth0EventStream: spec.streamId: Forbidden: the terraform backend does not import existing streams yet",
+			want:  "invalid Auth0EventStream: spec.managementPolicies: Forbidden: [Observe] (the composite's, else the composition's) do not allow Create, which the terraform backend needs",
 		},
 		"NameTooLongForStateLabel": {
 			xr:    xrJSON(strings.Repeat("n", 64), bearerRef+`}`),
@@ -445,6 +445,79 @@ func TestCompositionBackends(t *testing.T) {
 			}
 			if got := loadXRD(t, xrd).Spec.DefaultCompositionRef; got == nil || got.Name != byBackend["native"] {
 				t.Errorf("%s: defaultCompositionRef %v, want the native Composition %s", xrd, got, byBackend["native"])
+			}
+		})
+	}
+}
+
+// TestTerraformImport checks spec.streamId with the terraform backend: an
+// import block and the pinned id on the Workspace, no Observe-only hold
+// (the import fails, not creates, on a missing stream), and the native
+// backend's rules on changing a bound id, read from the Workspace's outputs.
+func TestTerraformImport(t *testing.T) {
+	const (
+		id    = "est_GvjBteLHIa0va68OQ8mnM6"
+		other = "est_3kQ9vXbN2mLp7RtYwZcD4f"
+	)
+	spec := func(streamID string) string {
+		s := `{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"}`
+		if streamID != "" {
+			s += `,"streamId":"` + streamID + `"`
+		}
+		return s + `}`
+	}
+	workspace := func(pinned, holds string) string {
+		ann := ""
+		if pinned != "" {
+			ann = `,"annotations":{"` + AnnotationStreamID + `":"` + pinned + `","crossplane.io/external-name":"users"}`
+		}
+		outputs := `{}`
+		if holds != "" {
+			outputs = `{"id":"` + holds + `","name":"users","status":"enabled","destination_type":"action","subscriptions":["user.created"]}`
+		}
+		return `{"apiVersion":"tf.m.upbound.io/v1beta1","kind":"Workspace","metadata":{"name":"users","namespace":"team-a"` + ann + `},` +
+			`"status":{"atProvider":{"outputs":` + outputs + `}}}`
+	}
+
+	t.Run("Pins", func(t *testing.T) {
+		rsp := runTF(t, req(xrJSON("users", spec(id)), tfInput, nil))
+		if m := fatalMessage(rsp); m != "" {
+			t.Fatal(m)
+		}
+		ws := desiredObject(t, rsp, string(NameWorkspace))
+		md := ws["metadata"].(map[string]any)
+		if diff := cmp.Diff(map[string]any{AnnotationStreamID: id}, md["annotations"]); diff != "" {
+			t.Errorf("Workspace annotations: -want, +got:\n%s", diff)
+		}
+		sp := ws["spec"].(map[string]any)
+		if diff := cmp.Diff([]any{"*"}, sp["managementPolicies"]); diff != "" {
+			t.Errorf("managementPolicies: -want, +got (no Observe-only hold):\n%s", diff)
+		}
+		fp := sp["forProvider"].(map[string]any)
+		if fp["varmap"].(map[string]any)["stream_id"] != id || !strings.Contains(fp["module"].(string), `"import"`) {
+			t.Errorf("no import of %s: varmap %v, module:\n%s", id, fp["varmap"], fp["module"])
+		}
+	})
+	for name, tc := range map[string]struct {
+		streamID, pinned, holds, want string
+	}{
+		"ChangeWhileNotFound": {streamID: other, pinned: id},
+		"SameAsHeld":          {streamID: id, holds: id},
+		"ChangeBound": {streamID: other, pinned: id, holds: id,
+			want: "invalid Auth0EventStream: spec.streamId: Invalid value: \"" + other + "\": Workspace users is bound to stream " + id + ", which exists"},
+		"ChangeCreated": {streamID: other, holds: id,
+			want: "invalid Auth0EventStream: spec.streamId: Invalid value: \"" + other + "\": Workspace users manages stream " + id},
+		"Removed": {pinned: id, holds: id,
+			want: "invalid Auth0EventStream: spec.streamId: Required value: cannot be removed: Workspace users was bound to stream " + id},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rsp := runTF(t, req(xrJSON("users", spec(tc.streamID)), tfInput, map[string]string{string(NameWorkspace): workspace(tc.pinned, tc.holds)}))
+			m := fatalMessage(rsp)
+			switch {
+			case tc.want == "" && m != "":
+				t.Errorf("refused: %s", m)
+			case tc.want != "" && !strings.HasPrefix(m, tc.want):
+				t.Errorf("Fatal result %q, want it to start with %q", m, tc.want)
 			}
 		})
 	}

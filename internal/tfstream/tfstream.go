@@ -56,6 +56,7 @@ const (
 	VarToken           = "webhook_token"
 	VarHeaderKey       = "webhook_header_key"
 	VarHeaderValue     = "webhook_header_value"
+	VarStreamID        = "stream_id"
 )
 
 // Outputs of the module, each one of the composite's status.outputs.
@@ -108,7 +109,9 @@ func ref(name string) string { return "${var." + name + "}" }
 // For returns the Terraform configuration of the stream p describes. Its
 // secrets must be Secret references (the function moves inline values into
 // a composed Secret first); For refuses a destination it does not know.
-func For(p v1alpha1.EventStreamParameters) (Config, error) {
+// A streamID adds an import block: the stream is imported, not created,
+// and the plan fails when Auth0 has no such stream.
+func For(p v1alpha1.EventStreamParameters, streamID string) (Config, error) {
 	vars := map[string]variable{
 		VarDomain:       {Type: "string", Sensitive: true},
 		VarClientID:     {Type: "string", Sensitive: true},
@@ -220,6 +223,12 @@ func For(p v1alpha1.EventStreamParameters) (Config, error) {
 		"output":   outputs,
 	}
 	// Indented: operators read it in the Workspace and in main.tf.json.
+	if streamID != "" {
+		// The id as a variable (OpenTofu and Terraform >= 1.6), like
+		// every other value.
+		set(VarStreamID, "string", streamID)
+		module["import"] = []any{map[string]any{"to": Address, "id": ref(VarStreamID)}}
+	}
 	b, err := json.MarshalIndent(module, "", "  ")
 	if err != nil {
 		return Config{}, fmt.Errorf("cannot encode the module: %w", err)

@@ -106,7 +106,7 @@ func TestFor(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			c, err := For(params(tc.dest))
+			c, err := For(params(tc.dest), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func TestForKeepsValuesOutOfTheModule(t *testing.T) {
 	p.Name = hostile
 	p.Subscriptions = []string{hostile}
 	p.Destination.Webhook.Endpoint = "https://example.com/" + hostile
-	c, err := For(p)
+	c, err := For(p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestForRefuses(t *testing.T) {
 		"UnknownDestination":          {Type: "kafka"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := For(params(d)); err == nil {
+			if _, err := For(params(d), ""); err == nil {
 				t.Error("For accepted it")
 			}
 		})
@@ -291,5 +291,36 @@ func TestOutputs(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Outputs: -want, +got:\n%s", diff)
+	}
+}
+
+func TestForImport(t *testing.T) {
+	c, err := For(params(v1alpha1.Destination{Type: v1alpha1.DestinationAction, Action: &v1alpha1.ActionDestination{ActionID: "a1"}}), "est_GvjBteLHIa0va68OQ8mnM6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Import   []map[string]string `json:"import"`
+		Variable map[string]any      `json:"variable"`
+	}
+	if err := json.Unmarshal(c.Module, &m); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]map[string]string{{"to": "auth0_event_stream.this", "id": "${var.stream_id}"}}, m.Import); diff != "" {
+		t.Errorf("import blocks: -want, +got:\n%s", diff)
+	}
+	if _, ok := m.Variable[VarStreamID]; !ok || c.Vars[VarStreamID] != "est_GvjBteLHIa0va68OQ8mnM6" {
+		t.Errorf("variable stream_id not declared and set: %v, %v", m.Variable, c.Vars)
+	}
+	if strings.Contains(string(c.Module), "est_") {
+		t.Error("the id is in the module's text, not only in the varmap")
+	}
+
+	c, err = For(params(v1alpha1.Destination{Type: v1alpha1.DestinationAction, Action: &v1alpha1.ActionDestination{ActionID: "a1"}}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(c.Module), `"import"`) || c.Vars[VarStreamID] != nil {
+		t.Errorf("an import without a stream id:\n%s", c.Module)
 	}
 }
