@@ -248,7 +248,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
 		return rsp, nil
 	}
-	log().Debug("Composed "+be.kind(), "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
+	log().Debug("Composed the stream", "kind", be.kind(), "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
 	return rsp, nil
 }
 
