@@ -149,7 +149,7 @@ DEMO_DIR ?= _output/demo
 # Tests of the provider, the packages and the ProviderConfigs, which do not
 # involve the composite or the claim: they run on the namespaced flavour's
 # plane only, every other test on both.
-E2E_PROVIDER_ONLY = ^(TestNamespacedProviderConfigCannotUseEnvironment|TestPersistentUnauthorized|TestSafety.*|TestFaultsConverge|TestUpgradeKeepsStreams|TestMissingPackageRefused)$$
+E2E_PROVIDER_ONLY = ^(TestNamespacedProviderConfigCannotUseEnvironment|TestRuntimeConfigArgs|TestPersistentUnauthorized|TestSafety.*|TestFaultsConverge|TestUpgradeKeepsStreams|TestMissingPackageRefused)$$
 
 .PHONY: e2e
 e2e: ## End-to-end tests on a real local Crossplane control plane, once per API flavour (namespaced XR, legacy claim).
