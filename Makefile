@@ -187,6 +187,8 @@ RATE ?= 50
 # The provider's flags sized for N streams at RATE (docs/performance.md):
 # polls take at most a quarter of the rate limit (--poll >= 4 N / RATE,
 # at least the 1m default), one reconcile per Auth0 call up to the limit.
+# bench/e2e applies them as a user would: the args of a
+# DeploymentRuntimeConfig an ImageConfig selects for the provider.
 # PROVIDER_ARGS= (empty) keeps the control plane's own provider flags.
 PROVIDER_ARGS ?= --poll=$$(( (4 * $(1) / $(RATE)) > 60 ? (4 * $(1) / $(RATE)) : 60 ))s --max-reconcile-rate=$(RATE)
 
