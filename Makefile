@@ -164,7 +164,7 @@ DEMO_DIR ?= _output/demo
 # Tests of the provider, the packages and the ProviderConfigs, which do not
 # involve the composite or the claim: they run on the namespaced flavour's
 # plane only, every other test on both.
-E2E_PROVIDER_ONLY = ^(TestNamespacedProviderConfigCannotUseEnvironment|TestPersistentUnauthorized|TestSafety.*|TestFaultsConverge|TestUpgradeKeepsStreams|TestMissingPackageRefused)$$
+E2E_PROVIDER_ONLY = ^(TestNamespacedProviderConfigCannotUseEnvironment|TestRuntimeConfigArgs|TestPersistentUnauthorized|TestSafety.*|TestFaultsConverge|TestUpgradeKeepsStreams|TestMissingPackageRefused)$$
 
 .PHONY: e2e
 e2e: ## End-to-end tests on a real local Crossplane control plane, once per API flavour (namespaced XR, legacy claim).
@@ -202,6 +202,8 @@ RATE ?= 50
 # The provider's flags sized for N streams at RATE (docs/performance.md):
 # polls take at most a quarter of the rate limit (--poll >= 4 N / RATE,
 # at least the 1m default), one reconcile per Auth0 call up to the limit.
+# bench/e2e applies them as a user would: the args of a
+# DeploymentRuntimeConfig an ImageConfig selects for the provider.
 # PROVIDER_ARGS= (empty) keeps the control plane's own provider flags.
 PROVIDER_ARGS ?= --poll=$$(( (4 * $(1) / $(RATE)) > 60 ? (4 * $(1) / $(RATE)) : 60 ))s --max-reconcile-rate=$(RATE)
 

@@ -71,7 +71,8 @@ var reValidateSummary = regexp.MustCompile(`Total (\d+) resources: (\d+) missing
 
 // TestBetaValidateExamples validates every example offline against the XRDs,
 // the EventStream CRD and Crossplane's own CRDs (for the XRDs themselves, the
-// Compositions and the Function).
+// Compositions, the Function and example/runtime's DeploymentRuntimeConfig
+// and ImageConfig).
 func TestBetaValidateExamples(t *testing.T) {
 	cli := crossplaneCLI(t)
 	cache := validateCache(t)
@@ -83,7 +84,7 @@ func TestBetaValidateExamples(t *testing.T) {
 		"Namespaced": {
 			extensions: []string{xrdNamespaced, "package/provider/crds", "package/function/input"},
 			resources: []string{"example/seed", "example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
-				"example/eventbridge.yaml", "example/action.yaml", "example/import", "example/composition.yaml", "example/functions.yaml", "example/observed",
+				"example/eventbridge.yaml", "example/action.yaml", "example/import", "example/composition.yaml", "example/functions.yaml", "example/observed", "example/runtime",
 				"package/configuration/composition.yaml", xrdNamespaced},
 		},
 		"Legacy": {

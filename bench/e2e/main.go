@@ -21,7 +21,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -29,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,8 +63,8 @@ type config struct {
 	soak       bool
 	timeout    time.Duration
 	label      string
-	// providerArgs, when set, rerun the installed provider's binary with
-	// these flags instead of the control plane's.
+	// providerArgs, when set, are the provider's flags, applied as a user
+	// would (sizing.go) over the control plane's.
 	providerArgs string
 }
 
@@ -89,7 +87,7 @@ func main() {
 	flag.IntVar(&c.namespaces, "namespaces", 4, "namespaces, each with its own ProviderConfig")
 	flag.BoolVar(&c.soak, "soak", false, "inject faults from the start (20% 5xx, 5% hung calls, 2% lost write responses), update every composite once, delete under faults")
 	flag.DurationVar(&c.timeout, "timeout", 60*time.Minute, "give up after this long")
-	flag.StringVar(&c.providerArgs, "provider-args", "", "rerun the installed provider binary with these flags (e.g. \"--poll=2m --max-reconcile-rate=50\") instead of the control plane's")
+	flag.StringVar(&c.providerArgs, "provider-args", "", "size the provider with these flags (e.g. \"--poll=2m --max-reconcile-rate=50\") in a DeploymentRuntimeConfig an ImageConfig selects, over the control plane's own")
 	flag.Parse()
 	c.label = "bench-e2e"
 	if c.soak {
@@ -132,11 +130,11 @@ func (c config) run() error {
 		return err
 	}
 	if c.providerArgs != "" {
-		stopProvider, err := r.rerunProvider(ctx)
+		restore, err := r.sizeProvider(ctx)
 		if err != nil {
 			return err
 		}
-		defer stopProvider()
+		defer restore()
 	}
 	return r.measure(ctx)
 }
@@ -937,52 +935,4 @@ func (r *run) searchLogs(ctx context.Context) (int, error) {
 	r.logf("searched %d log files (%d lines) for %d secret values (%d webhook tokens, the client secret, %d access tokens): %d lines hold one",
 		len(files), lines, len(r.secrets)+len(state.Tokens), len(r.secrets)-1, len(state.Tokens), found)
 	return found, nil
-}
-
-// rerunProvider stops the provider process the control plane started and
-// runs the same binary (the one installed from the Provider package) with
-// the plane's connection settings and --provider-args, logging into the
-// plane's logs folder. The returned func stops it.
-func (r *run) rerunProvider(ctx context.Context) (func(), error) {
-	old := r.procs["provider"]
-	dst := filepath.Join(r.st.Dir, "bin", "provider-bench")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/exe", old.PID))
-	if err != nil {
-		return nil, fmt.Errorf("read the provider's binary: %w", err)
-	}
-	if err := os.WriteFile(dst, b, 0o755); err != nil { //nolint:gosec // An executable.
-		return nil, err
-	}
-	if err := syscall.Kill(old.PID, syscall.SIGTERM); err != nil {
-		return nil, fmt.Errorf("stop the provider (pid %d): %w", old.PID, err)
-	}
-	if err := every(ctx, 200*time.Millisecond, func() (bool, error) {
-		_, err := os.Stat(fmt.Sprintf("/proc/%d", old.PID))
-		return err != nil, nil
-	}); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(r.st.Dir, "logs", "provider-bench.log")
-	log, err := os.Create(logPath) //nolint:gosec // Our own log.
-	if err != nil {
-		return nil, err
-	}
-	args := append([]string{
-		"--kubeconfig=" + r.st.Kubeconfig, "--auth0-ca-file=" + r.st.Sim.CACert, "--debug",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0",
-	}, strings.Fields(r.cfg.providerArgs)...)
-	cmd := exec.Command(dst, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the provider: %w", err)
-	}
-	r.procs["provider"] = controlplane.Process{Name: "provider-bench", PID: cmd.Process.Pid, Log: logPath}
-	return func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		_ = log.Close()
-	}, nil
 }

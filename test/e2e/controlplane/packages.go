@@ -161,14 +161,12 @@ func (p *plane) publish(ctx context.Context, version string) error {
 	return nil
 }
 
-var imageConfigGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1beta1", Resource: "imageconfigs"}
-
 // imageConfig makes Crossplane pull our packages, named as users name
 // them (xpkg.crossplane.io/xp-auth0/...), from the local registry.
 func (p *plane) imageConfig(ctx context.Context) error {
 	const name = "xp-auth0-local-registry"
 	ic := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": imageConfigGVR.GroupVersion().String(),
+		"apiVersion": ImageConfigGVR.GroupVersion().String(),
 		"kind":       "ImageConfig",
 		"metadata":   map[string]any{"name": name},
 		"spec": map[string]any{
@@ -176,7 +174,7 @@ func (p *plane) imageConfig(ctx context.Context) error {
 			"rewriteImage": map[string]any{"prefix": p.state.Registry.Repository() + "/"},
 		},
 	}}
-	if _, err := p.dyn.Resource(imageConfigGVR).Apply(ctx, name, ic, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(ImageConfigGVR).Apply(ctx, name, ic, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
 		return fmt.Errorf("apply ImageConfig: %w", err)
 	}
 	p.logf("ImageConfig %s rewrites %s/ to %s/", name, PackageRepository, p.state.Registry.Repository())

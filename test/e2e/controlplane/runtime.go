@@ -23,7 +23,10 @@ import (
 // registry, runs its entrypoint (chrooted, as the image's user), hands a
 // function a server certificate signed by Crossplane's root CA, and
 // reports the revision's runtime healthy. Processes of revisions that are
-// no longer active are stopped.
+// no longer active are stopped. The args of the revision's
+// DeploymentRuntimeConfig (runtimeconfig.go) override the plane's flags;
+// when they change, the process is restarted, as Crossplane would roll
+// the Deployment.
 
 // Runtime is a process the control plane runs for a package revision.
 type Runtime struct {
@@ -37,6 +40,13 @@ type Runtime struct {
 	Digest string `json:"digest"`
 	// Endpoint is where a function serves gRPC.
 	Endpoint string `json:"endpoint,omitempty"`
+	// RuntimeConfig names the DeploymentRuntimeConfig applied (and the
+	// ImageConfig that selected it), ConfigArgs its package-runtime args,
+	// and Args every arg the process started with after the image's
+	// entrypoint: the plane's flags merged with ConfigArgs.
+	RuntimeConfig string   `json:"runtimeConfig,omitempty"`
+	ConfigArgs    []string `json:"configArgs,omitempty"`
+	Args          []string `json:"args,omitempty"`
 }
 
 const (
@@ -49,19 +59,23 @@ const (
 type revisionKind struct {
 	kind string
 	gvr  schema.GroupVersionResource
-	play func(ctx context.Context, rev *unstructured.Unstructured, img *unpacked) (*Runtime, error)
+	// reserved are the flags that connect the process with the plane,
+	// which a DeploymentRuntimeConfig may not set.
+	reserved []string
+	play     func(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error)
 }
 
 func (p *plane) revisionKinds() []revisionKind {
 	return []revisionKind{
-		{kind: "Function", gvr: FunctionRevisionGVR, play: p.playFunction},
-		{kind: "Provider", gvr: ProviderRevisionGVR, play: p.playProvider},
+		{kind: "Function", gvr: FunctionRevisionGVR, reserved: functionReserved, play: p.playFunction},
+		{kind: "Provider", gvr: ProviderRevisionGVR, reserved: providerReserved, play: p.playProvider},
 	}
 }
 
 // SyncRuntime plays the package runtime once for the control plane in dir:
-// it stops the processes of revisions that are no longer active and starts
-// those of active revisions that have none. It reports whether every
+// it stops the processes of revisions that are no longer active, restarts
+// those whose DeploymentRuntimeConfig args changed, and starts those of
+// active revisions that have none. It reports whether every
 // active revision runs. Tests call it after changing packages, as make
 // e2e's control plane has no runtime watching on its own.
 func SyncRuntime(ctx context.Context, dir string, log io.Writer) (bool, error) {
@@ -99,7 +113,7 @@ func (p *plane) syncRuntime(ctx context.Context) (bool, error) {
 		for i := range l.Items {
 			rev := &l.Items[i]
 			if _, ok := p.state.Runtime[rev.GetName()]; ok && !active(rev) {
-				if err := p.stopRuntime(rev.GetName()); err != nil {
+				if err := p.stopRuntime(rev.GetName(), "revision no longer active"); err != nil {
 					return false, err
 				}
 			}
@@ -109,8 +123,21 @@ func (p *plane) syncRuntime(ctx context.Context) (bool, error) {
 			if !active(rev) {
 				continue
 			}
-			if _, ok := p.state.Runtime[rev.GetName()]; ok {
-				continue
+			if rt, ok := p.state.Runtime[rev.GetName()]; ok {
+				rc, err := p.resolveRuntimeConfig(ctx, rev)
+				if err != nil {
+					return false, err
+				}
+				if slices.Equal(rt.ConfigArgs, rc.Args) {
+					continue
+				}
+				// Refuse bad args before stopping what runs.
+				if _, err := mergeArgs(nil, rc.Args, k.reserved); err != nil {
+					return false, fmt.Errorf("%s revision %s: %s: %w", k.kind, rev.GetName(), rc, err)
+				}
+				if err := p.stopRuntime(rev.GetName(), fmt.Sprintf("%s args %q, were %q", rc, rc.Args, rt.ConfigArgs)); err != nil {
+					return false, err
+				}
 			}
 			ran, err := p.playRevision(ctx, k, rev)
 			if err != nil {
@@ -138,26 +165,31 @@ func (p *plane) playRevision(ctx context.Context, k revisionKind, rev *unstructu
 	if p.state.Registry == nil {
 		return false, errNoRegistry
 	}
+	rc, err := p.resolveRuntimeConfig(ctx, rev)
+	if err != nil {
+		return false, err
+	}
 	start := time.Now()
 	img, err := pullImage(ctx, ref, p.state.Registry.CACert, filepath.Join(p.dir, runtimeDir, rev.GetName(), "rootfs"))
 	if err != nil {
 		return false, fmt.Errorf("%s revision %s: %w", k.kind, rev.GetName(), err)
 	}
 	p.logf("pulled %s (%s) in %s", ref, img.Digest[:19], time.Since(start).Round(100*time.Millisecond))
-	rt, err := k.play(ctx, rev, img)
+	rt, err := k.play(ctx, rev, img, rc.Args)
 	if err != nil {
-		return false, fmt.Errorf("%s revision %s: %w", k.kind, rev.GetName(), err)
+		return false, fmt.Errorf("%s revision %s: %s: %w", k.kind, rev.GetName(), rc, err)
 	}
 	rt.Kind, rt.Package, rt.Image, rt.Digest = k.kind, rev.GetLabels()[packageLabel], ref, img.Digest
+	rt.RuntimeConfig, rt.ConfigArgs = rc.String(), rc.Args
 	p.state.Runtime[rev.GetName()] = *rt
 	return true, p.save()
 }
 
 // stopRuntime stops the process of a revision and forgets it.
-func (p *plane) stopRuntime(name string) error {
+func (p *plane) stopRuntime(name, why string) error {
 	i := slices.IndexFunc(p.state.Processes, func(pr Process) bool { return pr.Name == name })
 	if i >= 0 {
-		p.logf("stopping %s (revision no longer active)", name)
+		p.logf("stopping %s (%s)", name, why)
 		if err := stop(p.state.Processes[i], 15*time.Second); err != nil {
 			return err
 		}
@@ -199,7 +231,7 @@ func placeFiles(img *unpacked, files map[string][]byte) error {
 // playFunction serves a Function revision: mutual TLS with a certificate
 // signed by Crossplane's root CA, then the revision's endpoint and
 // RuntimeHealthy reported so Crossplane calls it.
-func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured, img *unpacked) (*Runtime, error) {
+func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error) {
 	pkg := rev.GetLabels()[packageLabel]
 	secretName, data, err := p.serverSecret(ctx, pkg)
 	if err != nil {
@@ -213,12 +245,16 @@ func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	fn, err := p.startImage(rev.GetName(), img, []string{
+	args, err := mergeArgs([]string{
 		"--address=" + addr, "--tls-server-certs-dir=" + runtimeFiles, "--debug",
 		// Metrics default to :8080 on every interface, where the previous
 		// revision's process may still listen.
 		"--metrics-address=",
-	})
+	}, userArgs, functionReserved)
+	if err != nil {
+		return nil, err
+	}
+	fn, err := p.startImage(rev.GetName(), img, args)
 	if err != nil {
 		return nil, err
 	}
@@ -235,13 +271,13 @@ func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured
 		return nil, fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
 	}
 	p.logf("function revision %s serving on %s", rev.GetName(), addr)
-	return &Runtime{Endpoint: endpoint}, nil
+	return &Runtime{Endpoint: endpoint, Args: args}, nil
 }
 
 // playProvider reports a Provider revision's runtime healthy (its CRDs
 // then get installed), activates the EventStream managed resource as a
 // platform engineer would, and runs the provider once the CRD is served.
-func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured, img *unpacked) (*Runtime, error) {
+func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error) {
 	pkg := rev.GetLabels()[packageLabel]
 	secretName, _, err := p.serverSecret(ctx, pkg)
 	if err != nil {
@@ -285,7 +321,7 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		}
 	}
 	health := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	pr, err := p.startImage(rev.GetName(), img, []string{
+	args, err := mergeArgs([]string{
 		"--kubeconfig=" + runtimeFiles + "/kubeconfig",
 		"--debug",
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", ports[0]),
@@ -297,7 +333,11 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		// Read delivery health at every poll (the default is 5m), so a
 		// failing destination shows within a test's patience.
 		"--delivery-poll=" + DeliveryPoll.String(),
-	})
+	}, userArgs, providerReserved)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := p.startImage(rev.GetName(), img, args)
 	if err != nil {
 		return nil, err
 	}
@@ -308,8 +348,15 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		return nil, err
 	}
 	p.logf("provider revision %s running", rev.GetName())
-	return &Runtime{}, nil
+	return &Runtime{Args: args}, nil
 }
+
+// The flags of a function and of the provider the plane sets to connect
+// them with it (see mergeArgs).
+var (
+	functionReserved = []string{"address", "tls-server-certs-dir", "insecure"}
+	providerReserved = []string{"kubeconfig", "metrics-bind-address", "health-probe-bind-address", "auth0-ca-file"}
+)
 
 // DeliveryPoll is the provider's --delivery-poll on the control plane.
 const DeliveryPoll = 10 * time.Second

@@ -23,7 +23,7 @@ type cli struct {
 	Down   downCmd   `cmd:"" help:"Stop every process of the control plane by PID."`
 	Status statusCmd `cmd:"" help:"Print whether the control plane runs and how to reach it."`
 	Demo   demoCmd   `cmd:"" help:"Apply the Quick Start to the running control plane and show what happens."`
-	Sync   syncCmd   `cmd:"" help:"Play the package runtime after a package change: run the images of active revisions, stop those of inactive ones."`
+	Sync   syncCmd   `cmd:"" help:"Play the package runtime after a package or runtime config change: run the images of active revisions, restart those whose DeploymentRuntimeConfig args changed, stop those of inactive ones."`
 }
 
 type syncCmd struct {
