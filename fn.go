@@ -205,7 +205,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 
 	es, secret := compose(spec, t, b)
 	deliveryActions(rsp, oxr.Resource, spec, es, t.Claim)
-	esc, err := composed.From(es)
+	esc, err := toComposed(es)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind))
 		return rsp, nil
@@ -215,7 +215,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	desired[NameEventStream] = &resource.DesiredComposed{Resource: esc, Ready: readiness(esObserved && isReady(oes.Resource))}
 
 	if secret != nil {
-		sc, err := composed.From(secret)
+		sc, err := toComposed(secret)
 		if err != nil {
 			response.Fatal(rsp, errors.Wrapf(err, "%s Secret", errCompose))
 			return rsp, nil
@@ -227,8 +227,8 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 
 	if esObserved {
 		if outputs, ok := outputsFrom(oes.Resource); ok {
-			if err := dxr.Resource.SetValue("status.outputs", outputs); err != nil {
-				response.Fatal(rsp, errors.Wrap(err, "cannot set status.outputs"))
+			if err := setStatus(dxr.Resource, "outputs", outputs); err != nil {
+				response.Fatal(rsp, err)
 				return rsp, nil
 			}
 		}
@@ -434,8 +434,7 @@ func isReady(cd *composed.Unstructured) bool {
 // It reads the unstructured status in place: converting it through JSON into
 // the typed observation cost more than the rest of a call.
 func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
-	status, _ := es.Object["status"].(map[string]any)
-	obs, _ := status["atProvider"].(map[string]any)
+	obs := atProvider(es)
 	str := func(k string) string { s, _ := obs[k].(string); return s }
 	id := str("id")
 	if id == "" {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crossplane/function-sdk-go/resource/composed"
+
+	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
+)
+
+// TestToComposedMatchesFrom holds toComposed to composed.From, which goes
+// through JSON, for every destination and authorization method.
+func TestToComposedMatchesFrom(t *testing.T) {
+	webhook := func(auth map[string]any) map[string]any {
+		return map[string]any{
+			"destinationType": "webhook", "subscriptions": []any{"user.created"},
+			"webhookConfiguration": map[string]any{"webhookEndpoint": "https://hooks.example.com:8443/a?b=c", "webhookAuthorization": auth},
+		}
+	}
+	specs := map[string]map[string]any{
+		"bearer inline": webhook(map[string]any{"method": "bearer", "token": "t0ken"}),
+		"bearer ref":    webhook(map[string]any{"method": "bearer", "tokenSecretRef": map[string]any{"name": "s", "key": "k"}}),
+		"basic inline":  webhook(map[string]any{"method": "basic", "username": "u", "password": "p"}),
+		"header inline": webhook(map[string]any{"method": "custom_header", "headerKey": "X-Key", "headerValue": "v"}),
+		"eventbridge": {
+			"destinationType": "eventbridge", "subscriptions": []any{"user.created", "user.deleted"}, "status": "disabled", "name": "other",
+			"eventbridgeConfiguration": map[string]any{"awsAccountId": "123456789012", "awsRegion": "eu-west-1"},
+			"streamId": "est_0123456789abcdefghijkl", "managementPolicies": []any{"Observe", "Update"},
+			"providerConfigRef": map[string]any{"kind": "ProviderConfig", "name": "pc"},
+		},
+		"action": {"destinationType": "action", "subscriptions": []any{"user.created"}, "actionConfiguration": map[string]any{"actionId": "0f6f8b4c-0000-4000-8000-000000000000"}},
+	}
+	for name, raw := range specs {
+		t.Run(name, func(t *testing.T) {
+			spec, errs := parseSpec(t.Context(), raw)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			b, errs := bind(spec, &v1beta1.Input{}, "n", nil)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			es, secret := compose(spec, target{Namespace: "ns", Name: "n", StreamName: "n"}, b)
+			es.SetAnnotations(map[string]string{"a": "b"})
+			objs := []runtime.Object{es}
+			if secret != nil {
+				objs = append(objs, secret)
+			}
+			for _, o := range objs {
+				want, err := composed.From(o.DeepCopyObject())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := toComposed(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The function drops the EventStream's status, whichever way
+				// it was converted.
+				delete(want.Object, "status")
+				delete(got.Object, "status")
+				if diff := cmp.Diff(want.Object, got.Object); diff != "" {
+					t.Errorf("%T: -composed.From +toComposed:\n%s", o, diff)
+				}
+			}
+		})
+	}
+}
