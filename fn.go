@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -59,16 +60,14 @@ const (
 )
 
 const (
-	errInput         = "cannot get function input"
-	errObservedXR    = "cannot get observed composite resource"
-	errDesiredXR     = "cannot get desired composite resource"
-	errObservedCDs   = "cannot get observed composed resources"
-	errDesiredCDs    = "cannot get desired composed resources"
-	errInvalidXR     = "invalid Auth0EventStream"
-	errCompose       = "cannot compose"
-	errSetDesiredXR  = "cannot set desired composite resource"
-	errSetDesiredCDs = "cannot set desired composed resources"
-	errInternal      = "internal error: the function could not process this request"
+	errInput        = "cannot get function input"
+	errObservedXR   = "cannot get observed composite resource"
+	errDesiredXR    = "cannot get desired composite resource"
+	errObservedCDs  = "cannot get observed composed resources"
+	errInvalidXR    = "invalid Auth0EventStream"
+	errCompose      = "cannot compose"
+	errSetDesiredXR = "cannot set desired composite resource"
+	errInternal     = "internal error: the function could not process this request"
 )
 
 // Default ProviderConfig of composed EventStreams, as the managed resource's
@@ -90,7 +89,7 @@ const (
 )
 
 func init() {
-	// composed.From needs to know the Go types it converts.
+	// structOf needs to know the Go types it encodes.
 	if err := v1alpha1.AddToScheme(composed.Scheme); err != nil {
 		panic(err)
 	}
@@ -175,11 +174,6 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, errors.Wrap(err, errObservedCDs))
 		return rsp, nil
 	}
-	desired, err := request.GetDesiredComposedResources(req)
-	if err != nil {
-		response.Fatal(rsp, errors.Wrap(err, errDesiredCDs))
-		return rsp, nil
-	}
 
 	oes, esObserved := observed[NameEventStream]
 	var oesr *composed.Unstructured
@@ -205,24 +199,20 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 
 	es, secret := compose(spec, t, b)
 	deliveryActions(rsp, oxr.Resource, spec, es, t.Claim)
-	esc, err := toComposed(es)
+	// Encoded now, so that a resource that cannot be encoded fails the
+	// call; set in the response last.
+	// The function has no opinion on the managed resource's status.
+	esc, err := structOf(es, "status")
 	if err != nil {
 		response.Fatal(rsp, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind))
 		return rsp, nil
 	}
-	// The function has no opinion on the managed resource's status.
-	delete(esc.Object, "status")
-	desired[NameEventStream] = &resource.DesiredComposed{Resource: esc, Ready: readiness(esObserved && isReady(oes.Resource))}
-
+	var sc *structpb.Struct
 	if secret != nil {
-		sc, err := toComposed(secret)
-		if err != nil {
+		if sc, err = structOf(secret); err != nil {
 			response.Fatal(rsp, errors.Wrapf(err, "%s Secret", errCompose))
 			return rsp, nil
 		}
-		// A Secret has no Ready condition: it is ready once it exists.
-		_, ok := observed[NameSecret]
-		desired[NameSecret] = &resource.DesiredComposed{Resource: sc, Ready: readiness(ok)}
 	}
 
 	if esObserved {
@@ -241,9 +231,11 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		}
 	}
 
-	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
-		response.Fatal(rsp, errors.Wrap(err, errSetDesiredCDs))
-		return rsp, nil
+	setDesired(rsp, NameEventStream, esc, readiness(esObserved && isReady(oes.Resource)))
+	if sc != nil {
+		// A Secret has no Ready condition: it is ready once it exists.
+		_, ok := observed[NameSecret]
+		setDesired(rsp, NameSecret, sc, readiness(ok))
 	}
 	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))

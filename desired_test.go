@@ -4,16 +4,19 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 
 	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
 )
 
-// TestToComposedMatchesFrom holds toComposed to composed.From, which goes
-// through JSON, for every destination and authorization method.
-func TestToComposedMatchesFrom(t *testing.T) {
+// TestStructOfMatchesFrom holds structOf to what the SDK's composed.From
+// (through JSON) and resource.AsStruct make of the same object, for every
+// destination and authorization method.
+func TestStructOfMatchesFrom(t *testing.T) {
 	webhook := func(auth map[string]any) map[string]any {
 		return map[string]any{
 			"destinationType": "webhook", "subscriptions": []any{"user.created"},
@@ -50,20 +53,28 @@ func TestToComposedMatchesFrom(t *testing.T) {
 				objs = append(objs, secret)
 			}
 			for _, o := range objs {
-				want, err := composed.From(o.DeepCopyObject())
+				cd, err := composed.From(o.DeepCopyObject())
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := toComposed(o)
+				want, err := resource.AsStruct(cd)
 				if err != nil {
 					t.Fatal(err)
 				}
-				// The function drops the EventStream's status, whichever way
-				// it was converted.
-				delete(want.Object, "status")
-				delete(got.Object, "status")
-				if diff := cmp.Diff(want.Object, got.Object); diff != "" {
-					t.Errorf("%T: -composed.From +toComposed:\n%s", o, diff)
+				got, err := structOf(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+					t.Errorf("%T: -composed.From +structOf:\n%s", o, diff)
+				}
+				// What RunFunction does with the EventStream's status.
+				delete(want.Fields, "status")
+				if got, err = structOf(o, "status"); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+					t.Errorf("%T without status: -composed.From +structOf:\n%s", o, diff)
 				}
 			}
 		})
