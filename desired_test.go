@@ -29,10 +29,14 @@ func TestStructOfMatchesFrom(t *testing.T) {
 		"basic inline":  webhook(map[string]any{"method": "basic", "username": "u", "password": "p"}),
 		"header inline": webhook(map[string]any{"method": "custom_header", "headerKey": "X-Key", "headerValue": "v"}),
 		"eventbridge": {
-			"destinationType": "eventbridge", "subscriptions": []any{"user.created", "user.deleted"}, "status": "disabled", "name": "other",
+			"destinationType":          "eventbridge",
+			"subscriptions":            []any{"user.created", "user.deleted"},
+			"status":                   "disabled",
+			"name":                     "other",
 			"eventbridgeConfiguration": map[string]any{"awsAccountId": "123456789012", "awsRegion": "eu-west-1"},
-			"streamId": "est_0123456789abcdefghijkl", "managementPolicies": []any{"Observe", "Update"},
-			"providerConfigRef": map[string]any{"kind": "ProviderConfig", "name": "pc"},
+			"streamId":                 "est_0123456789abcdefghijkl",
+			"managementPolicies":       []any{"Observe", "Update"},
+			"providerConfigRef":        map[string]any{"kind": "ProviderConfig", "name": "pc"},
 		},
 		"action": {"destinationType": "action", "subscriptions": []any{"user.created"}, "actionConfiguration": map[string]any{"actionId": "0f6f8b4c-0000-4000-8000-000000000000"}},
 	}
