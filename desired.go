@@ -87,16 +87,6 @@ var (
 // encode returns v as a protobuf Value.
 func encode(v reflect.Value, omit ...string) (*structpb.Value, error) {
 	t := v.Type()
-	if t == timeType && v.CanAddr() {
-		// The one JSON marshaler in composed resources, at its zero value
-		// in every one: it encodes as null.
-		if v.Addr().Interface().(*metav1.Time).IsZero() { //nolint:forcetypeassert // checked by type
-			return nullValue, nil
-		}
-	}
-	if t.Implements(marshalerType) || (v.CanAddr() && reflect.PointerTo(t).Implements(marshalerType)) {
-		return encodeMarshaler(v)
-	}
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
@@ -140,8 +130,19 @@ func encode(v reflect.Value, omit ...string) (*structpb.Value, error) {
 		}
 		return structpb.NewStructValue(s), nil
 	case reflect.Struct:
+		ti := structInfoOf(t)
+		if t == timeType && v.CanAddr() {
+			// The JSON marshaler in composed resources, at its zero value
+			// in every one: it encodes as null.
+			if v.Addr().Interface().(*metav1.Time).IsZero() { //nolint:forcetypeassert // checked by type
+				return nullValue, nil
+			}
+		}
+		if ti.marshaler || (ti.ptrMarshaler && v.CanAddr()) {
+			return encodeMarshaler(v)
+		}
 		s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
-		if err := encodeFields(s, v, omit); err != nil {
+		if err := encodeFields(s, v, ti.fields, omit); err != nil {
 			return nil, err
 		}
 		return structpb.NewStructValue(s), nil
@@ -173,8 +174,8 @@ func encodeMarshaler(v reflect.Value) (*structpb.Value, error) {
 
 // encodeFields adds the fields of struct v to s, inlining embedded ones,
 // except those named in omit.
-func encodeFields(s *structpb.Struct, v reflect.Value, omit []string) error {
-	for _, f := range fieldsOf(v.Type()) {
+func encodeFields(s *structpb.Struct, v reflect.Value, fields []jsonField, omit []string) error {
+	for _, f := range fields {
 		if slices.Contains(omit, f.name) {
 			continue
 		}
@@ -186,7 +187,10 @@ func encodeFields(s *structpb.Struct, v reflect.Value, omit []string) error {
 				}
 				fv = fv.Elem()
 			}
-			if err := encodeFields(s, fv, omit); err != nil {
+			if fv.Kind() != reflect.Struct {
+				return fmt.Errorf("%s: cannot inline a %s", f.name, fv.Kind())
+			}
+			if err := encodeFields(s, fv, structInfoOf(fv.Type()).fields, omit); err != nil {
 				return err
 			}
 			continue
@@ -244,14 +248,24 @@ type jsonField struct {
 	inline    bool
 }
 
-// jsonFields caches each struct type's JSON fields.
-var jsonFields sync.Map // reflect.Type -> []jsonField
+// structInfo is what encoding a struct type needs, found once per type:
+// reflection's Implements is costly.
+type structInfo struct {
+	fields       []jsonField
+	marshaler    bool
+	ptrMarshaler bool
+}
 
-func fieldsOf(t reflect.Type) []jsonField {
-	if fs, ok := jsonFields.Load(t); ok {
-		return fs.([]jsonField) //nolint:forcetypeassert // only fieldsOf stores
+var structInfos sync.Map // reflect.Type -> *structInfo
+
+// structInfoOf returns struct type t's JSON fields and whether it (or a
+// pointer to it) has its own JSON encoding. Only structs are checked for
+// one: no other kind in composed resources has one (TestStructOfMatchesFrom).
+func structInfoOf(t reflect.Type) *structInfo {
+	if ti, ok := structInfos.Load(t); ok {
+		return ti.(*structInfo) //nolint:forcetypeassert // only structInfoOf stores
 	}
-	var fs []jsonField
+	ti := &structInfo{marshaler: t.Implements(marshalerType), ptrMarshaler: reflect.PointerTo(t).Implements(marshalerType)}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		tag, tagged := sf.Tag.Lookup("json")
@@ -275,8 +289,8 @@ func fieldsOf(t reflect.Type) []jsonField {
 		if f.name == "" {
 			f.name = sf.Name
 		}
-		fs = append(fs, f)
+		ti.fields = append(ti.fields, f)
 	}
-	jsonFields.Store(t, fs)
-	return fs
+	structInfos.Store(t, ti)
+	return ti
 }
