@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -38,7 +37,7 @@ var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) {
 })
 
 // validSpecs remembers the specs that passed validation, by a hash of their
-// canonical protobuf encoding: Crossplane calls the function with the same
+// canonical encoding (specKey): Crossplane calls the function with the same
 // spec on every reconcile, and validating (OpenAPI and CEL) costs far more
 // than hashing. Validation depends on the spec alone (no transition rules
 // run here), so a hit is exact. Only hashes are kept as keys: no secret
@@ -75,11 +74,7 @@ func (c *specCache) put(k [sha256.Size]byte, s *xrSpec) {
 // parseSpecCached is parseSpec for the spec as the request carries it,
 // remembering valid specs.
 func parseSpecCached(ctx context.Context, pb *structpb.Value) (*xrSpec, field.ErrorList) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
-	if err != nil {
-		return parseSpec(ctx, pb.AsInterface())
-	}
-	k := sha256.Sum256(b)
+	k := specKey(pb)
 	if s, ok := validSpecs.get(k); ok {
 		return s, nil
 	}
