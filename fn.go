@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
@@ -22,7 +21,6 @@ import (
 	"github.com/crossplane/function-sdk-go/response"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
-	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
 	"github.com/xp-auth0/auth0-eventstream/internal/eventtypes"
 	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
@@ -122,21 +120,9 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 
 	rsp = response.To(req, response.DefaultTTL)
 
-	in := &v1beta1.Input{}
-	// By reflection, not through JSON as request.GetInput does: the input
-	// is decoded on every call. A bad input is decoded again through JSON,
-	// whose error names the field.
-	if pb := req.GetInput(); pb != nil {
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(pb.AsMap(), in); err != nil {
-			if jerr := request.GetInput(req, &v1beta1.Input{}); jerr != nil {
-				err = jerr
-			}
-			response.Fatal(rsp, errors.Wrap(err, errInput))
-			return rsp, nil
-		}
-	}
-	if errs := validateInput(in); len(errs) > 0 {
-		response.Fatal(rsp, errors.Errorf("%s: %s", errInput, fieldErrorsMessage(errs)))
+	in, err := parseInputCached(req)
+	if err != nil {
+		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 
