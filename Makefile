@@ -9,6 +9,11 @@ export CACHE_DIR
 
 CONTROLLER_GEN := go tool controller-gen
 
+# The provider-terraform release the terraform backend composes Workspaces
+# for, and where make generate copies its namespaced CRDs.
+PROVIDER_TERRAFORM_MODULE := github.com/upbound/provider-terraform@v1.0.1
+PROVIDER_TERRAFORM_CRDS := testdata/crds/provider-terraform
+
 .PHONY: help
 help: ## List targets.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n",$$1,$$2}'
@@ -24,10 +29,20 @@ generate: ## Generate deepcopy code, CRDs and the composite's XRDs (from apis/pl
 	  $(CONTROLLER_GEN) crd paths=./apis/platform/... output:crd:artifacts:config=$$tmp && \
 	  go run ./hack/gen-xrd -crd $$tmp/auth0.openmcf.org_auth0eventstreams.yaml \
 	    -namespaced package/configuration/definition.yaml -legacy package/configuration-legacy/definition.yaml
+	@# provider-terraform's namespaced CRDs, which the terraform backend's
+	@# Workspaces are validated against, copied from its module (outside this
+	@# module, so go.mod is untouched).
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  dir=$$(cd "$$tmp" && go mod download -json $(PROVIDER_TERRAFORM_MODULE) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && \
+	  [[ -n "$$dir" ]] || { echo "generate: go mod download $(PROVIDER_TERRAFORM_MODULE) failed" >&2; exit 1; }; \
+	  rm -rf $(PROVIDER_TERRAFORM_CRDS) && mkdir -p $(PROVIDER_TERRAFORM_CRDS) && \
+	  for k in workspaces providerconfigs clusterproviderconfigs; do \
+	    install -m 0644 "$$dir/package/crds/tf.m.upbound.io_$$k.yaml" $(PROVIDER_TERRAFORM_CRDS)/; \
+	  done
 
 .PHONY: generate-check
 generate-check: generate ## Fail if generated files differ from what is committed.
-	@git add -N . && git diff --exit-code --stat -- apis input package || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@git add -N . && git diff --exit-code --stat -- apis input package $(PROVIDER_TERRAFORM_CRDS) || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
 
 .PHONY: tools
 tools: ## Build the test binaries (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank), cached by version.

@@ -35,9 +35,10 @@ type binding struct {
 }
 
 // bind resolves the EventStream's ProviderConfig, management policies and
-// external name from the XR, the function input and the EventStream as
-// observed (oes is nil before it exists). Every error names an XR field.
-func bind(spec *xrSpec, in *v1beta1.Input, name string, oes *composed.Unstructured) (binding, field.ErrorList) {
+// external name from the XR, the function input and the stream the backend
+// be observed (oes, as be.observedForBind gives it; nil before it exists).
+// name is the composed resource's. Every error names an XR field.
+func bind(spec *xrSpec, in *v1beta1.Input, be streamBackend, name string, oes *composed.Unstructured) (binding, field.ErrorList) {
 	b := binding{ProviderConfigRef: defaultProviderConfigRef, ManagementPolicies: xpv2.ManagementPolicies{xpv2.ManagementActionAll}}
 	if in.ProviderConfigRef != nil {
 		b.ProviderConfigRef = *in.ProviderConfigRef
@@ -59,12 +60,12 @@ func bind(spec *xrSpec, in *v1beta1.Input, name string, oes *composed.Unstructur
 	if err := allowProviderConfig(in.AllowedProviderConfigs, b.ProviderConfigRef, spec.ProviderConfigRef != nil); err != nil {
 		errs = append(errs, err)
 	}
-	en, err := bindStream(spec.StreamID, b.ManagementPolicies, name, oes)
+	en, err := bindStream(spec.StreamID, b.ManagementPolicies, be.kind()+" "+name, oes)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	b.ExternalName = en
-	if en != "" && foundStream(oes) != en {
+	if en != "" && foundStream(oes) != en && !be.importCannotCreate() {
 		// Until the provider has found the stream to import, the
 		// EventStream only observes: a mistyped or deleted id must not
 		// make it create a stream in the id's place.
@@ -92,9 +93,10 @@ var providerConfigKinds = []string{v1beta1.KindClusterProviderConfig, v1beta1.Ki
 // their types. Crossplane does not validate a function's input.
 func validateInput(in *v1beta1.Input) field.ErrorList {
 	var errs field.ErrorList
-	if in.Backend != "" && in.Backend != v1beta1.BackendNative {
-		errs = append(errs, field.NotSupported(field.NewPath("backend"), in.Backend, []string{v1beta1.BackendNative}))
+	if in.Backend != "" && !slices.Contains(backends, in.Backend) {
+		errs = append(errs, field.NotSupported(field.NewPath("backend"), in.Backend, backends))
 	}
+	errs = append(errs, validateTerraformInput(in)...)
 	p := field.NewPath("allowedProviderConfigs")
 	if in.AllowedProviderConfigs != nil && len(in.AllowedProviderConfigs) == 0 {
 		errs = append(errs, field.Required(p, "must not be empty: omit it to allow every ProviderConfig"))
@@ -145,8 +147,12 @@ func allowProviderConfig(allowed []v1beta1.ProviderConfigSelector, ref xpv2.Prov
 //   - policies that cannot create need a stream to observe.
 //
 // bind also keeps a pinned EventStream Observe-only until its stream is
-// found, so an id never leads to a create.
-func bindStream(id string, mp xpv2.ManagementPolicies, name string, oes *composed.Unstructured) (string, *field.Error) {
+// found, so an id never leads to a create; a backend whose import cannot
+// create by itself (Terraform's import block fails on a missing stream)
+// needs no such hold.
+//
+// what names the composed resource in messages, e.g. "EventStream users".
+func bindStream(id string, mp xpv2.ManagementPolicies, what string, oes *composed.Unstructured) (string, *field.Error) {
 	var current, pinned string
 	if oes != nil {
 		current = oes.GetAnnotations()[AnnotationExternalName]
@@ -157,7 +163,7 @@ func bindStream(id string, mp xpv2.ManagementPolicies, name string, oes *compose
 	if id == "" {
 		switch {
 		case pinned != "":
-			return "", field.Required(p, fmt.Sprintf("cannot be removed: EventStream %s was bound to stream %s by spec.streamId, and without its external name that stream would be taken for a new one; set spec.streamId back, or delete this resource (with managementPolicies without Delete to keep the stream)", name, current))
+			return "", field.Required(p, fmt.Sprintf("cannot be removed: %s was bound to stream %s by spec.streamId, and without its external name that stream would be taken for a new one; set spec.streamId back, or delete this resource (with managementPolicies without Delete to keep the stream)", what, current))
 		case current == "" && !mayCreate(mp):
 			return "", field.Required(p, fmt.Sprintf("managementPolicies %v do not allow Create: name the existing stream to observe", policyNames(mp)))
 		}
@@ -169,9 +175,9 @@ func bindStream(id string, mp xpv2.ManagementPolicies, name string, oes *compose
 	case current == pinned && found != current:
 		return id, nil
 	case current == pinned:
-		return "", field.Invalid(p, id, fmt.Sprintf("EventStream %s is bound to stream %s, which exists: changing the id would switch streams; import %s with a new resource instead", name, current, id))
+		return "", field.Invalid(p, id, fmt.Sprintf("%s is bound to stream %s, which exists: changing the id would switch streams; import %s with a new resource instead", what, current, id))
 	default:
-		return "", field.Invalid(p, id, fmt.Sprintf("EventStream %s manages stream %s: changing the id would switch streams; set spec.streamId to %s, or import %s with a new resource", name, current, current, id))
+		return "", field.Invalid(p, id, fmt.Sprintf("%s manages stream %s: changing the id would switch streams; set spec.streamId to %s, or import %s with a new resource", what, current, current, id))
 	}
 }
 

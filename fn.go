@@ -161,12 +161,14 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		return rsp, nil
 	}
 
-	oes, esObserved := observed[NameEventStream]
+	be := backendFor(in)
+	oes, esObserved := observed[be.resourceName()]
 	var oesr *composed.Unstructured
 	if esObserved {
-		oesr = oes.Resource
+		oesr = be.observedForBind(oes.Resource)
 	}
-	b, errs := bind(spec, in, t.Name, oesr)
+	b, errs := bind(spec, in, be, t.Name, oesr)
+	errs = append(errs, be.refuse(t, b)...)
 	if len(errs) > 0 {
 		log().Info("Refused composite resource", "errors", len(errs))
 		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
@@ -184,13 +186,11 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 
 	es, secret := compose(spec, t, b)
-	deliveryActions(rsp, oxr.Resource, spec, es, t.Claim)
 	// Encoded now, so that a resource that cannot be encoded fails the
 	// call; set in the response last.
-	// The function has no opinion on the managed resource's status.
-	esc, err := structOf(es, "status")
+	esc, err := be.compose(rsp, oxr.Resource, spec, es, t.Claim)
 	if err != nil {
-		response.Fatal(rsp, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind))
+		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 	var sc *structpb.Struct
@@ -202,22 +202,22 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 
 	if esObserved {
-		if outputs, ok := outputsFrom(oes.Resource); ok {
+		if outputs, ok := be.outputs(oes.Resource); ok {
 			if err := setStatus(dxr.Resource, "outputs", outputs); err != nil {
 				response.Fatal(rsp, err)
 				return rsp, nil
 			}
 		}
 	}
-	streamCondition(rsp, oes.Resource, esObserved, es.GetName(), t.Claim)
+	streamCondition(rsp, be.kind(), oes.Resource, esObserved, es.GetName(), t.Claim)
 	if esObserved {
-		if err := surfaceDeliveries(rsp, dxr.Resource, oes.Resource, t.Claim); err != nil {
+		if err := be.surface(rsp, dxr.Resource, oes.Resource, t.Claim); err != nil {
 			response.Fatal(rsp, err)
 			return rsp, nil
 		}
 	}
 
-	setDesired(rsp, NameEventStream, esc, readiness(esObserved && isReady(oes.Resource)))
+	setDesired(rsp, be.resourceName(), esc, readiness(esObserved && isReady(oes.Resource)))
 	if sc != nil {
 		// A Secret has no Ready condition: it is ready once it exists.
 		_, ok := observed[NameSecret]
@@ -227,7 +227,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
 		return rsp, nil
 	}
-	log().Debug("Composed EventStream", "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
+	log().Debug("Composed the stream", "kind", be.kind(), "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
 	return rsp, nil
 }
 
@@ -456,25 +456,26 @@ func conditionOf(cd *composed.Unstructured, t xpv2.ConditionType) xpv2.Condition
 	return xpv2.Condition{Type: t, Status: corev1.ConditionUnknown}
 }
 
-// streamCondition surfaces the EventStream's state on the XR (and its claim):
+// streamCondition surfaces the state of the composed EventStream (or
+// Workspace, its kind) on the XR (and its claim):
 // a failed sync first, because that is usually why a stream is not ready,
 // then its Ready condition.
-func streamCondition(rsp *fnv1.RunFunctionResponse, es *composed.Unstructured, observed bool, name string, claim bool) {
-	status, reason, msg := false, ReasonPending, fmt.Sprintf("EventStream %s has not been created yet", name)
+func streamCondition(rsp *fnv1.RunFunctionResponse, kind string, es *composed.Unstructured, observed bool, name string, claim bool) {
+	status, reason, msg := false, ReasonPending, fmt.Sprintf("%s %s has not been created yet", kind, name)
 	if observed {
 		synced, ready := conditionOf(es, xpv2.TypeSynced), conditionOf(es, xpv2.TypeReady)
 		switch {
 		case synced.Status == corev1.ConditionFalse:
-			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("EventStream %s is not synced", name), synced.Message)
+			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("%s %s is not synced", kind, name), synced.Message)
 			// An event on every run while it lasts, next to Ready=False.
 			w := response.Warning(rsp, errors.New(msg)).WithReason(ReasonStreamNotSynced)
 			if claim {
 				w.TargetCompositeAndClaim()
 			}
 		case ready.Status == corev1.ConditionTrue:
-			status, reason, msg = true, ReasonAvailable, fmt.Sprintf("EventStream %s is ready", name)
+			status, reason, msg = true, ReasonAvailable, fmt.Sprintf("%s %s is ready", kind, name)
 		default:
-			reason, msg = orDefault(string(ready.Reason), ReasonPending), withDetail(fmt.Sprintf("EventStream %s is not ready", name), ready.Message)
+			reason, msg = orDefault(string(ready.Reason), ReasonPending), withDetail(fmt.Sprintf("%s %s is not ready", kind, name), ready.Message)
 		}
 	}
 	newCondition := response.ConditionFalse

@@ -392,11 +392,11 @@ func TestRunFunction(t *testing.T) {
 			},
 		},
 		"UnsupportedBackend": {
-			reason: "Only the native backend exists.",
-			req:    req(xrJSON("users", webhookBearerInline), `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform"}`, nil),
+			reason: "Only the native and terraform backends exist.",
+			req:    req(xrJSON("users", webhookBearerInline), `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"pulumi"}`, nil),
 			want: want{
 				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
-					Message: `cannot get function input: backend: Unsupported value: "terraform": supported values: "native"`}},
+					Message: `cannot get function input: backend: Unsupported value: "pulumi": supported values: "native", "terraform"`}},
 			},
 		},
 	}

@@ -143,11 +143,13 @@ func TestPackages(t *testing.T) {
 		"configuration-auth0-eventstream": {
 			"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream",
 			"apiextensions.crossplane.io/v1/Composition/auth0eventstreams.auth0.openmcf.org",
+			"apiextensions.crossplane.io/v1/Composition/auth0eventstreams-terraform.auth0.openmcf.org",
 			"apiextensions.crossplane.io/v2/CompositeResourceDefinition/auth0eventstreams.auth0.openmcf.org",
 		},
 		"configuration-auth0-eventstream-legacy": {
 			"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream-legacy",
 			"apiextensions.crossplane.io/v1/Composition/xauth0eventstreams.auth0.openmcf.org",
+			"apiextensions.crossplane.io/v1/Composition/xauth0eventstreams-terraform.auth0.openmcf.org",
 			"apiextensions.crossplane.io/v1/CompositeResourceDefinition/xauth0eventstreams.auth0.openmcf.org",
 		},
 	}
@@ -193,8 +195,8 @@ func TestPackages(t *testing.T) {
 // Configuration's dependsOn, and that the Function render uses has it too.
 func TestFunctionRefMatchesDependsOn(t *testing.T) {
 	for cfg, compositions := range map[string][]string{
-		"package/configuration":        {"package/configuration/composition.yaml", "example/composition.yaml"},
-		"package/configuration-legacy": {"package/configuration-legacy/composition.yaml", "example/legacy/composition.yaml"},
+		"package/configuration":        {"package/configuration/composition.yaml", "package/configuration/composition-terraform.yaml", "example/composition.yaml"},
+		"package/configuration-legacy": {"package/configuration-legacy/composition.yaml", "package/configuration-legacy/composition-terraform.yaml", "example/legacy/composition.yaml"},
 	} {
 		t.Run(filepath.Base(cfg), func(t *testing.T) {
 			var meta configurationMeta

@@ -16,6 +16,10 @@ const (
 	// BackendNative composes the auth0.m.openmcf.org EventStream managed
 	// resource served by this project's provider.
 	BackendNative = "native"
+	// BackendTerraform composes a tf.m.upbound.io Workspace of
+	// provider-terraform v1.0.1 whose inline module manages the stream with
+	// terraform-provider-auth0's auth0_event_stream.
+	BackendTerraform = "terraform"
 )
 
 // Input configures the Auth0EventStream composition function. Every field is
@@ -28,10 +32,13 @@ type Input struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// Backend selects what the function composes. Only native (the
-	// auth0.m.openmcf.org EventStream) exists today; the field leaves room for
-	// a Terraform-provider backend.
-	// +kubebuilder:validation:Enum=native
+	// Backend selects what the function composes: native, the
+	// auth0.m.openmcf.org EventStream of this project's provider, or
+	// terraform, a provider-terraform (tf.m.upbound.io) Workspace. With
+	// terraform, providerConfigRef and allowedProviderConfigs name
+	// provider-terraform's ProviderConfigs, which carry the Auth0 tenant's
+	// credentials.
+	// +kubebuilder:validation:Enum=native;terraform
 	// +kubebuilder:default=native
 	// +optional
 	Backend string `json:"backend,omitempty"`
@@ -63,6 +70,37 @@ type Input struct {
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?-?)?$`
 	// +optional
 	NamePrefix string `json:"namePrefix,omitempty"`
+
+	// Terraform configures the terraform backend. Only allowed with
+	// backend terraform.
+	// +optional
+	Terraform *Terraform `json:"terraform,omitempty"`
+}
+
+// How a composed Workspace's Terraform state is kept apart from every other
+// Workspace's.
+const (
+	// StateSecretSuffixPerWorkspace passes the kubernetes state backend a
+	// secret_suffix unique per namespace and name (terraform init
+	// -backend-config). The ProviderConfig's backend must be kubernetes.
+	StateSecretSuffixPerWorkspace = "PerWorkspace"
+	// StateSecretSuffixProviderConfig leaves the state backend as the
+	// ProviderConfig's configuration declares it, for backends other than
+	// kubernetes. Each Workspace still selects its own Terraform workspace,
+	// named after it.
+	StateSecretSuffixProviderConfig = "ProviderConfig"
+)
+
+// Terraform configures the terraform backend.
+type Terraform struct {
+	// StateSecretSuffix says how each Workspace's state is kept apart:
+	// PerWorkspace (the default) sets the kubernetes backend's
+	// secret_suffix per Workspace, so two namespaces never share state;
+	// ProviderConfig leaves the backend as the ProviderConfig configures it.
+	// +kubebuilder:validation:Enum=PerWorkspace;ProviderConfig
+	// +kubebuilder:default=PerWorkspace
+	// +optional
+	StateSecretSuffix string `json:"stateSecretSuffix,omitempty"`
 }
 
 // Kinds of ProviderConfig an EventStream may reference.
