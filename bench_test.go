@@ -80,6 +80,7 @@ func (d *durations) add(t time.Duration) {
 
 // report adds the median call as the metric p50-ns.
 func (d *durations) report(b *testing.B) {
+	b.Helper()
 	if len(*d) == 0 {
 		return
 	}

@@ -69,15 +69,16 @@ func structOf(o runtime.Object, omit ...string) (*structpb.Struct, error) {
 		av, k := gvk.ToAPIVersionAndKind()
 		s.Fields["apiVersion"], s.Fields["kind"] = structpb.NewStringValue(av), structpb.NewStringValue(k)
 	}
-	if md := s.Fields["metadata"].GetStructValue(); md != nil {
-		delete(md.Fields, "generation")
-		if len(md.Fields) == 0 {
-			delete(s.Fields, "metadata")
+	if md := s.GetFields()["metadata"].GetStructValue(); md != nil {
+		delete(md.GetFields(), "generation")
+		if len(md.GetFields()) == 0 {
+			delete(s.GetFields(), "metadata")
 		}
 	}
 	return s, nil
 }
 
+//nolint:gochecknoglobals // Constants reflection and protobuf cannot declare as such.
 var (
 	marshalerType = reflect.TypeFor[json.Marshaler]()
 	timeType      = reflect.TypeFor[metav1.Time]()
@@ -157,9 +158,9 @@ func encodeMarshaler(v reflect.Value) (*structpb.Value, error) {
 	if v.Kind() == reflect.Pointer && v.IsNil() {
 		return nullValue, nil
 	}
-	m, ok := v.Interface().(json.Marshaler)
+	m, ok := reflect.TypeAssert[json.Marshaler](v)
 	if !ok {
-		m = v.Addr().Interface().(json.Marshaler) //nolint:forcetypeassert // encode checked that it implements it
+		m, _ = reflect.TypeAssert[json.Marshaler](v.Addr())
 	}
 	j, err := m.MarshalJSON()
 	if err != nil {
@@ -256,7 +257,7 @@ type structInfo struct {
 	ptrMarshaler bool
 }
 
-var structInfos sync.Map // reflect.Type -> *structInfo
+var structInfos sync.Map //nolint:gochecknoglobals // One cache per process: types do not change. reflect.Type -> *structInfo.
 
 // structInfoOf returns struct type t's JSON fields and whether it (or a
 // pointer to it) has its own JSON encoding. Only structs are checked for
@@ -266,8 +267,7 @@ func structInfoOf(t reflect.Type) *structInfo {
 		return ti.(*structInfo) //nolint:forcetypeassert // only structInfoOf stores
 	}
 	ti := &structInfo{marshaler: t.Implements(marshalerType), ptrMarshaler: reflect.PointerTo(t).Implements(marshalerType)}
-	for i := range t.NumField() {
-		sf := t.Field(i)
+	for sf := range t.Fields() {
 		tag, tagged := sf.Tag.Lookup("json")
 		if tag == "-" || (!sf.IsExported() && !sf.Anonymous) {
 			continue

@@ -2,14 +2,18 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
 )
 
@@ -73,13 +77,44 @@ func TestStructOfMatchesFrom(t *testing.T) {
 					t.Errorf("%T: -composed.From +structOf:\n%s", o, diff)
 				}
 				// What RunFunction does with the EventStream's status.
-				delete(want.Fields, "status")
+				delete(want.GetFields(), "status")
 				if got, err = structOf(o, "status"); err != nil {
 					t.Fatal(err)
 				}
 				if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 					t.Errorf("%T without status: -composed.From +structOf:\n%s", o, diff)
 				}
+			}
+		})
+	}
+}
+
+// TestStructOfMarshalers: a type with its own JSON encoding (metav1.Time,
+// set or not, by value or pointer) encodes as composed.From encodes it.
+func TestStructOfMarshalers(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	for name, es := range map[string]*v1alpha1.EventStream{
+		"zero": {ObjectMeta: metav1.ObjectMeta{Name: "n"}},
+		"set":  {ObjectMeta: metav1.ObjectMeta{Name: "n", CreationTimestamp: at, DeletionTimestamp: &at}},
+		"in a slice of structs": {Status: v1alpha1.EventStreamStatus{ManagedResourceStatus: xpv2.ManagedResourceStatus{ConditionedStatus: xpv2.ConditionedStatus{
+			Conditions: []xpv2.Condition{{Type: "Ready", Status: "True", LastTransitionTime: at}},
+		}}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cd, err := composed.From(es.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := resource.AsStruct(cd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := structOf(es)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+				t.Errorf("-composed.From +structOf:\n%s", diff)
 			}
 		})
 	}

@@ -14,7 +14,7 @@ import (
 // validInputs remembers the function inputs that passed validation, by the
 // hash of their canonical encoding (specKey): a Composition's input is the
 // same on every call.
-var validInputs = newValidCache[*v1beta1.Input]()
+var validInputs = newValidCache[*v1beta1.Input]() //nolint:gochecknoglobals // One cache per process, shared by every request.
 
 // parseInputCached decodes and validates the function input, remembering
 // valid inputs. Its errors are the call's Fatal result.
