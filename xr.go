@@ -42,7 +42,7 @@ var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) {
 // than hashing. Validation depends on the spec alone (no transition rules
 // run here), so a hit is exact. Only hashes are kept as keys: no secret
 // value sits in the map's keys; the decoded specs are copied out.
-var validSpecs = newValidCache[*xrSpec]()
+var validSpecs = newValidCache[*xrSpec]() //nolint:gochecknoglobals // One cache per process, shared by every request.
 
 // maxCached bounds each cache; when full it starts over.
 const maxCached = 4096
