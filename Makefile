@@ -192,6 +192,10 @@ demo-down: ## Stop the control plane make demo left running.
 bench: ## Measure the provider binary (Auth0 calls per poll, token fetches, RSS with 1,000 EventStreams) against envtest and the simulator.
 	bench/run.sh
 
+.PHONY: bench-function
+bench-function: ## Our function's RunFunction beside function-go-templating's composing the same EventStream and Secret: p50, ns/op, B/op, allocs/op and the ratio (COUNT=5 runs, BENCHTIME=1s).
+	bench/templating/run.sh
+
 # The whole loop at scale on a local control plane of its own (see
 # docs/performance.md): N composites (default 1000; soak 500) against the
 # simulator rate-limited to RATE requests/s. Each prints one summary line

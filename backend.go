@@ -1,6 +1,7 @@
 package main
 
 import (
+	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/crossplane/function-sdk-go/errors"
@@ -34,10 +35,12 @@ type streamBackend interface {
 	// than creates a stream, when the stream does not exist.
 	importCannotCreate() bool
 	// compose turns es, the EventStream the function composes natively
-	// (every secret a Secret reference), into the resource to compose.
-	compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, spec *xrSpec, es *v1alpha1.EventStream, claim bool) (*composed.Unstructured, error)
+	// (every secret a Secret reference), into the resource to compose, as
+	// the response carries it.
+	compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, spec *xrSpec, es *v1alpha1.EventStream, claim bool) (*structpb.Struct, error)
 	// outputs reads the composite's status.outputs from the observed
-	// resource; false until it holds a stream.
+	// resource, JSON-shaped (maps, []any, strings, float64, bools): it is
+	// set in place; false until it holds a stream.
 	outputs(cd *composed.Unstructured) (map[string]any, bool)
 	// surface copies whatever else the observed resource reports onto
 	// the composite.
@@ -70,14 +73,13 @@ func (nativeBackend) observedForBind(cd *composed.Unstructured) *composed.Unstru
 // provider does not find would create one, so bind holds it to Observe.
 func (nativeBackend) importCannotCreate() bool { return false }
 
-func (nativeBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, spec *xrSpec, es *v1alpha1.EventStream, claim bool) (*composed.Unstructured, error) {
+func (nativeBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, spec *xrSpec, es *v1alpha1.EventStream, claim bool) (*structpb.Struct, error) {
 	deliveryActions(rsp, xr, spec, es, claim)
-	esc, err := composed.From(es)
+	// The function has no opinion on the managed resource's status.
+	esc, err := structOf(es, "status")
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s %s", errCompose, v1alpha1.EventStreamKind)
 	}
-	// The function has no opinion on the managed resource's status.
-	delete(esc.Object, "status")
 	return esc, nil
 }
 

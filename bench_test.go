@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -14,8 +16,10 @@ import (
 
 // BenchmarkRunFunction measures one RunFunction call on the seed's Quick
 // Start: as first composed (XR only) and once the EventStream is observed
-// ready with its stream (status.outputs filled in). docs/api.md records the
-// figures.
+// ready with its stream (status.outputs filled in). Besides the mean (ns/op)
+// it reports the median call (p50-ns), which `make bench-function` compares
+// with function-go-templating's (bench/templating). docs/performance.md
+// records the figures.
 func BenchmarkRunFunction(b *testing.B) {
 	// The seed names no namespace; the API server gives it the default.
 	xr := strings.Replace(benchJSON(b, "example/seed/quick-start.yaml"), `"metadata":{`, `"metadata":{"namespace":"default",`, 1)
@@ -35,9 +39,12 @@ func BenchmarkRunFunction(b *testing.B) {
 			if _, err := specSchema(); err != nil {
 				b.Fatal(err)
 			}
+			d := newDurations()
 			b.ReportAllocs()
 			for b.Loop() {
+				start := time.Now()
 				rsp, err := f.RunFunction(ctx, r)
+				d.add(time.Since(start))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -47,8 +54,38 @@ func BenchmarkRunFunction(b *testing.B) {
 					}
 				}
 			}
+			d.report(b)
 		})
 	}
+}
+
+// durations records the time of each call, for the median: ns/op is a mean,
+// which a few calls slowed by the garbage collector or a loaded machine
+// pull up. Preallocated, so recording allocates nothing in the loop.
+type durations []time.Duration
+
+// maxRecorded bounds the calls recorded; later calls are not recorded.
+const maxRecorded = 1 << 20
+
+func newDurations() *durations {
+	d := make(durations, 0, maxRecorded)
+	return &d
+}
+
+func (d *durations) add(t time.Duration) {
+	if len(*d) < cap(*d) {
+		*d = append(*d, t)
+	}
+}
+
+// report adds the median call as the metric p50-ns.
+func (d *durations) report(b *testing.B) {
+	b.Helper()
+	if len(*d) == 0 {
+		return
+	}
+	slices.Sort(*d)
+	b.ReportMetric(float64((*d)[len(*d)/2].Nanoseconds()), "p50-ns")
 }
 
 func benchJSON(b *testing.B, path string) string {

@@ -80,7 +80,8 @@ func foundStream(oes *composed.Unstructured) string {
 	if oes == nil {
 		return ""
 	}
-	id, _ := oes.GetString("status.atProvider.id")
+	// Read in place: GetString parses a field path on every call.
+	id, _ := atProvider(oes)["id"].(string)
 	return id
 }
 

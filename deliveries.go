@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	"github.com/crossplane/function-sdk-go/errors"
@@ -89,8 +90,9 @@ func checkDeliveryAction(key, v string, subscriptions []string) string {
 // composite's status.deliveries and its DeliveriesHealthy condition, when
 // the provider has reported them.
 func surfaceDeliveries(rsp *fnv1.RunFunctionResponse, dxr *composite.Unstructured, es *composed.Unstructured, claim bool) error {
+	// Read in place, not through JSON (GetValueInto, GetCondition).
 	d := &v1alpha1.DeliveriesObservation{}
-	if err := es.GetValueInto("status.atProvider.deliveries", d); err == nil {
+	if raw, ok := atProvider(es)["deliveries"].(map[string]any); ok && runtime.DefaultUnstructuredConverter.FromUnstructured(raw, d) == nil {
 		out := platformv1.Deliveries{Successful24h: d.Successful24h, Failed24h: d.Failed24h, Undelivered: d.Undelivered}
 		if d.CheckedAt != nil {
 			out.CheckedAt = d.CheckedAt.UTC().Format("2006-01-02T15:04:05Z")
@@ -101,11 +103,15 @@ func surfaceDeliveries(rsp *fnv1.RunFunctionResponse, dxr *composite.Unstructure
 		if a := d.LastAction; a != nil {
 			out.LastAction = &platformv1.DeliveryAction{Annotation: a.Annotation, Value: a.Value, Time: a.Time, Outcome: a.Outcome, Message: a.Message}
 		}
-		if err := dxr.SetValue("status.deliveries", out); err != nil {
+		v, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&out)
+		if err != nil {
 			return errors.Wrap(err, "cannot set status.deliveries")
 		}
+		if err := setStatus(dxr, "deliveries", v); err != nil {
+			return err
+		}
 	}
-	c := es.GetCondition(xpv2.ConditionType(ConditionDeliveriesHealthy))
+	c := conditionOf(es, xpv2.ConditionType(ConditionDeliveriesHealthy))
 	if c.Reason == "" {
 		return nil
 	}

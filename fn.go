@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
@@ -21,7 +21,6 @@ import (
 	"github.com/crossplane/function-sdk-go/response"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
-	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
 	"github.com/xp-auth0/auth0-eventstream/internal/eventtypes"
 	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
@@ -59,16 +58,14 @@ const (
 )
 
 const (
-	errInput         = "cannot get function input"
-	errObservedXR    = "cannot get observed composite resource"
-	errDesiredXR     = "cannot get desired composite resource"
-	errObservedCDs   = "cannot get observed composed resources"
-	errDesiredCDs    = "cannot get desired composed resources"
-	errInvalidXR     = "invalid Auth0EventStream"
-	errCompose       = "cannot compose"
-	errSetDesiredXR  = "cannot set desired composite resource"
-	errSetDesiredCDs = "cannot set desired composed resources"
-	errInternal      = "internal error: the function could not process this request"
+	errInput        = "cannot get function input"
+	errObservedXR   = "cannot get observed composite resource"
+	errDesiredXR    = "cannot get desired composite resource"
+	errObservedCDs  = "cannot get observed composed resources"
+	errInvalidXR    = "invalid Auth0EventStream"
+	errCompose      = "cannot compose"
+	errSetDesiredXR = "cannot set desired composite resource"
+	errInternal     = "internal error: the function could not process this request"
 )
 
 // Default ProviderConfig of composed EventStreams, as the managed resource's
@@ -90,7 +87,7 @@ const (
 )
 
 func init() {
-	// composed.From needs to know the Go types it converts.
+	// structOf needs to know the Go types it encodes.
 	if err := v1alpha1.AddToScheme(composed.Scheme); err != nil {
 		panic(err)
 	}
@@ -123,21 +120,9 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 
 	rsp = response.To(req, response.DefaultTTL)
 
-	in := &v1beta1.Input{}
-	// By reflection, not through JSON as request.GetInput does: the input
-	// is decoded on every call. A bad input is decoded again through JSON,
-	// whose error names the field.
-	if pb := req.GetInput(); pb != nil {
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(pb.AsMap(), in); err != nil {
-			if jerr := request.GetInput(req, &v1beta1.Input{}); jerr != nil {
-				err = jerr
-			}
-			response.Fatal(rsp, errors.Wrap(err, errInput))
-			return rsp, nil
-		}
-	}
-	if errs := validateInput(in); len(errs) > 0 {
-		response.Fatal(rsp, errors.Errorf("%s: %s", errInput, fieldErrorsMessage(errs)))
+	in, err := parseInputCached(req)
+	if err != nil {
+		response.Fatal(rsp, err)
 		return rsp, nil
 	}
 
@@ -175,11 +160,6 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		response.Fatal(rsp, errors.Wrap(err, errObservedCDs))
 		return rsp, nil
 	}
-	desired, err := request.GetDesiredComposedResources(req)
-	if err != nil {
-		response.Fatal(rsp, errors.Wrap(err, errDesiredCDs))
-		return rsp, nil
-	}
 
 	be := backendFor(in)
 	oes, esObserved := observed[be.resourceName()]
@@ -206,28 +186,25 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 
 	es, secret := compose(spec, t, b)
+	// Encoded now, so that a resource that cannot be encoded fails the
+	// call; set in the response last.
 	esc, err := be.compose(rsp, oxr.Resource, spec, es, t.Claim)
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
 	}
-	desired[be.resourceName()] = &resource.DesiredComposed{Resource: esc, Ready: readiness(esObserved && isReady(oes.Resource))}
-
+	var sc *structpb.Struct
 	if secret != nil {
-		sc, err := composed.From(secret)
-		if err != nil {
+		if sc, err = structOf(secret); err != nil {
 			response.Fatal(rsp, errors.Wrapf(err, "%s Secret", errCompose))
 			return rsp, nil
 		}
-		// A Secret has no Ready condition: it is ready once it exists.
-		_, ok := observed[NameSecret]
-		desired[NameSecret] = &resource.DesiredComposed{Resource: sc, Ready: readiness(ok)}
 	}
 
 	if esObserved {
 		if outputs, ok := be.outputs(oes.Resource); ok {
-			if err := dxr.Resource.SetValue("status.outputs", outputs); err != nil {
-				response.Fatal(rsp, errors.Wrap(err, "cannot set status.outputs"))
+			if err := setStatus(dxr.Resource, "outputs", outputs); err != nil {
+				response.Fatal(rsp, err)
 				return rsp, nil
 			}
 		}
@@ -240,9 +217,11 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		}
 	}
 
-	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
-		response.Fatal(rsp, errors.Wrap(err, errSetDesiredCDs))
-		return rsp, nil
+	setDesired(rsp, be.resourceName(), esc, readiness(esObserved && isReady(oes.Resource)))
+	if sc != nil {
+		// A Secret has no Ready condition: it is ready once it exists.
+		_, ok := observed[NameSecret]
+		setDesired(rsp, NameSecret, sc, readiness(ok))
 	}
 	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
@@ -433,8 +412,7 @@ func isReady(cd *composed.Unstructured) bool {
 // It reads the unstructured status in place: converting it through JSON into
 // the typed observation cost more than the rest of a call.
 func outputsFrom(es *composed.Unstructured) (map[string]any, bool) {
-	status, _ := es.Object["status"].(map[string]any)
-	obs, _ := status["atProvider"].(map[string]any)
+	obs := atProvider(es)
 	str := func(k string) string { s, _ := obs[k].(string); return s }
 	id := str("id")
 	if id == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -121,7 +122,7 @@ func (terraformBackend) observedForBind(ws *composed.Unstructured) *composed.Uns
 // not imported again, so the Workspace need not be held to Observe.
 func (terraformBackend) importCannotCreate() bool { return true }
 
-func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, _ *xrSpec, es *v1alpha1.EventStream, claim bool) (*composed.Unstructured, error) {
+func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, _ *xrSpec, es *v1alpha1.EventStream, claim bool) (*structpb.Struct, error) {
 	for _, a := range []string{AnnotationSendTestEvent, AnnotationRedeliver} {
 		if _, ok := xr.GetAnnotations()[a]; ok {
 			w := response.Warning(rsp, errors.Errorf("annotation %s: the terraform backend does not perform delivery actions; it is ignored", a)).WithReason(ReasonBackendUnsupported)
@@ -134,7 +135,11 @@ func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s %s", errCompose, KindWorkspace)
 	}
-	return ws, nil
+	s, err := resource.AsStruct(ws)
+	if err != nil {
+		return nil, errors.Wrapf(err, "%s %s", errCompose, KindWorkspace)
+	}
+	return s, nil
 }
 
 // workspaceFor returns the Workspace that manages the stream es describes,

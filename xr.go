@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -38,48 +37,50 @@ var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) {
 })
 
 // validSpecs remembers the specs that passed validation, by a hash of their
-// canonical protobuf encoding: Crossplane calls the function with the same
+// canonical encoding (specKey): Crossplane calls the function with the same
 // spec on every reconcile, and validating (OpenAPI and CEL) costs far more
 // than hashing. Validation depends on the spec alone (no transition rules
 // run here), so a hit is exact. Only hashes are kept as keys: no secret
 // value sits in the map's keys; the decoded specs are copied out.
-var validSpecs = &specCache{m: map[[sha256.Size]byte]*xrSpec{}}
+var validSpecs = newValidCache[*xrSpec]() //nolint:gochecknoglobals // One cache per process, shared by every request.
 
-// maxCachedSpecs bounds the cache; when full it starts over.
-const maxCachedSpecs = 4096
+// maxCached bounds each cache; when full it starts over.
+const maxCached = 4096
 
-type specCache struct {
+// validCache remembers decoded values that passed validation, by the hash
+// of what they were decoded from, and hands out copies.
+type validCache[T interface{ DeepCopy() T }] struct {
 	mu sync.Mutex
-	m  map[[sha256.Size]byte]*xrSpec
+	m  map[[sha256.Size]byte]T
 }
 
-func (c *specCache) get(k [sha256.Size]byte) (*xrSpec, bool) {
+func newValidCache[T interface{ DeepCopy() T }]() *validCache[T] {
+	return &validCache[T]{m: map[[sha256.Size]byte]T{}}
+}
+
+func (c *validCache[T]) get(k [sha256.Size]byte) (T, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.m[k]
+	v, ok := c.m[k]
 	if !ok {
-		return nil, false
+		return v, false
 	}
-	return s.DeepCopy(), true
+	return v.DeepCopy(), true
 }
 
-func (c *specCache) put(k [sha256.Size]byte, s *xrSpec) {
+func (c *validCache[T]) put(k [sha256.Size]byte, v T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= maxCachedSpecs {
+	if len(c.m) >= maxCached {
 		clear(c.m)
 	}
-	c.m[k] = s.DeepCopy()
+	c.m[k] = v.DeepCopy()
 }
 
 // parseSpecCached is parseSpec for the spec as the request carries it,
 // remembering valid specs.
 func parseSpecCached(ctx context.Context, pb *structpb.Value) (*xrSpec, field.ErrorList) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
-	if err != nil {
-		return parseSpec(ctx, pb.AsInterface())
-	}
-	k := sha256.Sum256(b)
+	k := specKey(pb)
 	if s, ok := validSpecs.get(k); ok {
 		return s, nil
 	}
