@@ -117,12 +117,14 @@ func renderCases() []renderCase {
 
 func render(t *testing.T, cli, addr string, c renderCase) []byte {
 	t.Helper()
-	args := []string{"render", c.xr, c.composition, "example/functions.yaml",
+	args := []string{
+		"render", c.xr, c.composition, "example/functions.yaml",
 		"--xrd=" + c.xrd,
 		"--include-function-results",
 		"--include-full-xr",
 		"--function-annotations=render.crossplane.io/runtime-development-target=" + addr,
-		"--timeout=30s"}
+		"--timeout=30s",
+	}
 	if c.observed != "" {
 		args = append(args, "--observed-resources="+c.observed)
 	}
@@ -177,7 +179,7 @@ func TestRenderQuickStart(t *testing.T) {
 
 	docs := func(out []byte) map[string]map[string]any {
 		m := map[string]map[string]any{}
-		for _, d := range strings.Split(string(out), "\n---\n") {
+		for d := range strings.SplitSeq(string(out), "\n---\n") {
 			o := map[string]any{}
 			if err := yaml.Unmarshal([]byte(d), &o); err != nil {
 				t.Fatalf("cannot parse render output: %v\n%s", err, d)

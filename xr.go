@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"fmt"
 	"sort"
 	"strings"
@@ -16,6 +15,8 @@ import (
 
 	platformv1 "github.com/xp-auth0/auth0-eventstream/apis/platform/v1"
 	"github.com/xp-auth0/auth0-eventstream/internal/xrschema"
+
+	_ "embed"
 )
 
 // xrSpec is the Auth0EventStream composite's spec: the type make generate

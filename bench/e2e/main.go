@@ -774,7 +774,7 @@ func (r *run) printMemory() {
 			continue
 		}
 		var rss, peak string
-		for _, l := range strings.Split(string(b), "\n") {
+		for l := range strings.SplitSeq(string(b), "\n") {
 			f := strings.Fields(l)
 			if len(f) >= 2 && f[0] == "VmRSS:" {
 				rss = f[1]
@@ -795,8 +795,10 @@ type histogram struct {
 	count   float64
 }
 
-var bucketLine = regexp.MustCompile(`^function_run_function_seconds_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)$`)
-var countLine = regexp.MustCompile(`^function_run_function_seconds_count\{.*\} ([0-9.e+]+)$`)
+var (
+	bucketLine = regexp.MustCompile(`^function_run_function_seconds_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)$`)
+	countLine  = regexp.MustCompile(`^function_run_function_seconds_count\{.*\} ([0-9.e+]+)$`)
+)
 
 // functionMetrics reads RunFunction latency from Crossplane core's metrics:
 // the control plane runs the function with its own metrics off.
@@ -814,7 +816,7 @@ func (r *run) functionMetrics(ctx context.Context) (histogram, error) {
 	if err != nil {
 		return h, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // Read to the end below; nothing to do if closing fails.
 	s := bufio.NewScanner(resp.Body)
 	s.Buffer(make([]byte, 1<<20), 1<<20)
 	for s.Scan() {

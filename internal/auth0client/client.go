@@ -298,6 +298,7 @@ func (c *Cache) Sweep(idle time.Duration) int {
 // UnauthorizedRebuildInterval.
 type dropOnUnauthorized struct {
 	API
+
 	refused func()
 }
 
@@ -339,8 +340,7 @@ func (c *Cache) Len() int {
 
 // StatusCode is the HTTP status of an Auth0 API error, or 0.
 func StatusCode(err error) int {
-	var e management.Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[management.Error](err); ok {
 		return e.Status()
 	}
 	return 0
@@ -356,8 +356,7 @@ func Explain(err error) error {
 	if err == nil {
 		return nil
 	}
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
 		code := 0
 		if re.Response != nil {
 			code = re.Response.StatusCode

@@ -139,7 +139,7 @@ func TestCreateValidation(t *testing.T) {
 				Error      string `json:"error"`
 				Message    string `json:"message"`
 			}
-			if err := json.Unmarshal([]byte(body), &e); err != nil || e.StatusCode != 400 || e.Error != "Bad Request" {
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e.StatusCode != http.StatusBadRequest || e.Error != "Bad Request" {
 				t.Fatalf("body %s is not Auth0's error shape", body)
 			}
 			if !strings.Contains(e.Message, tc.field) {
@@ -150,7 +150,8 @@ func TestCreateValidation(t *testing.T) {
 	if n := len(s.srv.Streams()); n != 0 {
 		t.Errorf("%d streams stored after only invalid creates", n)
 	}
-	for _, ok := range []string{validWebhook, validEventBridge,
+	for _, ok := range []string{
+		validWebhook, validEventBridge,
 		`{"name":"a","status":"disabled","subscriptions":[{"event_type":"organization.member.role.assigned"}],"destination":{"type":"action","configuration":{"action_id":"act_1"}}}`,
 		strings.Replace(validWebhook, `{"method":"bearer","token":"tok-1"}`, `{"method":"basic","username":"u","password":"p"}`, 1),
 		strings.Replace(validWebhook, `{"method":"bearer","token":"tok-1"}`, `{"method":"custom_header","header_key":"X-Api-Key","header_value":"v"}`, 1),

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth0/go-auth0"
 	"github.com/auth0/go-auth0/management"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
@@ -188,7 +187,7 @@ func TestDeliveriesThroughClient(t *testing.T) {
 	id := es.GetID()
 
 	// A delivery that succeeds is not in the (failed) delivery history.
-	ok := &management.TestEvent{EventType: auth0.String("user.created")}
+	ok := &management.TestEvent{EventType: new("user.created")}
 	if err := m.EventStream.Test(ctx, id, ok); err != nil {
 		t.Fatalf("Test: %v", err)
 	}
@@ -200,7 +199,7 @@ func TestDeliveriesThroughClient(t *testing.T) {
 	if err := r.Server().SetDeliveryOutcome(id, auth0sim.DeliveryOutcome{Fail: true}); err != nil {
 		t.Fatal(err)
 	}
-	bad := &management.TestEvent{EventType: auth0.String("user.created")}
+	bad := &management.TestEvent{EventType: new("user.created")}
 	if err := m.EventStream.Test(ctx, id, bad); err != nil {
 		t.Fatalf("Test: %v", err)
 	}

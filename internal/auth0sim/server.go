@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -199,6 +200,7 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	b.body = append(b.body, p...)
 	return len(p), nil
 }
+
 func (b *bufferedWriter) WriteHeader(code int) {
 	if b.status == 0 {
 		b.status = code
@@ -208,6 +210,7 @@ func (b *bufferedWriter) WriteHeader(code int) {
 // statusWriter remembers the status an unbuffered handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
+
 	status int
 }
 
@@ -307,9 +310,7 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 			// the stream (HTTP/2) without an answer.
 			panic(http.ErrAbortHandler)
 		}
-		for k, v := range buf.header {
-			w.Header()[k] = v
-		}
+		maps.Copy(w.Header(), buf.header)
 		w.WriteHeader(buf.status)
 		_, _ = w.Write(buf.body)
 		s.count(endpoint, strconv.Itoa(buf.status))

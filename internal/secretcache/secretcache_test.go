@@ -19,9 +19,13 @@ import (
 func TestReaderReadsAgainOnlyWhenChanged(t *testing.T) {
 	ctx := context.Background()
 	key := types.NamespacedName{Namespace: "team-a", Name: "hook"}
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
-		Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"token":"dDBr"}}`}},
-		Data: map[string][]byte{"token": []byte("t0k")}}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: key.Namespace, Name: key.Name,
+			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"token":"dDBr"}}`},
+		},
+		Data: map[string][]byte{"token": []byte("t0k")},
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func TestImportObserveOnly(t *testing.T) {
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 	eventually(t, deleteWithin, "the EventStream is gone", func(ctx context.Context) error {
 		if _, err := dyn.Resource(mrGVR).Namespace(ns).Get(ctx, mr.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("EventStream %s still exists (%v)", mr.GetName(), err)
+			return fmt.Errorf("EventStream %s still exists (%w)", mr.GetName(), err)
 		}
 		return nil
 	})

@@ -123,7 +123,7 @@ func deleteMR(t *testing.T, ns, name string) {
 	mustKubectl(t, nil, "delete", "eventstream.auth0.m.openmcf.org", name, "-n", ns, "--wait=false")
 	eventually(t, deleteWithin, "deletion of EventStream "+ns+"/"+name, func(ctx context.Context) error {
 		if _, err := getMR(ctx, ns, name); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there (%v)", err)
+			return fmt.Errorf("still there (%w)", err)
 		}
 		return nil
 	})

@@ -112,7 +112,7 @@ type plane struct {
 
 func (p *plane) logf(format string, args ...any) {
 	if p.opts.Log != nil {
-		fmt.Fprintf(p.opts.Log, "controlplane: "+format+"\n", args...)
+		_, _ = fmt.Fprintf(p.opts.Log, "controlplane: "+format+"\n", args...)
 	}
 }
 
@@ -181,7 +181,7 @@ func Down(dir string, log io.Writer) error {
 			continue
 		}
 		if log != nil {
-			fmt.Fprintf(log, "controlplane: stopping %-24s pid %d\n", pr.Name, pr.PID)
+			_, _ = fmt.Fprintf(log, "controlplane: stopping %-24s pid %d\n", pr.Name, pr.PID)
 		}
 		if err := stop(pr, 15*time.Second); err != nil {
 			errs = append(errs, err)
@@ -529,7 +529,8 @@ func (p *plane) crossplane(ctx context.Context) error {
 		return err
 	}
 	env := []string{"KUBECONFIG=" + p.state.Kubeconfig}
-	initArgs := []string{"core", "init", "--enable-webhooks=false",
+	initArgs := []string{
+		"core", "init", "--enable-webhooks=false",
 		"--cr-ds-path=" + filepath.Join(mod, "cluster", "crds"),
 		"--tlsca-secret-name=crossplane-root-ca", "--tls-client-secret-name=crossplane-tls-client",
 	}
@@ -571,7 +572,8 @@ func (p *plane) crossplane(ctx context.Context) error {
 	if err := p.ports("crossplane-metrics", "crossplane-health"); err != nil {
 		return err
 	}
-	xp, err := p.start("crossplane", p.state.Tools["crossplane"], []string{"core", "start",
+	xp, err := p.start("crossplane", p.state.Tools["crossplane"], []string{
+		"core", "start",
 		"--enable-webhooks=false", "--package-runtime=External",
 		// Where core keeps the packages it fetched from the registry.
 		"--xpkg-cache-dir=" + filepath.Join(p.dir, "package-cache"),

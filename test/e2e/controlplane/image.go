@@ -128,7 +128,7 @@ func untar(r io.Reader, root string) error {
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil { //nolint:gosec // As above.
 			return err
 		}
-		mode := os.FileMode(h.Mode & 0o7777) //nolint:gosec // Mode bits from a tar header.
+		mode := os.FileMode(h.Mode & 0o7777)
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, mode); err != nil {

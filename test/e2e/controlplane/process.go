@@ -28,6 +28,7 @@ type Process struct {
 // running is a process started by this program, with its exit observed.
 type running struct {
 	Process
+
 	exited chan struct{}
 	err    error
 }
@@ -65,7 +66,7 @@ func (p *plane) launch(name string, cmd *exec.Cmd, what string) (*running, error
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s: %w", name, err)
 	}
-	fmt.Fprintf(lf, "\n=== %s %s %s\n", time.Now().Format(time.RFC3339), what, strings.Join(cmd.Args[1:], " "))
+	_, _ = fmt.Fprintf(lf, "\n=== %s %s %s\n", time.Now().Format(time.RFC3339), what, strings.Join(cmd.Args[1:], " "))
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		_ = lf.Close()
@@ -114,7 +115,7 @@ func (p *plane) waitFor(ctx context.Context, what string, timeout time.Duration,
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("%s: process %s exited (%v) before it was ready\n%s", what, r.Name, r.err, Tail(r.Log, 30))
+			return fmt.Errorf("%s: process %s exited (%w) before it was ready\n%s", what, r.Name, r.err, Tail(r.Log, 30))
 		case <-ctx.Done():
 			msg := fmt.Sprintf("%s: not ready after %s", what, timeout)
 			if last != nil {
@@ -214,7 +215,7 @@ func (p *plane) run(ctx context.Context, name string, env []string, bin string, 
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if lf, ferr := os.OpenFile(filepath.Join(p.dir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); ferr == nil {
-		fmt.Fprintf(lf, "\n=== %s %s %s\n%s", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "), out.String())
+		_, _ = fmt.Fprintf(lf, "\n=== %s %s %s\n%s", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "), out.String())
 		_ = lf.Close()
 	}
 	if err != nil {
