@@ -101,8 +101,9 @@ func renderCases() []renderCase {
 	}
 	// An import names a stream that must already exist, so it is not among
 	// the examples the e2e tests apply as they are.
-	cases = append(cases, renderCase{name: "import", xr: "example/import/observe-only.yaml", composition: comp, xrd: xrd})
-	cases = append(cases, renderCase{name: "legacy-composite", xr: "example/legacy/composite.yaml", composition: "example/legacy/composition.yaml", xrd: legacy})
+	cases = append(cases,
+		renderCase{name: "import", xr: "example/import/observe-only.yaml", composition: comp, xrd: xrd},
+		renderCase{name: "legacy-composite", xr: "example/legacy/composite.yaml", composition: "example/legacy/composition.yaml", xrd: legacy})
 
 	// Every example again, as the provider reports it once Auth0 has it.
 	out := make([]renderCase, 0, 2*len(cases))

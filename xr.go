@@ -34,7 +34,7 @@ var xrdYAML []byte
 
 // specSchema compiles the XRD's spec schema once per process: compiling its
 // CEL rules is the costly part.
-var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) {
+var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) { //nolint:gochecknoglobals // Compiled once per process, on first use.
 	return xrschema.Load(xrdYAML, platformv1.Version)
 })
 
@@ -44,7 +44,7 @@ var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) {
 // than hashing. Validation depends on the spec alone (no transition rules
 // run here), so a hit is exact. Only hashes are kept as keys: no secret
 // value sits in the map's keys; the decoded specs are copied out.
-var validSpecs = &specCache{m: map[[sha256.Size]byte]*xrSpec{}}
+var validSpecs = &specCache{m: map[[sha256.Size]byte]*xrSpec{}} //nolint:gochecknoglobals // One cache per process, shared by every request.
 
 // maxCachedSpecs bounds the cache; when full it starts over.
 const maxCachedSpecs = 4096

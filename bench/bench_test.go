@@ -309,7 +309,7 @@ func createUnrelatedSecrets(b *testing.B, env *providertest.Env, n, kib int) {
 
 func buildProvider(b *testing.B, dir string) string {
 	b.Helper()
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := runtime.Caller(0) //nolint:dogsled // Only the file of this source is wanted.
 	root := filepath.Join(filepath.Dir(file), "..")
 	bin := filepath.Join(dir, "provider")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/provider")

@@ -162,7 +162,7 @@ func (r *run) logf(format string, args ...any) {
 	fmt.Printf("%s: %s\n", r.cfg.label, fmt.Sprintf(format, args...))
 }
 
-func (r *run) measure(ctx context.Context) error {
+func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One measurement from start to summary, read top to bottom.
 	c := r.cfg
 	for _, k := range []string{"crossplane", "function", "provider"} {
 		p, ok := r.procs[k]
@@ -188,7 +188,7 @@ func (r *run) measure(ctx context.Context) error {
 	if err := r.sim.SetFaults(ctx, faults); err != nil {
 		return fmt.Errorf("set the simulator's faults: %w", err)
 	}
-	defer func() { _ = r.sim.SetFaults(context.Background(), controlplane.Faults{}) }()
+	defer func() { _ = r.sim.SetFaults(context.WithoutCancel(ctx), controlplane.Faults{}) }()
 	if err := r.sim.ResetCounters(ctx); err != nil {
 		return err
 	}
@@ -467,7 +467,7 @@ func (r *run) listXRs(ctx context.Context) ([]unstructured.Unstructured, error) 
 // cached lists from the API server's watch cache (resourceVersion 0)
 // instead of a quorum read from etcd: the benchmark's own polling must not
 // load the API server it measures.
-var cached = metav1.ListOptions{ResourceVersion: "0"}
+var cached = metav1.ListOptions{ResourceVersion: "0"} //nolint:gochecknoglobals // We treat this as a constant.
 
 // pollInterval spaces the benchmark's lists: about one list of 100
 // composites per second.
@@ -658,9 +658,9 @@ func (r *run) counters(ctx context.Context) (auth0sim.Counters, error) {
 
 func (r *run) printCounters(what string, c auth0sim.Counters) {
 	total := 0
-	var lines []string
+	lines := make([]string, 0, len(c.Calls))
 	for ep, outcomes := range c.Calls {
-		var parts []string
+		parts := make([]string, 0, len(outcomes))
 		for o, n := range outcomes {
 			parts = append(parts, fmt.Sprintf("%s=%d", o, n))
 			if strings.Contains(ep, "/api/v2/") {
@@ -840,7 +840,7 @@ func (r *run) functionMetrics(ctx context.Context) (histogram, error) {
 // quantile interpolates linearly within the bucket holding q of the calls
 // between two snapshots.
 func quantile(before, after histogram, q float64) float64 {
-	var les []float64
+	les := make([]float64, 0, len(after.buckets))
 	for le := range after.buckets {
 		les = append(les, le)
 	}
@@ -875,7 +875,7 @@ func (r *run) printFunction(what string, before, after histogram) {
 // searchLogs looks for every secret value the run used (webhook tokens,
 // the Auth0 client secret, the access tokens the simulator issued) in every
 // log file of the control plane's folder, and reports each line holding one.
-func (r *run) searchLogs(ctx context.Context) (int, error) {
+func (r *run) searchLogs(ctx context.Context) (int, error) { //nolint:gocognit // One pass over every log, each kind of line handled where it is read.
 	var state auth0sim.State
 	if err := r.sim.Do(ctx, http.MethodGet, "/__sim/state", nil, &state, ""); err != nil {
 		return 0, fmt.Errorf("read the simulator's state: %w", err)
@@ -904,7 +904,7 @@ func (r *run) searchLogs(ctx context.Context) (int, error) {
 	}
 	found, lines := 0, 0
 	for _, path := range files {
-		f, err := os.Open(path) //nolint:gosec // The control plane's own logs.
+		f, err := os.Open(path)
 		if err != nil {
 			return 0, err
 		}
@@ -968,7 +968,7 @@ func (r *run) rerunProvider(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	logPath := filepath.Join(r.st.Dir, "logs", "provider-bench.log")
-	log, err := os.Create(logPath) //nolint:gosec // Our own log.
+	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -976,7 +976,7 @@ func (r *run) rerunProvider(ctx context.Context) (func(), error) {
 		"--kubeconfig=" + r.st.Kubeconfig, "--auth0-ca-file=" + r.st.Sim.CACert, "--debug",
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 	}, strings.Fields(r.cfg.providerArgs)...)
-	cmd := exec.Command(dst, args...)
+	cmd := exec.Command(dst, args...) //nolint:noctx // Stopped by the benchmark, with a signal, when it is done measuring.
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the provider: %w", err)

@@ -87,7 +87,10 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 	printHowTo(out, r, c, caPath)
 
 	if c.State != "" {
-		last, _ := json.Marshal(srv.Dump())
+		last, err := json.Marshal(srv.Dump())
+		if err != nil {
+			return fmt.Errorf("encode the simulator's state: %w", err)
+		}
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 	loop:
@@ -105,7 +108,8 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 	} else {
 		<-ctx.Done()
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// ctx is done by now; shutting down gets its own deadline.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := r.Shutdown(sctx); err != nil {
 		r.Close()
@@ -134,7 +138,7 @@ func parseClients(flags []string) (map[string]string, error) {
 }
 
 func load(srv *auth0sim.Server, path string) error {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // The --state file the operator named.
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -186,8 +190,8 @@ func compact(b []byte) []byte {
 // working across restarts, or makes one.
 func loadOrCreateCA(dir string) (*auth0sim.CA, string, error) {
 	certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
-	cert, cerr := os.ReadFile(certPath)
-	key, kerr := os.ReadFile(keyPath)
+	cert, cerr := os.ReadFile(certPath) //nolint:gosec // In the --tls-dir the operator named.
+	key, kerr := os.ReadFile(keyPath)   //nolint:gosec // In the --tls-dir the operator named.
 	if cerr == nil && kerr == nil {
 		ca, err := auth0sim.LoadCA(cert, key)
 		if err != nil {

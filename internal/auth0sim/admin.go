@@ -132,7 +132,7 @@ type faultsJSON struct {
 	LostResponseRate float64 `json:"lost_response_rate"`
 }
 
-func (s *Server) adminRoutes() {
+func (s *Server) adminRoutes() { //nolint:gocognit // A table of small handlers; each is simple on its own.
 	h := map[string]http.HandlerFunc{
 		"GET /__sim/healthz": func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

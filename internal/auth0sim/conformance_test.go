@@ -137,6 +137,7 @@ type replayer struct {
 }
 
 func replay(t *testing.T, name, file string) int {
+	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatalf("read cassette: %v", err)

@@ -178,7 +178,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if v != nil {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false) // Auth0 sends & < > as they are
-		_ = enc.Encode(v)
+		_ = enc.Encode(v)        //nolint:errchkjson // The status is sent; a client gone mid-body is not ours to answer.
 	}
 }
 
@@ -292,7 +292,7 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 		}
 		if s.injectError(f.ErrorRate) {
 			aerr := &apiError{StatusCode: http.StatusInternalServerError, Err: "Internal Server Error", Message: "Internal Server Error (injected)"}
-			if rand.IntN(2) == 1 {
+			if rand.IntN(2) == 1 { //nolint:gosec // Fault injection, not security.
 				aerr = &apiError{StatusCode: http.StatusServiceUnavailable, Err: "Service Unavailable", Message: "Service Unavailable (injected)"}
 			}
 			s.count(endpoint, strconv.Itoa(aerr.StatusCode))
@@ -317,7 +317,7 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 	})
 }
 
-func roll(p float64) bool { return p > 0 && rand.Float64() < p }
+func roll(p float64) bool { return p > 0 && rand.Float64() < p } //nolint:gosec // Fault injection, not security.
 
 // maxBody bounds request bodies.
 const maxBody = 1 << 20

@@ -32,7 +32,7 @@ func TestReaderReadsAgainOnlyWhenChanged(t *testing.T) {
 	}
 	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(s).Build()
 	directReads := 0
-	direct := interceptor.NewClient(kube.(client.WithWatch), interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	direct := interceptor.NewClient(kube, interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
 		if _, ok := o.(*corev1.Secret); ok {
 			directReads++
 		}

@@ -40,7 +40,7 @@ func TestImportObserveOnly(t *testing.T) {
 	// The spec deliberately differs from the stream (endpoint and
 	// subscriptions): an Observe-only import must not act on it.
 	mustKubectl(t, importManifest(ns, name, st.ID, "[Observe]", "user.created, user.deleted"), "apply", "-f", "-")
-	u := waitReady(t, ns, name)
+	waitReady(t, ns, name)
 	u, got := waitOutputsMatch(t, ns, name, nil)
 	if got.ID != st.ID {
 		t.Fatalf("outputs name stream %s, want the imported %s", got.ID, st.ID)

@@ -41,7 +41,6 @@ var (
 	legacyXRGVR = schema.GroupVersionResource{Group: "auth0.openmcf.org", Version: "v1", Resource: "xauth0eventstreams"}
 	mrGVR       = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "eventstreams"}
 	secretGVR   = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	nsGVR       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 )
 
 // Bounds on how long the loop may take. They are generous because CI

@@ -189,7 +189,7 @@ type deliveryAction struct {
 	do func(ctx context.Context, api auth0client.API, id, value string) (string, error)
 }
 
-var deliveryActions = []deliveryAction{
+var deliveryActions = []deliveryAction{ //nolint:gochecknoglobals // We treat this as a constant.
 	{
 		annotation: AnnotationSendTestEvent,
 		reason:     reasonSendTestEvent,
@@ -258,7 +258,7 @@ func (e *external) deliveryActions(ctx context.Context, cr *v1alpha1.EventStream
 
 func (e *external) performAction(ctx context.Context, cr *v1alpha1.EventStream, s *management.EventStream, a deliveryAction, v string) error {
 	act := &v1alpha1.DeliveryAction{Annotation: a.annotation, Value: v, Time: e.now().UTC().Format(time.RFC3339)}
-	why := ""
+	var why string
 	switch {
 	case !mayUpdate(cr):
 		why = fmt.Sprintf("the EventStream only observes its stream (spec.managementPolicies %v): the provider sends no test events and no redeliveries for it", cr.GetManagementPolicies())
