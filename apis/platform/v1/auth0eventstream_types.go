@@ -35,6 +35,7 @@ type Auth0EventStream struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// The desired Auth0 event stream.
 	Spec   Auth0EventStreamSpec   `json:"spec"`
 	Status Auth0EventStreamStatus `json:"status,omitempty"`
 }
