@@ -38,7 +38,7 @@ tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controll
 LINT_ARGS ?=
 .PHONY: lint
 lint: ## Lint the whole module, test/e2e included, with golangci-lint and .golangci.yml (Crossplane's configuration). LINT_ARGS=--fix applies fixes.
-	$$(hack/build-tool.sh golangci-lint) run --build-tags e2e $(LINT_ARGS) ./...
+	@lint=$$(hack/build-tool.sh golangci-lint); set -x; $$lint run --build-tags e2e $(LINT_ARGS) ./...
 
 # Tests find the binaries they need through these variables; they fail, not
 # skip, when one is missing.
