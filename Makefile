@@ -45,8 +45,15 @@ generate-check: generate ## Fail if generated files differ from what is committe
 	@git add -N . && git diff --exit-code --stat -- apis input package $(PROVIDER_TERRAFORM_CRDS) || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
 
 .PHONY: tools
-tools: ## Build the test binaries (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank), cached by version.
-	@for t in etcd kube-apiserver kube-controller-manager kubectl crossplane crank registry; do hack/build-tool.sh $$t; done
+tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint), cached by version.
+	@for t in etcd kube-apiserver kube-controller-manager kubectl crossplane crank registry golangci-lint; do hack/build-tool.sh $$t; done
+
+# One pass with the e2e build tag lints every package: no file is excluded
+# by the tag (none says !e2e), and test/e2e's tests are only built with it.
+LINT_ARGS ?=
+.PHONY: lint
+lint: ## Lint the whole module, test/e2e included, with golangci-lint and .golangci.yml (Crossplane's configuration). LINT_ARGS=--fix applies fixes.
+	@lint=$$(hack/build-tool.sh golangci-lint); set -x; $$lint run --build-tags e2e $(LINT_ARGS) ./...
 
 # Tests find the binaries they need through these variables; they fail, not
 # skip, when one is missing.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +62,9 @@ func betaValidate(t *testing.T, cli, cache string, extensions, resources []strin
 	cmd := exec.Command(cli, "beta", "validate", strings.Join(extensions, ","), strings.Join(resources, ","),
 		"--cache-dir="+cache, "--crossplane-image="+crossplaneImage)
 	out, err := cmd.CombinedOutput()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+	// A failed validation exits non-zero; anything else is the test's fault.
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
 		t.Fatalf("crossplane beta validate: %v", err)
 	}
 	return string(out), err == nil
@@ -83,9 +86,11 @@ func TestBetaValidateExamples(t *testing.T) {
 	}{
 		"Namespaced": {
 			extensions: []string{xrdNamespaced, "package/provider/crds", "package/function/input"},
-			resources: []string{"example/seed", "example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
+			resources: []string{
+				"example/seed", "example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
 				"example/eventbridge.yaml", "example/action.yaml", "example/import", "example/composition.yaml", "example/functions.yaml", "example/observed", "example/runtime",
-				"package/configuration/composition.yaml", xrdNamespaced},
+				"package/configuration/composition.yaml", xrdNamespaced,
+			},
 		},
 		"Legacy": {
 			extensions: []string{xrdLegacy, "package/function/input"},
@@ -123,7 +128,7 @@ func TestBetaValidateRejectsInvalid(t *testing.T) {
 			}
 			// Lines read: [x] <kind of error> <GVK>, <name> : <message>
 			byName := map[string][]string{}
-			for _, l := range strings.Split(out, "\n") {
+			for l := range strings.SplitSeq(out, "\n") {
 				if !strings.HasPrefix(l, "[x] ") {
 					continue
 				}

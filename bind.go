@@ -87,7 +87,7 @@ func foundStream(oes *composed.Unstructured) string {
 
 // providerConfigKinds are the kinds of ProviderConfig an EventStream may
 // reference.
-var providerConfigKinds = []string{v1beta1.KindClusterProviderConfig, v1beta1.KindProviderConfig}
+var providerConfigKinds = []string{v1beta1.KindClusterProviderConfig, v1beta1.KindProviderConfig} //nolint:gochecknoglobals // We treat this as a constant.
 
 // validateInput checks the input fields the function interprets beyond
 // their types. Crossplane does not validate a function's input.

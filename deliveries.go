@@ -115,12 +115,14 @@ func surfaceDeliveries(rsp *fnv1.RunFunctionResponse, dxr *composite.Unstructure
 	if c.Reason == "" {
 		return nil
 	}
-	set := response.ConditionUnknown
+	var set func(*fnv1.RunFunctionResponse, string, string) *response.ConditionOption
 	switch c.Status {
 	case corev1.ConditionTrue:
 		set = response.ConditionTrue
 	case corev1.ConditionFalse:
 		set = response.ConditionFalse
+	default:
+		set = response.ConditionUnknown
 	}
 	co := set(rsp, ConditionDeliveriesHealthy, string(c.Reason)).WithMessage(c.Message)
 	if claim {

@@ -101,20 +101,20 @@ func warning(msg string) []*fnv1.Result {
 // inlineSecret is the warning on a legacy XR (and its claim in team-b)
 // whose field holds an inline secret that ref should hold instead.
 func inlineSecret(field, ref, claim, xr string) []*fnv1.Result {
-	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(), Reason: ptr("InlineSecret"),
+	return []*fnv1.Result{{
+		Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(), Reason: new("InlineSecret"),
 		Message: "spec.webhookConfiguration.webhookAuthorization." + field + ": the inline value was copied from claim team-b/" + claim + " into the cluster-scoped XAuth0EventStream " + xr +
-			", readable by anyone who may read that resource; use " + ref + ", a key of a Secret in namespace team-b"}}
+			", readable by anyone who may read that resource; use " + ref + ", a key of a Secret in namespace team-b",
+	}}
 }
 
 func notSynced(msg string) []*fnv1.Result {
-	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Reason: ptr("EventStreamNotSynced"), Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
+	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Reason: new("EventStreamNotSynced"), Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
 }
 
 func fatal(msg string) []*fnv1.Result {
 	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // toClaim targets conditions at the claim too, as the function does for a
 // legacy composite with a claim.
@@ -290,8 +290,10 @@ func TestRunFunction(t *testing.T) {
 					"event-stream": ready(esJSONWith("team-c", "a", `{"name":"a","subscriptions":["user.created","management.client.created"],"status":"enabled","destination":{"type":"action","action":{"actionId":"x"}}}`,
 						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 				},
-				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(),
-					Message: "spec.subscriptions: management.client.created not in Auth0's event type catalog; Auth0 may reject the stream"}},
+				results: []*fnv1.Result{{
+					Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(),
+					Message: "spec.subscriptions: management.client.created not in Auth0's event type catalog; Auth0 may reject the stream",
+				}},
 				conditions: toClaim(creating("a")),
 			},
 		},
@@ -300,8 +302,10 @@ func TestRunFunction(t *testing.T) {
 			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"a"},
 				"spec":{"destinationType":"action","subscriptions":["user.created"],"actionConfiguration":{"actionId":"x"}}}`, "", nil),
 			want: want{
-				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
-					Message: "invalid Auth0EventStream: spec.claimRef: Required value: a cluster-scoped composite needs a claim: its EventStream is namespaced and is composed in the claim's namespace"}},
+				results: []*fnv1.Result{{
+					Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
+					Message: "invalid Auth0EventStream: spec.claimRef: Required value: a cluster-scoped composite needs a claim: its EventStream is namespaced and is composed in the claim's namespace",
+				}},
 			},
 		},
 		"NamespacedWithoutNamespace": {
@@ -395,8 +399,10 @@ func TestRunFunction(t *testing.T) {
 			reason: "Only the native and terraform backends exist.",
 			req:    req(xrJSON("users", webhookBearerInline), `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"pulumi"}`, nil),
 			want: want{
-				results: []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
-					Message: `cannot get function input: backend: Unsupported value: "pulumi": supported values: "native", "terraform"`}},
+				results: []*fnv1.Result{{
+					Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
+					Message: `cannot get function input: backend: Unsupported value: "pulumi": supported values: "native", "terraform"`,
+				}},
 			},
 		},
 	}

@@ -127,7 +127,7 @@ func TestPackages(t *testing.T) {
 				}
 				if arch == runtime.GOARCH {
 					p := filepath.Join(t.TempDir(), kind)
-					if err := os.WriteFile(p, bin.Data, 0o755); err != nil { //nolint:gosec // An executable.
+					if err := os.WriteFile(p, bin.Data, 0o755); err != nil {
 						t.Fatal(err)
 					}
 					out, err := exec.Command(p, "--version").CombinedOutput()
@@ -160,7 +160,7 @@ func TestPackages(t *testing.T) {
 				t.Errorf("package.yaml: -want, +got:\n%s", diff)
 			}
 			var meta configurationMeta
-			for _, doc := range bytes.Split(files["/package.yaml"].Data, []byte("\n---\n")) {
+			for doc := range bytes.SplitSeq(files["/package.yaml"].Data, []byte("\n---\n")) {
 				if bytes.Contains(doc, []byte("kind: Configuration")) {
 					if err := yaml.Unmarshal(doc, &meta); err != nil {
 						t.Fatal(err)
@@ -301,7 +301,7 @@ type metaName struct {
 
 func readYAML(t *testing.T, path string, into any) {
 	t.Helper()
-	b, err := os.ReadFile(path) //nolint:gosec // Repository files.
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func packageObjects(t *testing.T, files map[string]ociimage.Entry) []string {
 		t.Fatal("no package.yaml in the package")
 	}
 	var got []string
-	for _, doc := range bytes.Split(stream.Data, []byte("\n---\n")) {
+	for doc := range bytes.SplitSeq(stream.Data, []byte("\n---\n")) {
 		var o metaName
 		if err := yaml.Unmarshal(doc, &o); err != nil {
 			t.Fatalf("cannot parse package stream: %v", err)

@@ -101,8 +101,9 @@ func renderCases() []renderCase {
 	}
 	// An import names a stream that must already exist, so it is not among
 	// the examples the e2e tests apply as they are.
-	cases = append(cases, renderCase{name: "import", xr: "example/import/observe-only.yaml", composition: comp, xrd: xrd})
-	cases = append(cases, renderCase{name: "legacy-composite", xr: "example/legacy/composite.yaml", composition: "example/legacy/composition.yaml", xrd: legacy})
+	cases = append(cases,
+		renderCase{name: "import", xr: "example/import/observe-only.yaml", composition: comp, xrd: xrd},
+		renderCase{name: "legacy-composite", xr: "example/legacy/composite.yaml", composition: "example/legacy/composition.yaml", xrd: legacy})
 
 	// Every example again, as the provider reports it once Auth0 has it.
 	out := make([]renderCase, 0, 2*len(cases))
@@ -117,12 +118,14 @@ func renderCases() []renderCase {
 
 func render(t *testing.T, cli, addr string, c renderCase) []byte {
 	t.Helper()
-	args := []string{"render", c.xr, c.composition, "example/functions.yaml",
+	args := []string{
+		"render", c.xr, c.composition, "example/functions.yaml",
 		"--xrd=" + c.xrd,
 		"--include-function-results",
 		"--include-full-xr",
 		"--function-annotations=render.crossplane.io/runtime-development-target=" + addr,
-		"--timeout=30s"}
+		"--timeout=30s",
+	}
 	if c.observed != "" {
 		args = append(args, "--observed-resources="+c.observed)
 	}
@@ -177,7 +180,7 @@ func TestRenderQuickStart(t *testing.T) {
 
 	docs := func(out []byte) map[string]map[string]any {
 		m := map[string]map[string]any{}
-		for _, d := range strings.Split(string(out), "\n---\n") {
+		for d := range strings.SplitSeq(string(out), "\n---\n") {
 			o := map[string]any{}
 			if err := yaml.Unmarshal([]byte(d), &o); err != nil {
 				t.Fatalf("cannot parse render output: %v\n%s", err, d)

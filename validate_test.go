@@ -171,8 +171,10 @@ func FuzzRunFunction(f *testing.F) {
 		if json.Unmarshal([]byte(spec), &v) != nil {
 			return
 		}
-		obj := map[string]any{"apiVersion": "auth0.openmcf.org/v1", "kind": "Auth0EventStream",
-			"metadata": map[string]any{"name": "f", "namespace": "n"}, "spec": v}
+		obj := map[string]any{
+			"apiVersion": "auth0.openmcf.org/v1", "kind": "Auth0EventStream",
+			"metadata": map[string]any{"name": "f", "namespace": "n"}, "spec": v,
+		}
 		s, err := structpb.NewStruct(obj)
 		if err != nil {
 			return

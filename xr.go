@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	platformv1 "github.com/xp-auth0/auth0-eventstream/apis/platform/v1"
 	"github.com/xp-auth0/auth0-eventstream/internal/xrschema"
+
+	_ "embed"
 )
 
 // xrSpec is the Auth0EventStream composite's spec: the type make generate
@@ -32,7 +33,7 @@ var xrdYAML []byte
 
 // specSchema compiles the XRD's spec schema once per process: compiling its
 // CEL rules is the costly part.
-var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) {
+var specSchema = sync.OnceValues(func() (*xrschema.Spec, error) { //nolint:gochecknoglobals // Compiled once per process, on first use.
 	return xrschema.Load(xrdYAML, platformv1.Version)
 })
 

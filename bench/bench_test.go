@@ -20,10 +20,11 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/management"
-	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
@@ -308,7 +309,7 @@ func createUnrelatedSecrets(b *testing.B, env *providertest.Env, n, kib int) {
 
 func buildProvider(b *testing.B, dir string) string {
 	b.Helper()
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := runtime.Caller(0) //nolint:dogsled // Only the file of this source is wanted.
 	root := filepath.Join(filepath.Dir(file), "..")
 	bin := filepath.Join(dir, "provider")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/provider")

@@ -2,7 +2,7 @@
 # Builds one test binary from the Go module proxy into the user's cache,
 # keyed by version, and prints its path. A cached binary is reused.
 #
-#   hack/build-tool.sh etcd|kube-apiserver|kube-controller-manager|kubectl|crossplane|crank|registry
+#   hack/build-tool.sh etcd|kube-apiserver|kube-controller-manager|kubectl|crossplane|crank|registry|golangci-lint
 #   hack/build-tool.sh envtest-assets   # a KUBEBUILDER_ASSETS folder
 #
 # The wrapper modules are written on the fly: `go install pkg@version` is
@@ -15,6 +15,7 @@ KUBERNETES_VERSION=v1.35.4
 KUBERNETES_STAGING_VERSION=v0.35.4
 CROSSPLANE_VERSION=v2.2.1
 DISTRIBUTION_VERSION=v3.1.2
+GOLANGCI_LINT_VERSION=v2.15.0
 
 CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auth0-eventstream}
 name=${1:?usage: build-tool.sh NAME}
@@ -37,6 +38,7 @@ case "$name" in
   # constraints; the suffix keeps an older unstamped cached binary from being reused.
   crossplane|crank) version=$CROSSPLANE_VERSION-stamped ;;
   registry) version=$DISTRIBUTION_VERSION ;;
+  golangci-lint) version=$GOLANGCI_LINT_VERSION ;;
   *) echo "build-tool.sh: unknown tool $name" >&2; exit 2 ;;
 esac
 
@@ -108,6 +110,13 @@ GO
     src="$CACHE_DIR/src/distribution-$version"
     wrap "$src" local/distribution
     (cd "$src" && go get "github.com/distribution/distribution/v3/cmd/registry@$version" >&2 && go build -o "$out.tmp" github.com/distribution/distribution/v3/cmd/registry)
+    ;;
+  golangci-lint)
+    # Crossplane's repositories lint with golangci-lint v2; a Go tool of
+    # its own wrapper module, so its dependencies stay out of ours.
+    src="$CACHE_DIR/src/golangci-lint-$version"
+    wrap "$src" local/golangci-lint
+    (cd "$src" && go get -tool "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$version" >&2 && go build -o "$out.tmp" github.com/golangci/golangci-lint/v2/cmd/golangci-lint)
     ;;
 esac
 mv "$out.tmp" "$out"

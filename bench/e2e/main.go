@@ -160,7 +160,7 @@ func (r *run) logf(format string, args ...any) {
 	fmt.Printf("%s: %s\n", r.cfg.label, fmt.Sprintf(format, args...))
 }
 
-func (r *run) measure(ctx context.Context) error {
+func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One measurement from start to summary, read top to bottom.
 	c := r.cfg
 	for _, k := range []string{"crossplane", "function", "provider"} {
 		p, ok := r.procs[k]
@@ -186,7 +186,7 @@ func (r *run) measure(ctx context.Context) error {
 	if err := r.sim.SetFaults(ctx, faults); err != nil {
 		return fmt.Errorf("set the simulator's faults: %w", err)
 	}
-	defer func() { _ = r.sim.SetFaults(context.Background(), controlplane.Faults{}) }()
+	defer func() { _ = r.sim.SetFaults(context.WithoutCancel(ctx), controlplane.Faults{}) }()
 	if err := r.sim.ResetCounters(ctx); err != nil {
 		return err
 	}
@@ -465,7 +465,7 @@ func (r *run) listXRs(ctx context.Context) ([]unstructured.Unstructured, error) 
 // cached lists from the API server's watch cache (resourceVersion 0)
 // instead of a quorum read from etcd: the benchmark's own polling must not
 // load the API server it measures.
-var cached = metav1.ListOptions{ResourceVersion: "0"}
+var cached = metav1.ListOptions{ResourceVersion: "0"} //nolint:gochecknoglobals // We treat this as a constant.
 
 // pollInterval spaces the benchmark's lists: about one list of 100
 // composites per second.
@@ -656,9 +656,9 @@ func (r *run) counters(ctx context.Context) (auth0sim.Counters, error) {
 
 func (r *run) printCounters(what string, c auth0sim.Counters) {
 	total := 0
-	var lines []string
+	lines := make([]string, 0, len(c.Calls))
 	for ep, outcomes := range c.Calls {
-		var parts []string
+		parts := make([]string, 0, len(outcomes))
 		for o, n := range outcomes {
 			parts = append(parts, fmt.Sprintf("%s=%d", o, n))
 			if strings.Contains(ep, "/api/v2/") {
@@ -772,7 +772,7 @@ func (r *run) printMemory() {
 			continue
 		}
 		var rss, peak string
-		for _, l := range strings.Split(string(b), "\n") {
+		for l := range strings.SplitSeq(string(b), "\n") {
 			f := strings.Fields(l)
 			if len(f) >= 2 && f[0] == "VmRSS:" {
 				rss = f[1]
@@ -793,8 +793,10 @@ type histogram struct {
 	count   float64
 }
 
-var bucketLine = regexp.MustCompile(`^function_run_function_seconds_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)$`)
-var countLine = regexp.MustCompile(`^function_run_function_seconds_count\{.*\} ([0-9.e+]+)$`)
+var (
+	bucketLine = regexp.MustCompile(`^function_run_function_seconds_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)$`)
+	countLine  = regexp.MustCompile(`^function_run_function_seconds_count\{.*\} ([0-9.e+]+)$`)
+)
 
 // functionMetrics reads RunFunction latency from Crossplane core's metrics:
 // the control plane runs the function with its own metrics off.
@@ -812,7 +814,7 @@ func (r *run) functionMetrics(ctx context.Context) (histogram, error) {
 	if err != nil {
 		return h, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // Read to the end below; nothing to do if closing fails.
 	s := bufio.NewScanner(resp.Body)
 	s.Buffer(make([]byte, 1<<20), 1<<20)
 	for s.Scan() {
@@ -836,7 +838,7 @@ func (r *run) functionMetrics(ctx context.Context) (histogram, error) {
 // quantile interpolates linearly within the bucket holding q of the calls
 // between two snapshots.
 func quantile(before, after histogram, q float64) float64 {
-	var les []float64
+	les := make([]float64, 0, len(after.buckets))
 	for le := range after.buckets {
 		les = append(les, le)
 	}
@@ -871,7 +873,7 @@ func (r *run) printFunction(what string, before, after histogram) {
 // searchLogs looks for every secret value the run used (webhook tokens,
 // the Auth0 client secret, the access tokens the simulator issued) in every
 // log file of the control plane's folder, and reports each line holding one.
-func (r *run) searchLogs(ctx context.Context) (int, error) {
+func (r *run) searchLogs(ctx context.Context) (int, error) { //nolint:gocognit // One pass over every log, each kind of line handled where it is read.
 	var state auth0sim.State
 	if err := r.sim.Do(ctx, http.MethodGet, "/__sim/state", nil, &state, ""); err != nil {
 		return 0, fmt.Errorf("read the simulator's state: %w", err)
@@ -900,7 +902,7 @@ func (r *run) searchLogs(ctx context.Context) (int, error) {
 	}
 	found, lines := 0, 0
 	for _, path := range files {
-		f, err := os.Open(path) //nolint:gosec // The control plane's own logs.
+		f, err := os.Open(path)
 		if err != nil {
 			return 0, err
 		}

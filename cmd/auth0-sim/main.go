@@ -24,21 +24,21 @@ import (
 // cli holds the flags.
 type cli struct {
 	Addr      string   `default:"127.0.0.1:8443" help:"Address to listen on (loopback unless told otherwise)."`
-	Client    []string `required:"" placeholder:"ID:SECRET" sep:"none" env:"AUTH0_SIM_CLIENT" help:"A client for the client-credentials grant, as id:secret (repeatable). The environment variable keeps the secret out of the command line, which logs and ps show."`
+	Client    []string `env:"AUTH0_SIM_CLIENT" help:"A client for the client-credentials grant, as id:secret (repeatable). The environment variable keeps the secret out of the command line, which logs and ps show." placeholder:"ID:SECRET" required:"" sep:"none"`
 	Domain    string   `default:"${default_domain}" help:"Tenant name used in aws_partner_event_source and event payloads."`
-	TLSDir    string   `name:"tls-dir" default:"_output/auth0-sim" type:"path" help:"Directory holding ca.crt and ca.key; a CA is generated there when missing."`
-	PlainHTTP bool     `name:"plain-http" help:"Serve plain HTTP (for curl and local tools; go-auth0 needs HTTPS)."`
-	State     string   `type:"path" help:"File to load state from at start and persist it to while running, so a demo survives a restart."`
+	TLSDir    string   `default:"_output/auth0-sim" help:"Directory holding ca.crt and ca.key; a CA is generated there when missing." name:"tls-dir" type:"path"`
+	PlainHTTP bool     `help:"Serve plain HTTP (for curl and local tools; go-auth0 needs HTTPS)." name:"plain-http"`
+	State     string   `help:"File to load state from at start and persist it to while running, so a demo survives a restart." type:"path"`
 
-	TokenTTL        time.Duration `name:"token-ttl" default:"24h" help:"Lifetime of issued tokens (expires_in)."`
-	RateLimit       float64       `name:"rate-limit" default:"0" help:"Management API requests per second for the tenant; 0 is unlimited."`
+	TokenTTL        time.Duration `default:"24h" help:"Lifetime of issued tokens (expires_in)." name:"token-ttl"`
+	RateLimit       float64       `default:"0" help:"Management API requests per second for the tenant; 0 is unlimited." name:"rate-limit"`
 	Burst           int           `default:"0" help:"Token bucket size; default the rate rounded up."`
-	DeliveryBackoff time.Duration `name:"delivery-backoff" default:"1s" help:"Base delay between delivery attempts of test events."`
+	DeliveryBackoff time.Duration `default:"1s" help:"Base delay between delivery attempts of test events." name:"delivery-backoff"`
 
-	ErrorRate        float64       `name:"error-rate" default:"0" help:"Probability of answering a Management API call with 500 or 503."`
+	ErrorRate        float64       `default:"0" help:"Probability of answering a Management API call with 500 or 503." name:"error-rate"`
 	Latency          time.Duration `default:"0s" help:"Latency added to every Management API call."`
-	HangRate         float64       `name:"hang-rate" default:"0" help:"Probability of a Management API call hanging until the client gives up."`
-	LostResponseRate float64       `name:"lost-response-rate" default:"0" help:"Probability of committing a write, then dropping the connection before answering."`
+	HangRate         float64       `default:"0" help:"Probability of a Management API call hanging until the client gives up." name:"hang-rate"`
+	LostResponseRate float64       `default:"0" help:"Probability of committing a write, then dropping the connection before answering." name:"lost-response-rate"`
 }
 
 func main() {
@@ -87,7 +87,10 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 	printHowTo(out, r, c, caPath)
 
 	if c.State != "" {
-		last, _ := json.Marshal(srv.Dump())
+		last, err := json.Marshal(srv.Dump())
+		if err != nil {
+			return fmt.Errorf("encode the simulator's state: %w", err)
+		}
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 	loop:
@@ -98,14 +101,15 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 			case <-tick.C:
 				var err error
 				if last, err = persist(srv, c.State, last); err != nil {
-					fmt.Fprintf(os.Stderr, "auth0-sim: %v\n", err)
+					_, _ = fmt.Fprintf(os.Stderr, "auth0-sim: %v\n", err)
 				}
 			}
 		}
 	} else {
 		<-ctx.Done()
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// ctx is done by now; shutting down gets its own deadline.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := r.Shutdown(sctx); err != nil {
 		r.Close()
@@ -116,7 +120,7 @@ func run(ctx context.Context, c cli, out io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintln(out, "auth0-sim stopped")
+	_, _ = fmt.Fprintln(out, "auth0-sim stopped")
 	return nil
 }
 
@@ -134,7 +138,7 @@ func parseClients(flags []string) (map[string]string, error) {
 }
 
 func load(srv *auth0sim.Server, path string) error {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // The --state file the operator named.
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -186,8 +190,8 @@ func compact(b []byte) []byte {
 // working across restarts, or makes one.
 func loadOrCreateCA(dir string) (*auth0sim.CA, string, error) {
 	certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
-	cert, cerr := os.ReadFile(certPath)
-	key, kerr := os.ReadFile(keyPath)
+	cert, cerr := os.ReadFile(certPath) //nolint:gosec // In the --tls-dir the operator named.
+	key, kerr := os.ReadFile(keyPath)   //nolint:gosec // In the --tls-dir the operator named.
 	if cerr == nil && kerr == nil {
 		ca, err := auth0sim.LoadCA(cert, key)
 		if err != nil {
@@ -223,18 +227,18 @@ func printHowTo(out io.Writer, r *auth0sim.Running, c cli, caPath string) {
 	if len(ids) == 1 {
 		id = ids[0]
 	}
-	fmt.Fprintf(out, "auth0-sim: tenant %q listening on %s\n", c.Domain, r.URL)
-	fmt.Fprintf(out, "  token endpoint  %s/oauth/token (clients: %s)\n", r.URL, strings.Join(ids, ", "))
-	fmt.Fprintf(out, "  admin API       %s/__sim/  metrics %s/metrics\n", r.URL, r.URL)
+	_, _ = fmt.Fprintf(out, "auth0-sim: tenant %q listening on %s\n", c.Domain, r.URL)
+	_, _ = fmt.Fprintf(out, "  token endpoint  %s/oauth/token (clients: %s)\n", r.URL, strings.Join(ids, ", "))
+	_, _ = fmt.Fprintf(out, "  admin API       %s/__sim/  metrics %s/metrics\n", r.URL, r.URL)
 	if c.State != "" {
-		fmt.Fprintf(out, "  state file      %s\n", c.State)
+		_, _ = fmt.Fprintf(out, "  state file      %s\n", c.State)
 	}
 	if c.PlainHTTP {
-		fmt.Fprintln(out, "  serving plain HTTP: fine for curl, but go-auth0 (and so the provider) speaks only HTTPS")
+		_, _ = fmt.Fprintln(out, "  serving plain HTTP: fine for curl, but go-auth0 (and so the provider) speaks only HTTPS")
 		return
 	}
-	fmt.Fprintf(out, "  CA certificate  %s\n\n", caPath)
-	fmt.Fprintf(out, `Point a ProviderConfig at it (the Secret keys are domain, clientId, clientSecret, optional audience and caCert):
+	_, _ = fmt.Fprintf(out, "  CA certificate  %s\n\n", caPath)
+	_, _ = fmt.Fprintf(out, `Point a ProviderConfig at it (the Secret keys are domain, clientId, clientSecret, optional audience and caCert):
 
   kubectl create secret generic auth0-sim-credentials \
     --from-literal=domain=%s \

@@ -22,17 +22,17 @@ import (
 )
 
 type cli struct {
-	Platform        string            `required:"" help:"OS/ARCH of the image, e.g. linux/amd64."`
-	File            []string          `required:"" help:"SRC=DST[:MODE]: a file or directory of this machine at DST in the image; MODE in octal for a file (default 0755 if executable, else 0644). Repeatable." sep:"none"`
-	Entrypoint      []string          `required:"" help:"Entrypoint, one argument per flag." sep:"none"`
+	Platform        string            `help:"OS/ARCH of the image, e.g. linux/amd64." required:""`
+	File            []string          `help:"SRC=DST[:MODE]: a file or directory of this machine at DST in the image; MODE in octal for a file (default 0755 if executable, else 0644). Repeatable." required:"" sep:"none"`
+	Entrypoint      []string          `help:"Entrypoint, one argument per flag." required:"" sep:"none"`
 	Cmd             []string          `help:"Default arguments, one per flag." sep:"none"`
 	Env             []string          `help:"KEY=VALUE in the image's environment. Repeatable." sep:"none"`
 	Port            []string          `help:"Exposed port, e.g. 9443 or 9443/tcp. Repeatable." sep:"none"`
 	Label           map[string]string `help:"KEY=VALUE image label. Repeatable." mapsep:"none"`
-	SourceDateEpoch int64             `name:"source-date-epoch" env:"SOURCE_DATE_EPOCH" required:"" help:"Creation time of the image and of every file in it, in seconds since 1970 (reproducible builds)."`
-	CABundle        string            `name:"ca-bundle" type:"existingfile" help:"PEM bundle at /etc/ssl/certs/ca-certificates.crt; default: the Mozilla roots Go ships in golang.org/x/crypto/x509roots/fallback."`
-	Tag             string            `required:"" help:"Tag recorded in the tarball's manifest.json, e.g. function-auth0-eventstream:v0.1.0."`
-	Output          string            `short:"o" required:"" help:"Tarball to write."`
+	SourceDateEpoch int64             `env:"SOURCE_DATE_EPOCH" help:"Creation time of the image and of every file in it, in seconds since 1970 (reproducible builds)." name:"source-date-epoch" required:""`
+	CABundle        string            `help:"PEM bundle at /etc/ssl/certs/ca-certificates.crt; default: the Mozilla roots Go ships in golang.org/x/crypto/x509roots/fallback." name:"ca-bundle" type:"existingfile"`
+	Tag             string            `help:"Tag recorded in the tarball's manifest.json, e.g. function-auth0-eventstream:v0.1.0." required:""`
+	Output          string            `help:"Tarball to write." required:"" short:"o"`
 }
 
 func main() {

@@ -55,8 +55,10 @@ func TestBuildImage(t *testing.T) {
 		"NoEpoch":     {[]string{"--source-date-epoch", "0"}, "SOURCE_DATE_EPOCH"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			args := map[string]string{"--platform": "linux/amd64", "--file": bin + "=/provider", "--entrypoint": "/provider",
-				"--tag": "provider:v1.2.3", "-o": out, "--source-date-epoch": "1767225600"}
+			args := map[string]string{
+				"--platform": "linux/amd64", "--file": bin + "=/provider", "--entrypoint": "/provider",
+				"--tag": "provider:v1.2.3", "-o": out, "--source-date-epoch": "1767225600",
+			}
 			args[tc.args[0]] = tc.args[1]
 			var flat []string
 			for k, v := range args {

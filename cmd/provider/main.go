@@ -40,26 +40,26 @@ import (
 type cli struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Debug                   bool   `short:"d" help:"Log at debug level."`
+	Debug                   bool   `help:"Log at debug level." short:"d"`
 	Kubeconfig              string `help:"Kubeconfig to use out of cluster; default: KUBECONFIG, then in-cluster config, then ~/.kube/config." type:"path"`
-	LeaderElection          bool   `short:"l" help:"Use leader election, for more than one replica." env:"LEADER_ELECTION"`
-	LeaderElectionNamespace string `help:"Namespace of the leader election Lease when out of cluster." default:"crossplane-system" env:"LEADER_ELECTION_NAMESPACE"`
+	LeaderElection          bool   `env:"LEADER_ELECTION" help:"Use leader election, for more than one replica." short:"l"`
+	LeaderElectionNamespace string `default:"crossplane-system" env:"LEADER_ELECTION_NAMESPACE" help:"Namespace of the leader election Lease when out of cluster."`
 
-	Sync                   time.Duration `short:"s" help:"How often all resources are resynced from the API server cache." default:"1h"`
-	Poll                   time.Duration `help:"How often each EventStream is checked against Auth0 (one GET per stream per poll)." default:"1m"`
-	PollJitter             time.Duration `help:"Spread polls: each comes up to this much before or after --poll, so streams created together do not poll together. Must be less than --poll; 0 disables." default:"6s"`
-	DeliveryPoll           time.Duration `help:"How often each EventStream's delivery health (Auth0's stats, and failed deliveries when there are failures) is read: at most two Auth0 calls per stream per delivery poll. 0 disables." default:"5m"`
-	PollStateMetric        time.Duration `help:"How often managed resource state metrics are recorded." default:"5s"`
-	MaxReconcileRate       int           `help:"Maximum reconciles per second, and concurrent reconciles per controller." default:"10"`
-	CreationGracePeriod    time.Duration `help:"After a create, how long a stream Auth0 does not return is assumed to be still appearing." default:"30s"`
-	MetricsBindAddress     string        `help:"Address of the Prometheus metrics endpoint (/metrics); 0 disables it." default:":8080"`
-	HealthProbeBindAddress string        `help:"Address of the /healthz and /readyz probes; 0 disables them." default:":8081"`
+	Sync                   time.Duration `default:"1h" help:"How often all resources are resynced from the API server cache." short:"s"`
+	Poll                   time.Duration `default:"1m" help:"How often each EventStream is checked against Auth0 (one GET per stream per poll)."`
+	PollJitter             time.Duration `default:"6s" help:"Spread polls: each comes up to this much before or after --poll, so streams created together do not poll together. Must be less than --poll; 0 disables."`
+	DeliveryPoll           time.Duration `default:"5m" help:"How often each EventStream's delivery health (Auth0's stats, and failed deliveries when there are failures) is read: at most two Auth0 calls per stream per delivery poll. 0 disables."`
+	PollStateMetric        time.Duration `default:"5s" help:"How often managed resource state metrics are recorded."`
+	MaxReconcileRate       int           `default:"10" help:"Maximum reconciles per second, and concurrent reconciles per controller."`
+	CreationGracePeriod    time.Duration `default:"30s" help:"After a create, how long a stream Auth0 does not return is assumed to be still appearing."`
+	MetricsBindAddress     string        `default:":8080" help:"Address of the Prometheus metrics endpoint (/metrics); 0 disables it."`
+	HealthProbeBindAddress string        `default:":8081" help:"Address of the /healthz and /readyz probes; 0 disables them."`
 
-	EnableManagementPolicies bool `help:"Honour spec.managementPolicies, e.g. Observe-only imports." default:"true" negatable:"" env:"ENABLE_MANAGEMENT_POLICIES"`
+	EnableManagementPolicies bool `default:"true" env:"ENABLE_MANAGEMENT_POLICIES" help:"Honour spec.managementPolicies, e.g. Observe-only imports." negatable:""`
 
-	Auth0CAFile     string        `name:"auth0-ca-file" help:"PEM file of extra CA certificates to trust for Auth0 tenants (a local simulator's CA)." type:"existingfile" env:"AUTH0_CA_FILE"`
-	Auth0Timeout    time.Duration `name:"auth0-timeout" help:"Timeout of one HTTP attempt to Auth0." default:"30s"`
-	Auth0MaxRetries int           `name:"auth0-max-retries" help:"Retries of an Auth0 GET, PATCH or DELETE after a 429, 5xx or connection error (go-auth0 waits for x-ratelimit-reset). Creates are never retried." default:"3"`
+	Auth0CAFile     string        `env:"AUTH0_CA_FILE" help:"PEM file of extra CA certificates to trust for Auth0 tenants (a local simulator's CA)." name:"auth0-ca-file" type:"existingfile"`
+	Auth0Timeout    time.Duration `default:"30s" help:"Timeout of one HTTP attempt to Auth0." name:"auth0-timeout"`
+	Auth0MaxRetries int           `default:"3" help:"Retries of an Auth0 GET, PATCH or DELETE after a 429, 5xx or connection error (go-auth0 waits for x-ratelimit-reset). Creates are never retried." name:"auth0-max-retries"`
 }
 
 func main() {

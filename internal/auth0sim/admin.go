@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 )
@@ -40,9 +41,7 @@ func (s *Server) Dump() State {
 			st.Deliveries[id] = append(st.Deliveries[id], &c)
 		}
 	}
-	for id, o := range s.outcomes {
-		st.DeliveryOutcomes[id] = o
-	}
+	maps.Copy(st.DeliveryOutcomes, s.outcomes)
 	for t, info := range s.tokens {
 		st.Tokens = append(st.Tokens, StoredToken{Token: t, ClientID: info.clientID, Expires: info.expires})
 	}
@@ -100,9 +99,7 @@ func (s *Server) Seed(st State) error {
 		s.nextSeq++
 	}
 	s.outcomes = map[string]DeliveryOutcome{}
-	for id, o := range st.DeliveryOutcomes {
-		s.outcomes[id] = o
-	}
+	maps.Copy(s.outcomes, st.DeliveryOutcomes)
 	s.tokens = map[string]tokenInfo{}
 	for _, t := range st.Tokens {
 		s.tokens[t.Token] = tokenInfo{clientID: t.ClientID, expires: t.Expires}
@@ -135,7 +132,7 @@ type faultsJSON struct {
 	LostResponseRate float64 `json:"lost_response_rate"`
 }
 
-func (s *Server) adminRoutes() {
+func (s *Server) adminRoutes() { //nolint:gocognit // A table of small handlers; each is simple on its own.
 	h := map[string]http.HandlerFunc{
 		"GET /__sim/healthz": func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -285,8 +282,7 @@ func adminErr(w http.ResponseWriter, err error) bool {
 	if err == nil {
 		return false
 	}
-	var aerr *apiError
-	if errors.As(err, &aerr) {
+	if aerr, ok := errors.AsType[*apiError](err); ok {
 		writeError(w, aerr)
 	} else {
 		writeError(w, errNotFound(err.Error()))

@@ -21,15 +21,15 @@ type sim struct {
 	token string
 }
 
-func newSim(t testing.TB, opts auth0sim.Options) *sim {
-	t.Helper()
+func newSim(tb testing.TB, opts auth0sim.Options) *sim {
+	tb.Helper()
 	c := newClock(time.Date(2026, 3, 10, 6, 0, 0, 0, time.UTC))
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
 	opts.Clients = map[string]string{clientID: clientSecret}
-	s := &sim{t: t, srv: auth0sim.New(opts), clock: c}
-	t.Cleanup(s.srv.Close)
+	s := &sim{t: tb, srv: auth0sim.New(opts), clock: c}
+	tb.Cleanup(s.srv.Close)
 	code, body := s.raw(http.MethodPost, "/oauth/token", "application/x-www-form-urlencoded", url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret},
 		"audience": {"https://sim.test/api/v2/"},
@@ -38,7 +38,7 @@ func newSim(t testing.TB, opts auth0sim.Options) *sim {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal([]byte(body), &tok); code != http.StatusOK || err != nil {
-		t.Fatalf("token: %d %s", code, body)
+		tb.Fatalf("token: %d %s", code, body)
 	}
 	s.token = tok.AccessToken
 	return s
@@ -139,7 +139,7 @@ func TestCreateValidation(t *testing.T) {
 				Error      string `json:"error"`
 				Message    string `json:"message"`
 			}
-			if err := json.Unmarshal([]byte(body), &e); err != nil || e.StatusCode != 400 || e.Error != "Bad Request" {
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e.StatusCode != http.StatusBadRequest || e.Error != "Bad Request" {
 				t.Fatalf("body %s is not Auth0's error shape", body)
 			}
 			if !strings.Contains(e.Message, tc.field) {
@@ -150,7 +150,8 @@ func TestCreateValidation(t *testing.T) {
 	if n := len(s.srv.Streams()); n != 0 {
 		t.Errorf("%d streams stored after only invalid creates", n)
 	}
-	for _, ok := range []string{validWebhook, validEventBridge,
+	for _, ok := range []string{
+		validWebhook, validEventBridge,
 		`{"name":"a","status":"disabled","subscriptions":[{"event_type":"organization.member.role.assigned"}],"destination":{"type":"action","configuration":{"action_id":"act_1"}}}`,
 		strings.Replace(validWebhook, `{"method":"bearer","token":"tok-1"}`, `{"method":"basic","username":"u","password":"p"}`, 1),
 		strings.Replace(validWebhook, `{"method":"bearer","token":"tok-1"}`, `{"method":"custom_header","header_key":"X-Api-Key","header_value":"v"}`, 1),

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth0/go-auth0"
 	"github.com/auth0/go-auth0/management"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
@@ -41,10 +40,10 @@ func api(t *testing.T, r *auth0sim.Running, opts ...management.Option) *manageme
 
 func webhookStream(name string) *management.EventStream {
 	return &management.EventStream{
-		Name:          auth0.String(name),
-		Subscriptions: &[]management.EventStreamSubscription{{EventStreamSubscriptionType: auth0.String("user.created")}},
+		Name:          new(name),
+		Subscriptions: &[]management.EventStreamSubscription{{EventStreamSubscriptionType: new("user.created")}},
 		Destination: &management.EventStreamDestination{
-			EventStreamDestinationType: auth0.String("webhook"),
+			EventStreamDestinationType: new("webhook"),
 			EventStreamDestinationConfiguration: map[string]any{
 				"webhook_endpoint": "https://example.net/hook",
 				"webhook_authorization": map[string]any{
@@ -57,8 +56,7 @@ func webhookStream(name string) *management.EventStream {
 }
 
 func status(err error) int {
-	var merr management.Error
-	if errors.As(err, &merr) {
+	if merr, ok := errors.AsType[management.Error](err); ok {
 		return merr.Status()
 	}
 	return 0
@@ -92,7 +90,7 @@ func TestClientCRUD(t *testing.T) {
 		t.Errorf("Read = %+v, want the created stream", got)
 	}
 
-	if err := m.EventStream.Update(ctx, es.GetID(), &management.EventStream{Status: auth0.String("disabled")}); err != nil {
+	if err := m.EventStream.Update(ctx, es.GetID(), &management.EventStream{Status: new("disabled")}); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 	got, err = m.EventStream.Read(ctx, es.GetID())

@@ -137,6 +137,7 @@ type replayer struct {
 }
 
 func replay(t *testing.T, name, file string) int {
+	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatalf("read cassette: %v", err)
@@ -512,10 +513,14 @@ func TestComparatorFindsDifferences(t *testing.T) {
 		"id mapped":        {`{"id":"est_AAAAAAAAAAAAAAAAAAAAAA"}`, `{"id":"est_BBBBBBBBBBBBBBBBBBBBBB"}`, 0},
 		"id of wrong kind": {`{"id":"est_AAAAAAAAAAAAAAAAAAAAAA"}`, `{"id":"evt_BBBBBBBBBBBBBBBBBBBBBB"}`, 1},
 		"id not an id":     {`{"id":"est_AAAAAAAAAAAAAAAAAAAAAA"}`, `{"id":"est_short"}`, 1},
-		"id remapped": {`{"a":"est_AAAAAAAAAAAAAAAAAAAAAA","b":"est_AAAAAAAAAAAAAAAAAAAAAA"}`,
-			`{"a":"est_BBBBBBBBBBBBBBBBBBBBBB","b":"est_CCCCCCCCCCCCCCCCCCCCCC"}`, 1},
-		"two ids one sim id": {`{"a":"est_AAAAAAAAAAAAAAAAAAAAAA","b":"est_DDDDDDDDDDDDDDDDDDDDDD"}`,
-			`{"a":"est_BBBBBBBBBBBBBBBBBBBBBB","b":"est_BBBBBBBBBBBBBBBBBBBBBB"}`, 1},
+		"id remapped": {
+			`{"a":"est_AAAAAAAAAAAAAAAAAAAAAA","b":"est_AAAAAAAAAAAAAAAAAAAAAA"}`,
+			`{"a":"est_BBBBBBBBBBBBBBBBBBBBBB","b":"est_CCCCCCCCCCCCCCCCCCCCCC"}`, 1,
+		},
+		"two ids one sim id": {
+			`{"a":"est_AAAAAAAAAAAAAAAAAAAAAA","b":"est_DDDDDDDDDDDDDDDDDDDDDD"}`,
+			`{"a":"est_BBBBBBBBBBBBBBBBBBBBBB","b":"est_BBBBBBBBBBBBBBBBBBBBBB"}`, 1,
+		},
 		"time other format":  {`{"t":"2025-07-29T04:20:20.541Z"}`, `{"t":"2026-01-01T00:00:00Z"}`, 1},
 		"time order kept":    {`{"a":"2025-07-29T04:20:20.541Z","b":"2025-07-29T04:20:21.000Z"}`, `{"a":"2026-01-01T00:00:00.000Z","b":"2026-01-01T00:00:05.000Z"}`, 0},
 		"time order broken":  {`{"a":"2025-07-29T04:20:20.541Z","b":"2025-07-29T04:20:21.000Z"}`, `{"a":"2026-01-01T00:00:05.000Z","b":"2026-01-01T00:00:00.000Z"}`, 1},
@@ -528,8 +533,10 @@ func TestComparatorFindsDifferences(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var errs []string
-			r := &replayer{t: t, name: "self-test", ids: map[string]string{}, simIDs: map[string]string{},
-				errorf: func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) }}
+			r := &replayer{
+				t: t, name: "self-test", ids: map[string]string{}, simIDs: map[string]string{},
+				errorf: func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) },
+			}
 			r.compareBodies("self-test", 0, tc.recorded, []byte(tc.got))
 			r.checkTimeOrder()
 			if len(errs) != tc.wantErrs {

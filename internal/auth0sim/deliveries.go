@@ -33,7 +33,7 @@ const (
 
 // attemptsPerRun and the offsets (in units of Options.DeliveryBackoff)
 // follow recorded traffic: four attempts 1s, 2s and 4s apart.
-var attemptOffsets = []int{0, 1, 3, 7}
+var attemptOffsets = []int{0, 1, 3, 7} //nolint:gochecknoglobals // We treat this as a constant.
 
 // Auth0 truncates attempt error messages to 50 characters plus " ...".
 const maxErrorMessage = 50
@@ -151,11 +151,6 @@ func (s *Server) view(d *Delivery, now time.Time) deliveryJSON {
 			Time: formatTime(d.Time), Data: historyData(d.Data), A0Stream: d.StreamID, A0Tenant: s.opts.Domain,
 		},
 	}
-}
-
-type testEventRequest struct {
-	EventType string          `json:"event_type"`
-	Data      json.RawMessage `json:"data,omitempty"`
 }
 
 // testEvent queues a test event. Auth0 answers 202 with the pending
@@ -546,7 +541,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) *apiError {
 	for d := firstDay; d.Before(to); d = d.Add(24 * time.Hour) {
 		buckets = append(buckets, formatTime(d))
 	}
-	ok_ := statsMetric{Name: "auth0.event_streams.successful_deliveries", Type: "sum", Data: make([]int, len(buckets))}
+	delivered := statsMetric{Name: "auth0.event_streams.successful_deliveries", Type: "sum", Data: make([]int, len(buckets))}
 	failed := statsMetric{Name: "auth0.event_streams.failed_deliveries", Type: "sum", Data: make([]int, len(buckets))}
 	for _, d := range s.deliveries[id] {
 		for _, run := range d.Runs {
@@ -555,7 +550,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) *apiError {
 				continue
 			}
 			i := int(end.UTC().Sub(firstDay) / (24 * time.Hour))
-			m := &ok_
+			m := &delivered
 			if run.Fail {
 				m = &failed
 			}
@@ -563,7 +558,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) *apiError {
 			m.WindowTotal++
 		}
 	}
-	out := statsJSON{ID: id, Name: st.Name, Buckets: buckets, Metrics: []statsMetric{ok_, failed}}
+	out := statsJSON{ID: id, Name: st.Name, Buckets: buckets, Metrics: []statsMetric{delivered, failed}}
 	out.Window.DateFrom, out.Window.DateTo = formatTime(from), formatTime(to)
 	out.Window.BucketInterval.ScaleFactor = 86400
 	writeJSON(w, http.StatusOK, out)

@@ -2,7 +2,6 @@ package auth0sim
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -169,10 +168,6 @@ func (s *Stream) response() streamJSON {
 	return out
 }
 
-// MarshalAPI renders the stream exactly as the Management API returns it
-// (without secrets).
-func (s Stream) MarshalAPI() ([]byte, error) { return json.Marshal(s.response()) }
-
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 var (
@@ -183,9 +178,9 @@ var (
 // newID returns prefix + 22 base62 characters, Auth0's id shape.
 func newID(prefix string) string {
 	b := make([]byte, 22)
-	max := big.NewInt(int64(len(base62)))
+	limit := big.NewInt(int64(len(base62)))
 	for i := range b {
-		n, err := rand.Int(rand.Reader, max)
+		n, err := rand.Int(rand.Reader, limit)
 		if err != nil {
 			panic(fmt.Sprintf("crypto/rand failed: %v", err))
 		}

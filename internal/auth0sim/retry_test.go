@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth0/go-auth0"
 	"github.com/auth0/go-auth0/management"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
@@ -45,7 +44,8 @@ func TestRateLimitHeaders(t *testing.T) {
 	clk := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	r := start(t, auth0sim.Options{RateLimit: 2, Burst: 2, Now: clk.Now})
 	tok := token(t, r)
-	get := func() *http.Response {
+	// get answers the status and headers only: the body is closed here.
+	get := func() (int, http.Header) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, r.URL+"/api/v2/event-streams", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -54,27 +54,27 @@ func TestRateLimitHeaders(t *testing.T) {
 			t.Fatalf("GET: %v", err)
 		}
 		_ = resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
 	for i, want := range []struct {
 		code      int
 		remaining string
 	}{{200, "1"}, {200, "0"}, {429, "0"}} {
-		resp := get()
-		if resp.StatusCode != want.code || resp.Header.Get("X-Ratelimit-Remaining") != want.remaining || resp.Header.Get("X-Ratelimit-Limit") != "2" {
-			t.Errorf("call %d: %d remaining %q limit %q, want %d remaining %s limit 2", i, resp.StatusCode,
-				resp.Header.Get("X-Ratelimit-Remaining"), resp.Header.Get("X-Ratelimit-Limit"), want.code, want.remaining)
+		code, h := get()
+		if code != want.code || h.Get("X-Ratelimit-Remaining") != want.remaining || h.Get("X-Ratelimit-Limit") != "2" {
+			t.Errorf("call %d: %d remaining %q limit %q, want %d remaining %s limit 2", i, code,
+				h.Get("X-Ratelimit-Remaining"), h.Get("X-Ratelimit-Limit"), want.code, want.remaining)
 		}
 		if i == 2 {
 			// One token refills in 0.5 s: the reset is the next whole second.
-			if got, want := resp.Header.Get("X-Ratelimit-Reset"), "1767225601"; got != want {
+			if got, want := h.Get("X-Ratelimit-Reset"), "1767225601"; got != want {
 				t.Errorf("x-ratelimit-reset = %s, want %s", got, want)
 			}
 		}
 	}
 	clk.Advance(time.Second)
-	if resp := get(); resp.StatusCode != http.StatusOK {
-		t.Errorf("after the bucket refilled: %d, want 200", resp.StatusCode)
+	if code, _ := get(); code != http.StatusOK {
+		t.Errorf("after the bucket refilled: %d, want 200", code)
 	}
 }
 
@@ -188,7 +188,7 @@ func TestDeliveriesThroughClient(t *testing.T) {
 	id := es.GetID()
 
 	// A delivery that succeeds is not in the (failed) delivery history.
-	ok := &management.TestEvent{EventType: auth0.String("user.created")}
+	ok := &management.TestEvent{EventType: new("user.created")}
 	if err := m.EventStream.Test(ctx, id, ok); err != nil {
 		t.Fatalf("Test: %v", err)
 	}
@@ -200,7 +200,7 @@ func TestDeliveriesThroughClient(t *testing.T) {
 	if err := r.Server().SetDeliveryOutcome(id, auth0sim.DeliveryOutcome{Fail: true}); err != nil {
 		t.Fatal(err)
 	}
-	bad := &management.TestEvent{EventType: auth0.String("user.created")}
+	bad := &management.TestEvent{EventType: new("user.created")}
 	if err := m.EventStream.Test(ctx, id, bad); err != nil {
 		t.Fatalf("Test: %v", err)
 	}

@@ -56,7 +56,7 @@ func Listen(srv *Server, cfg ListenConfig) (*Running, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.Addr) //nolint:noctx // Binding returns at once; the server's lifetime is Close's.
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
@@ -67,7 +67,7 @@ func Listen(srv *Server, cfg ListenConfig) (*Running, error) {
 		http:   &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second},
 	}
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // net/http makes DefaultTransport an *http.Transport.
 	transport.ForceAttemptHTTP2 = true
 	if cfg.PlainHTTP {
 		r.URL = "http://" + ln.Addr().String()
@@ -129,7 +129,7 @@ func (r *Running) WriteCA(path string) error {
 func (r *Running) Close() {
 	r.srv.Close()
 	_ = r.http.Close()
-	<-r.served
+	<-r.served //nolint:errcheck // Serve's http.ErrServerClosed: we closed it.
 	r.client.CloseIdleConnections()
 }
 
@@ -137,7 +137,7 @@ func (r *Running) Close() {
 func (r *Running) Shutdown(ctx context.Context) error {
 	r.srv.Close()
 	err := r.http.Shutdown(ctx)
-	<-r.served
+	<-r.served //nolint:errcheck // Serve's http.ErrServerClosed: we shut it down.
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -177,7 +178,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if v != nil {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false) // Auth0 sends & < > as they are
-		_ = enc.Encode(v)
+		_ = enc.Encode(v)        //nolint:errchkjson // The status is sent; a client gone mid-body is not ours to answer.
 	}
 }
 
@@ -199,6 +200,7 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	b.body = append(b.body, p...)
 	return len(p), nil
 }
+
 func (b *bufferedWriter) WriteHeader(code int) {
 	if b.status == 0 {
 		b.status = code
@@ -208,6 +210,7 @@ func (b *bufferedWriter) WriteHeader(code int) {
 // statusWriter remembers the status an unbuffered handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
+
 	status int
 }
 
@@ -289,7 +292,7 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 		}
 		if s.injectError(f.ErrorRate) {
 			aerr := &apiError{StatusCode: http.StatusInternalServerError, Err: "Internal Server Error", Message: "Internal Server Error (injected)"}
-			if rand.IntN(2) == 1 {
+			if rand.IntN(2) == 1 { //nolint:gosec // Fault injection, not security.
 				aerr = &apiError{StatusCode: http.StatusServiceUnavailable, Err: "Service Unavailable", Message: "Service Unavailable (injected)"}
 			}
 			s.count(endpoint, strconv.Itoa(aerr.StatusCode))
@@ -307,16 +310,14 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 			// the stream (HTTP/2) without an answer.
 			panic(http.ErrAbortHandler)
 		}
-		for k, v := range buf.header {
-			w.Header()[k] = v
-		}
+		maps.Copy(w.Header(), buf.header)
 		w.WriteHeader(buf.status)
 		_, _ = w.Write(buf.body)
 		s.count(endpoint, strconv.Itoa(buf.status))
 	})
 }
 
-func roll(p float64) bool { return p > 0 && rand.Float64() < p }
+func roll(p float64) bool { return p > 0 && rand.Float64() < p } //nolint:gosec // Fault injection, not security.
 
 // maxBody bounds request bodies.
 const maxBody = 1 << 20

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -166,9 +167,7 @@ func Build(s Spec) (v1.Image, error) {
 		}
 	}
 	cf.Config.Labels = map[string]string{}
-	for k, v := range s.Labels {
-		cf.Config.Labels[k] = v
-	}
+	maps.Copy(cf.Config.Labels, s.Labels)
 	cf.Config.Labels[LabelCreated] = created.Format(time.RFC3339)
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {

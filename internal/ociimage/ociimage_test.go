@@ -174,7 +174,7 @@ func TestBuildContents(t *testing.T) {
 			if cf.OS != "linux" || cf.Architecture != arch {
 				t.Errorf("platform %s/%s, want linux/%s", cf.OS, cf.Architecture, arch)
 			}
-			if !cf.Created.Time.Equal(created) {
+			if !cf.Created.Equal(created) {
 				t.Errorf("created %v, want %v", cf.Created, created)
 			}
 			wantCfg := v1.Config{

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -38,6 +37,7 @@ import (
 	"github.com/crossplane/crossplane-runtime/v2/pkg/logging"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/ratelimiter"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/customresourcesgate"
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
@@ -146,7 +146,7 @@ func Start(tb testing.TB, o Options) *Env {
 		Client: xpcontroller.ClientOptions(),
 		// Controller names are unique per process; a test binary may run
 		// more than one environment (go test -count).
-		Controller:             ctrlconfig.Controller{SkipNameValidation: &skipNameValidation},
+		Controller:             ctrlconfig.Controller{SkipNameValidation: new(true)},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -201,8 +201,6 @@ func (e *Env) WriteKubeconfig(path string) error {
 	return clientcmd.WriteToFile(*c, path)
 }
 
-var skipNameValidation = true
-
 func zapLevel(debug bool) zapcore.Level {
 	if debug {
 		return zapcore.DebugLevel
@@ -212,7 +210,7 @@ func zapLevel(debug bool) zapcore.Level {
 
 // CRDDir is package/provider/crds of this module.
 func CRDDir() string {
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := runtime.Caller(0) //nolint:dogsled // Only the file of this source is wanted.
 	return filepath.Join(filepath.Dir(file), "..", "..", "package", "provider", "crds")
 }
 
@@ -263,9 +261,9 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() s
 func EventuallyEvery(tb testing.TB, interval, timeout time.Duration, what string, cond func() string) {
 	tb.Helper()
 	deadline := time.Now().Add(timeout)
-	last := ""
 	for {
-		if last = cond(); last == "" {
+		last := cond()
+		if last == "" {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -19,7 +19,7 @@ const Mask = "[redacted]"
 // it stands alone: masking every "ab" would garble the message.
 const shortValue = 4
 
-var patterns = []struct {
+var patterns = []struct { //nolint:gochecknoglobals // We treat this as a constant.
 	re   *regexp.Regexp
 	repl string
 }{

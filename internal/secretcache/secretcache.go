@@ -121,8 +121,7 @@ func (r *Reader) Len() int {
 // version is all Get and the watches need, and labels or annotations of
 // Secrets nobody references would only take memory.
 func StripMetadata(obj any) (any, error) {
-	switch o := obj.(type) {
-	case *metav1.PartialObjectMetadata:
+	if o, ok := obj.(*metav1.PartialObjectMetadata); ok {
 		o.ObjectMeta = metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion, DeletionTimestamp: o.DeletionTimestamp}
 		return o, nil
 	}

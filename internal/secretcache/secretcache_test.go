@@ -19,16 +19,20 @@ import (
 func TestReaderReadsAgainOnlyWhenChanged(t *testing.T) {
 	ctx := context.Background()
 	key := types.NamespacedName{Namespace: "team-a", Name: "hook"}
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
-		Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"token":"dDBr"}}`}},
-		Data: map[string][]byte{"token": []byte("t0k")}}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: key.Namespace, Name: key.Name,
+			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"token":"dDBr"}}`},
+		},
+		Data: map[string][]byte{"token": []byte("t0k")},
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(s).Build()
 	directReads := 0
-	direct := interceptor.NewClient(kube.(client.WithWatch), interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	direct := interceptor.NewClient(kube, interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
 		if _, ok := o.(*corev1.Secret); ok {
 			directReads++
 		}

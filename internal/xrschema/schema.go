@@ -134,6 +134,8 @@ func blocking(errs field.ErrorList) bool {
 		switch e.Type {
 		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
 			return true
+		default:
+			// Other errors leave the value well-formed enough for CEL.
 		}
 	}
 	return false

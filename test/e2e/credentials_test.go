@@ -317,7 +317,7 @@ spec:
 	}
 	texts := []string{"condition: " + msg}
 	events := mustKubectl(t, nil, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=echoed", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
-	for _, line := range strings.Split(strings.TrimSpace(events), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(events), "\n") {
 		texts = append(texts, "event: "+line)
 	}
 	logs, err := filepath.Glob(filepath.Join(state.Dir, "logs", "*.log"))
@@ -328,7 +328,7 @@ spec:
 		if strings.HasSuffix(l, "auth0-sim.log") {
 			continue // Auth0's side
 		}
-		b, err := os.ReadFile(l) //nolint:gosec // The plane's own logs.
+		b, err := os.ReadFile(l)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,7 @@ func acceptedByAuth0(objs []*unstructured.Unstructured) bool {
 // TestExamples applies every example Auth0 accepts and follows it to
 // Ready, checks its outputs against the simulator and its trace, then
 // deletes it and checks that nothing is left.
-func TestExamples(t *testing.T) {
+func TestExamples(t *testing.T) { //nolint:tparallel // The examples run alongside each other, not alongside the parallel tests that inject faults.
 	patterns := []string{"example/*.yaml", "example/seed/*.yaml"}
 	if legacy() {
 		patterns = append(patterns, "example/legacy/claim*.yaml")
@@ -73,7 +73,7 @@ func TestExamples(t *testing.T) {
 			apply(t, docs(t, secrets, ns)...)
 			apply(t, docs(t, repoFile(t, f), ns)...)
 			for _, s := range streams {
-				u := waitReady(t, ns, s.GetName())
+				waitReady(t, ns, s.GetName())
 				u, st := waitOutputsMatch(t, ns, s.GetName(), nil)
 				want, _, _ := unstructured.NestedStringSlice(s.Object, "spec", "subscriptions")
 				if strings.Join(st.Subscriptions, ",") != strings.Join(want, ",") {

@@ -40,7 +40,7 @@ func TestImportObserveOnly(t *testing.T) {
 	// The spec deliberately differs from the stream (endpoint and
 	// subscriptions): an Observe-only import must not act on it.
 	mustKubectl(t, importManifest(ns, name, st.ID, "[Observe]", "user.created, user.deleted"), "apply", "-f", "-")
-	u := waitReady(t, ns, name)
+	waitReady(t, ns, name)
 	u, got := waitOutputsMatch(t, ns, name, nil)
 	if got.ID != st.ID {
 		t.Fatalf("outputs name stream %s, want the imported %s", got.ID, st.ID)
@@ -61,7 +61,7 @@ func TestImportObserveOnly(t *testing.T) {
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 	eventually(t, deleteWithin, "the EventStream is gone", func(ctx context.Context) error {
 		if _, err := dyn.Resource(mrGVR).Namespace(ns).Get(ctx, mr.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("EventStream %s still exists (%v)", mr.GetName(), err)
+			return fmt.Errorf("EventStream %s still exists (%w)", mr.GetName(), err)
 		}
 		return nil
 	})

@@ -118,7 +118,7 @@ spec:
 	}
 	eventually(t, convergeWithin, "old stream removed", func(ctx context.Context) error {
 		if _, ok, err := simLookup(ctx, first.ID); err != nil || ok {
-			return fmt.Errorf("the simulator still holds the replaced stream %s (%v)", first.ID, err)
+			return fmt.Errorf("the simulator still holds the replaced stream %s (%w)", first.ID, err)
 		}
 		return nil
 	})

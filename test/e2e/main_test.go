@@ -41,7 +41,6 @@ var (
 	legacyXRGVR = schema.GroupVersionResource{Group: "auth0.openmcf.org", Version: "v1", Resource: "xauth0eventstreams"}
 	mrGVR       = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "eventstreams"}
 	secretGVR   = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	nsGVR       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 )
 
 // Bounds on how long the loop may take. They are generous because CI
@@ -165,7 +164,7 @@ func namespace(t *testing.T, name string) string {
 func docs(t *testing.T, b []byte, ns string) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
-	for _, d := range bytes.Split(b, []byte("\n---")) {
+	for d := range bytes.SplitSeq(b, []byte("\n---")) {
 		if len(bytes.TrimSpace(d)) == 0 {
 			continue
 		}
@@ -357,10 +356,10 @@ func deleteAndVerify(t *testing.T, ns, name, id string) {
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--wait=false")
 	eventually(t, deleteWithin, "deletion of "+ns+"/"+name, func(ctx context.Context) error {
 		if _, err := getStream(ctx, ns, name); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("Auth0EventStream still exists (%v)", err)
+			return fmt.Errorf("Auth0EventStream still exists (%w)", err)
 		}
 		if _, ok, err := simLookup(ctx, id); err != nil || ok {
-			return fmt.Errorf("the simulator still holds stream %s (%v)", id, err)
+			return fmt.Errorf("the simulator still holds stream %s (%w)", id, err)
 		}
 		mrs, err := dyn.Resource(mrGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -382,7 +381,7 @@ func deleteAndVerify(t *testing.T, ns, name, id string) {
 		}
 		if xrName != "" {
 			if _, err := dyn.Resource(legacyXRGVR).Get(ctx, xrName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("XAuth0EventStream %s still exists (%v)", xrName, err)
+				return fmt.Errorf("XAuth0EventStream %s still exists (%w)", xrName, err)
 			}
 		}
 		return nil

@@ -225,7 +225,7 @@ spec:
 	mustKubectl(t, nil, "delete", "configuration.pkg.crossplane.io", name, "--timeout=2m")
 	eventually(t, deleteWithin, "Configuration "+name+" deleted", func(ctx context.Context) error {
 		if _, err := dyn.Resource(packageGVR("Configuration")).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there (%v)", err)
+			return fmt.Errorf("still there (%w)", err)
 		}
 		return nil
 	})

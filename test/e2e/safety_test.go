@@ -123,7 +123,7 @@ func deleteMR(t *testing.T, ns, name string) {
 	mustKubectl(t, nil, "delete", "eventstream.auth0.m.openmcf.org", name, "-n", ns, "--wait=false")
 	eventually(t, deleteWithin, "deletion of EventStream "+ns+"/"+name, func(ctx context.Context) error {
 		if _, err := getMR(ctx, ns, name); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there (%v)", err)
+			return fmt.Errorf("still there (%w)", err)
 		}
 		return nil
 	})
@@ -248,7 +248,7 @@ func TestSafetyReplacement(t *testing.T) {
 	t.Log("a replacement Auth0 refuses leaves the old stream working")
 	refused := strings.Replace(string(mr(ns, name, eventBridgeDest("eu-west-1"), "")), "[user.created]", "[authentication.success]", 1)
 	mustKubectl(t, []byte(refused), "apply", "-f", "-")
-	u = waitMR(t, ns, name, "refused replacement", syncedFalse("cannot replace event stream "+old, "unchanged and still delivering", "authentication.success"))
+	waitMR(t, ns, name, "refused replacement", syncedFalse("cannot replace event stream "+old, "unchanged and still delivering", "authentication.success"))
 	if after := mustSimStream(t, old); !after.UpdatedAt.Equal(before.UpdatedAt) {
 		t.Errorf("the old stream changed")
 	}
@@ -453,6 +453,7 @@ func seedStream(t *testing.T, s auth0sim.Stream) auth0sim.Stream {
 }
 
 func randomStreamID(t *testing.T) string {
+	t.Helper()
 	const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	b := []byte("est_")
 	for range 22 {

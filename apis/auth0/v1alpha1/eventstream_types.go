@@ -235,13 +235,15 @@ type DeliveryAction struct {
 // An EventStreamSpec defines the desired state of an EventStream.
 type EventStreamSpec struct {
 	xpv2.ManagedResourceSpec `json:",inline"`
-	ForProvider              EventStreamParameters `json:"forProvider"`
+
+	ForProvider EventStreamParameters `json:"forProvider"`
 }
 
 // An EventStreamStatus represents the observed state of an EventStream.
 type EventStreamStatus struct {
 	xpv2.ManagedResourceStatus `json:",inline"`
-	AtProvider                 EventStreamObservation `json:"atProvider,omitempty"`
+
+	AtProvider EventStreamObservation `json:"atProvider,omitempty"`
 
 	// AppliedSecretsHash is a keyed hash of the secret values last sent to
 	// Auth0. Auth0 never returns secrets, so this is how a rotated Secret is
@@ -282,5 +284,6 @@ type EventStream struct {
 type EventStreamList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []EventStream `json:"items"`
+
+	Items []EventStream `json:"items"`
 }

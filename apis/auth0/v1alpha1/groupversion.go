@@ -32,7 +32,7 @@ var (
 
 // EventStream type metadata.
 var (
-	EventStreamKind             = reflect.TypeOf(EventStream{}).Name()
+	EventStreamKind             = reflect.TypeFor[EventStream]().Name()
 	EventStreamGroupKind        = schema.GroupKind{Group: Group, Kind: EventStreamKind}.String()
 	EventStreamKindAPIVersion   = EventStreamKind + "." + SchemeGroupVersion.String()
 	EventStreamGroupVersionKind = SchemeGroupVersion.WithKind(EventStreamKind)

@@ -115,7 +115,8 @@ type ProviderConfig struct {
 type ProviderConfigList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []ProviderConfig `json:"items"`
+
+	Items []ProviderConfig `json:"items"`
 }
 
 // A ClusterProviderConfig configures the Auth0 provider for managed resources
@@ -140,7 +141,8 @@ type ClusterProviderConfig struct {
 type ClusterProviderConfigList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []ClusterProviderConfig `json:"items"`
+
+	Items []ClusterProviderConfig `json:"items"`
 }
 
 // A ProviderConfigUsage records that a managed resource uses a
@@ -164,7 +166,8 @@ type ProviderConfigUsage struct {
 type ProviderConfigUsageList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []ProviderConfigUsage `json:"items"`
+
+	Items []ProviderConfigUsage `json:"items"`
 }
 
 // A ClusterProviderConfigUsage records that a managed resource uses a
@@ -189,22 +192,23 @@ type ClusterProviderConfigUsage struct {
 type ClusterProviderConfigUsageList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []ClusterProviderConfigUsage `json:"items"`
+
+	Items []ClusterProviderConfigUsage `json:"items"`
 }
 
 // ProviderConfig type metadata.
 var (
-	ProviderConfigKind                    = reflect.TypeOf(ProviderConfig{}).Name()
+	ProviderConfigKind                    = reflect.TypeFor[ProviderConfig]().Name()
 	ProviderConfigGroupKind               = schema.GroupKind{Group: Group, Kind: ProviderConfigKind}.String()
 	ProviderConfigGroupVersionKind        = SchemeGroupVersion.WithKind(ProviderConfigKind)
-	ClusterProviderConfigKind             = reflect.TypeOf(ClusterProviderConfig{}).Name()
+	ClusterProviderConfigKind             = reflect.TypeFor[ClusterProviderConfig]().Name()
 	ClusterProviderConfigGroupKind        = schema.GroupKind{Group: Group, Kind: ClusterProviderConfigKind}.String()
 	ClusterProviderConfigGroupVersionKind = SchemeGroupVersion.WithKind(ClusterProviderConfigKind)
 
-	ProviderConfigUsageGroupVersionKind            = SchemeGroupVersion.WithKind(reflect.TypeOf(ProviderConfigUsage{}).Name())
-	ProviderConfigUsageListGroupVersionKind        = SchemeGroupVersion.WithKind(reflect.TypeOf(ProviderConfigUsageList{}).Name())
-	ClusterProviderConfigUsageGroupVersionKind     = SchemeGroupVersion.WithKind(reflect.TypeOf(ClusterProviderConfigUsage{}).Name())
-	ClusterProviderConfigUsageListGroupVersionKind = SchemeGroupVersion.WithKind(reflect.TypeOf(ClusterProviderConfigUsageList{}).Name())
+	ProviderConfigUsageGroupVersionKind            = SchemeGroupVersion.WithKind(reflect.TypeFor[ProviderConfigUsage]().Name())
+	ProviderConfigUsageListGroupVersionKind        = SchemeGroupVersion.WithKind(reflect.TypeFor[ProviderConfigUsageList]().Name())
+	ClusterProviderConfigUsageGroupVersionKind     = SchemeGroupVersion.WithKind(reflect.TypeFor[ClusterProviderConfigUsage]().Name())
+	ClusterProviderConfigUsageListGroupVersionKind = SchemeGroupVersion.WithKind(reflect.TypeFor[ClusterProviderConfigUsageList]().Name())
 )
 
 func init() {

@@ -35,6 +35,7 @@ type Auth0EventStream struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// The desired Auth0 event stream.
 	Spec   Auth0EventStreamSpec   `json:"spec"`
 	Status Auth0EventStreamStatus `json:"status,omitempty"`
 }
@@ -46,7 +47,7 @@ type Auth0EventStream struct {
 // id would drop the EventStream's external name, and a stream that Crossplane
 // may create would look new: a second stream.
 
-// The desired Auth0 event stream.
+// Auth0EventStreamSpec is the desired Auth0 event stream.
 // +kubebuilder:validation:XValidation:rule="self.destinationType == 'webhook' ? has(self.webhookConfiguration) : !has(self.webhookConfiguration)",message="spec.webhookConfiguration is required when spec.destinationType is webhook, and forbidden otherwise"
 // +kubebuilder:validation:XValidation:rule="self.destinationType == 'eventbridge' ? has(self.eventbridgeConfiguration) : !has(self.eventbridgeConfiguration)",message="spec.eventbridgeConfiguration is required when spec.destinationType is eventbridge, and forbidden otherwise"
 // +kubebuilder:validation:XValidation:rule="self.destinationType == 'action' ? has(self.actionConfiguration) : !has(self.actionConfiguration)",message="spec.actionConfiguration is required when spec.destinationType is action, and forbidden otherwise"

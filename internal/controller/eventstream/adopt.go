@@ -116,7 +116,7 @@ func (l *listings) done(uid types.UID) {
 //
 // current is the stream the resource names now, when the attempt was the
 // first step of replacing it; the adopted stream then replaces it.
-func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current *management.EventStream) (*management.EventStream, error) {
+func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current *management.EventStream) (*management.EventStream, error) { //nolint:gocognit // Adoption is destructive-adjacent: every guard is kept in one place to be read together.
 	pending := meta.GetExternalCreatePending(cr)
 	from, to := e.adoption.bounds(pending)
 	p := cr.Spec.ForProvider

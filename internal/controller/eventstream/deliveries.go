@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/management"
-	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,6 +15,7 @@ import (
 	"github.com/crossplane/crossplane-runtime/v2/pkg/errors"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/event"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
@@ -189,7 +189,7 @@ type deliveryAction struct {
 	do func(ctx context.Context, api auth0client.API, id, value string) (string, error)
 }
 
-var deliveryActions = []deliveryAction{
+var deliveryActions = []deliveryAction{ //nolint:gochecknoglobals // We treat this as a constant.
 	{
 		annotation: AnnotationSendTestEvent,
 		reason:     reasonSendTestEvent,
@@ -258,7 +258,7 @@ func (e *external) deliveryActions(ctx context.Context, cr *v1alpha1.EventStream
 
 func (e *external) performAction(ctx context.Context, cr *v1alpha1.EventStream, s *management.EventStream, a deliveryAction, v string) error {
 	act := &v1alpha1.DeliveryAction{Annotation: a.annotation, Value: v, Time: e.now().UTC().Format(time.RFC3339)}
-	why := ""
+	var why string
 	switch {
 	case !mayUpdate(cr):
 		why = fmt.Sprintf("the EventStream only observes its stream (spec.managementPolicies %v): the provider sends no test events and no redeliveries for it", cr.GetManagementPolicies())

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/event"
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
@@ -103,8 +103,10 @@ func TestDeliveryHealth(t *testing.T) {
 			},
 			calls: []string{get, stats, failed}, status: corev1.ConditionFalse, reason: reasonUndelivered,
 			msg: []string{"2 events of the last 24 hours were not delivered", "user.updated", "2026-11-25T11:01:00Z", "[redacted]", "auth0.openmcf.org/redeliver"},
-			want: &v1alpha1.DeliveriesObservation{Successful24h: 3, Failed24h: 8, Undelivered: 2,
-				LastFailure: &v1alpha1.DeliveryFailure{Time: "2026-11-25T11:01:00Z", EventType: "user.updated", Message: `Post "https://[redacted]@example.net/hook": dial tcp ...`}},
+			want: &v1alpha1.DeliveriesObservation{
+				Successful24h: 3, Failed24h: 8, Undelivered: 2,
+				LastFailure: &v1alpha1.DeliveryFailure{Time: "2026-11-25T11:01:00Z", EventType: "user.updated", Message: `Post "https://[redacted]@example.net/hook": dial tcp ...`},
+			},
 		},
 		"FailuresAllRedelivered": {
 			poll: 5 * time.Minute, es: webhookES("bearer", withExternalName(streamID)),
@@ -266,7 +268,7 @@ func TestDeliveryActions(t *testing.T) {
 		},
 		"Disabled": {
 			es:     webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationSendTestEvent, "user.created")),
-			remote: func(f *fakeAPI) { f.streams[streamID].Status = ptr("disabled") },
+			remote: func(f *fakeAPI) { f.streams[streamID].Status = new("disabled") },
 			calls:  []string{get}, outcome: v1alpha1.ActionRefused, msg: "disabled in Auth0", event: event.TypeWarning,
 		},
 		"InterruptedBefore": {
@@ -274,7 +276,8 @@ func TestDeliveryActions(t *testing.T) {
 				func(es *v1alpha1.EventStream) {
 					es.Status.DeliveryActions = map[string]string{AnnotationRedeliver: "failed#1"}
 					es.Status.AtProvider.Deliveries = &v1alpha1.DeliveriesObservation{LastAction: &v1alpha1.DeliveryAction{
-						Annotation: AnnotationRedeliver, Value: "failed#1", Outcome: v1alpha1.ActionPending}}
+						Annotation: AnnotationRedeliver, Value: "failed#1", Outcome: v1alpha1.ActionPending,
+					}}
 				}),
 			calls: []string{get}, outcome: v1alpha1.ActionUnknown, msg: "not repeated",
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/management"
-	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +25,7 @@ import (
 	"github.com/crossplane/crossplane-runtime/v2/pkg/event"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/reconciler/managed"
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
@@ -136,9 +137,7 @@ func (f *fakeAPI) Create(_ context.Context, e *management.EventStream) error {
 	stored.CreatedAt, stored.UpdatedAt = &at, &at
 	if stored.Destination != nil && deref(stored.Destination.EventStreamDestinationType) == "eventbridge" {
 		cfg := map[string]any{}
-		for k, v := range stored.Destination.EventStreamDestinationConfiguration {
-			cfg[k] = v
-		}
+		maps.Copy(cfg, stored.Destination.EventStreamDestinationConfiguration)
 		cfg["aws_partner_event_source"] = "aws.partner/auth0.com/sim-" + id + "/auth0.events"
 		stored.Destination = &management.EventStreamDestination{EventStreamDestinationType: stored.Destination.EventStreamDestinationType, EventStreamDestinationConfiguration: cfg}
 	}
@@ -192,8 +191,6 @@ type recorder struct{ events []event.Event }
 func (r *recorder) Event(_ runtime.Object, e event.Event)    { r.events = append(r.events, e) }
 func (r *recorder) WithAnnotations(...string) event.Recorder { return r }
 
-func ptr[T any](v T) *T { return &v }
-
 func subs(types ...string) *[]management.EventStreamSubscription {
 	return subscriptions(types)
 }
@@ -201,9 +198,9 @@ func subs(types ...string) *[]management.EventStreamSubscription {
 // remote builds a stream as Auth0 returns it: no secrets.
 func remote(id, name, typ string, cfg map[string]any, types ...string) *management.EventStream {
 	return &management.EventStream{
-		ID: ptr(id), Name: ptr(name), Status: ptr("enabled"), Subscriptions: subs(types...),
-		CreatedAt: ptr(created), UpdatedAt: ptr(created),
-		Destination: &management.EventStreamDestination{EventStreamDestinationType: ptr(typ), EventStreamDestinationConfiguration: cfg},
+		ID: new(id), Name: new(name), Status: new("enabled"), Subscriptions: subs(types...),
+		CreatedAt: new(created), UpdatedAt: new(created),
+		Destination: &management.EventStreamDestination{EventStreamDestinationType: new(typ), EventStreamDestinationConfiguration: cfg},
 	}
 }
 
@@ -261,9 +258,9 @@ func webhookES(method string, opts ...esOption) *v1alpha1.EventStream {
 	case "bearer":
 		a.TokenSecretRef = ref
 	case "basic":
-		a.Username, a.PasswordSecretRef = ptr("alice"), ref
+		a.Username, a.PasswordSecretRef = new("alice"), ref
 	case "custom_header":
-		a.HeaderKey, a.HeaderValueSecretRef = ptr("X-Hook-Key"), ref
+		a.HeaderKey, a.HeaderValueSecretRef = new("X-Hook-Key"), ref
 	}
 	return apply(es, opts)
 }
@@ -387,8 +384,10 @@ func TestObserve(t *testing.T) {
 			api:  newAPI(webhookRemote(streamID)),
 			es:   webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token))),
 			objs: []client.Object{hookSecret(rotated)},
-			want: want{obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
-				diff: []string{"secret: changed since last applied"}},
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
+				diff: []string{"secret: changed since last applied"},
+			},
 		},
 		"WebhookEndpointDrift": {
 			api: newAPI(func() *management.EventStream {
@@ -398,8 +397,10 @@ func TestObserve(t *testing.T) {
 			}()),
 			es:   webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token))),
 			objs: []client.Object{hookSecret(token)},
-			want: want{obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
-				diff: []string{`destination.webhook.endpoint: "https://evil.example/hook", want "https://example.net/hook"`}},
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
+				diff: []string{`destination.webhook.endpoint: "https://evil.example/hook", want "https://example.net/hook"`},
+			},
 		},
 		"BasicUsernameDrift": {
 			api: newAPI(remote(streamID, "hooks", "webhook", map[string]any{
@@ -408,8 +409,10 @@ func TestObserve(t *testing.T) {
 			}, "user.created", "user.updated")),
 			es:   webhookES("basic", withExternalName(streamID), withHash(hashOf(webhookES("basic"), token))),
 			objs: []client.Object{hookSecret(token)},
-			want: want{obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
-				diff: []string{`username: "mallory", want "alice"`}},
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
+				diff: []string{`username: "mallory", want "alice"`},
+			},
 		},
 		"CustomHeaderUpToDate": {
 			api: newAPI(remote(streamID, "hooks", "webhook", map[string]any{
@@ -418,47 +421,65 @@ func TestObserve(t *testing.T) {
 			}, "user.updated", "user.created")),
 			es:   webhookES("custom_header", withExternalName(streamID), withHash(hashOf(webhookES("custom_header"), token))),
 			objs: []client.Object{hookSecret(token)},
-			want: want{obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true},
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true},
 				atProvider: func() v1alpha1.EventStreamObservation {
 					a := webhookAt
 					a.Subscriptions = []string{"user.updated", "user.created"}
 					return a
 				}(),
-				calls: []string{"GET " + streamID}},
+				calls: []string{"GET " + streamID},
+			},
 		},
 		"EventBridgeUpToDate": {
 			api: newAPI(eventBridgeRemote(streamID, "us-east-1")),
 			es:  eventBridgeES("us-east-1", withExternalName(streamID)),
-			want: want{obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, calls: []string{"GET " + streamID},
-				atProvider: v1alpha1.EventStreamObservation{ID: streamID, Name: "bridge", Status: "enabled", DestinationType: "eventbridge",
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, calls: []string{"GET " + streamID},
+				atProvider: v1alpha1.EventStreamObservation{
+					ID: streamID, Name: "bridge", Status: "enabled", DestinationType: "eventbridge",
 					CreatedAt: "2026-11-25T12:00:00Z", UpdatedAt: "2026-11-25T12:00:00Z", Subscriptions: []string{"user.created"},
-					AWSPartnerEventSource: "aws.partner/auth0.com/sim-" + streamID + "/auth0.events"}},
+					AWSPartnerEventSource: "aws.partner/auth0.com/sim-" + streamID + "/auth0.events",
+				},
+			},
 		},
 		"EventBridgeRegionChanged": {
 			api: newAPI(eventBridgeRemote(streamID, "us-east-1")),
 			es:  eventBridgeES("eu-west-1", withExternalName(streamID)),
-			want: want{obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{"EventBridge account or region changes"},
-				atProvider: v1alpha1.EventStreamObservation{ID: streamID, Name: "bridge", Status: "enabled", DestinationType: "eventbridge",
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{"EventBridge account or region changes"},
+				atProvider: v1alpha1.EventStreamObservation{
+					ID: streamID, Name: "bridge", Status: "enabled", DestinationType: "eventbridge",
 					CreatedAt: "2026-11-25T12:00:00Z", UpdatedAt: "2026-11-25T12:00:00Z", Subscriptions: []string{"user.created"},
-					AWSPartnerEventSource: "aws.partner/auth0.com/sim-" + streamID + "/auth0.events"}},
+					AWSPartnerEventSource: "aws.partner/auth0.com/sim-" + streamID + "/auth0.events",
+				},
+			},
 		},
 		"ActionIDDrift": {
 			api: newAPI(actionRemote(streamID, "act_old")),
 			es:  actionES("act_new", withExternalName(streamID)),
-			want: want{obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{`actionId: "act_old", want "act_new"`},
-				atProvider: v1alpha1.EventStreamObservation{ID: streamID, Name: "act", Status: "enabled", DestinationType: "action",
-					CreatedAt: "2026-11-25T12:00:00Z", UpdatedAt: "2026-11-25T12:00:00Z", Subscriptions: []string{"user.deleted"}}},
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{`actionId: "act_old", want "act_new"`},
+				atProvider: v1alpha1.EventStreamObservation{
+					ID: streamID, Name: "act", Status: "enabled", DestinationType: "action",
+					CreatedAt: "2026-11-25T12:00:00Z", UpdatedAt: "2026-11-25T12:00:00Z", Subscriptions: []string{"user.deleted"},
+				},
+			},
 		},
 		"StatusAndNameDrift": {
 			api: newAPI(func() *management.EventStream {
 				s := actionRemote(streamID, "act_1")
-				s.Status, s.Name = ptr("disabled"), ptr("renamed")
+				s.Status, s.Name = new("disabled"), new("renamed")
 				return s
 			}()),
 			es: actionES("act_1", withExternalName(streamID)),
-			want: want{obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{`status: "disabled", want "enabled"`, `name: "renamed", want "act"`},
-				atProvider: v1alpha1.EventStreamObservation{ID: streamID, Name: "renamed", Status: "disabled", DestinationType: "action",
-					CreatedAt: "2026-11-25T12:00:00Z", UpdatedAt: "2026-11-25T12:00:00Z", Subscriptions: []string{"user.deleted"}}},
+			want: want{
+				obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{`status: "disabled", want "enabled"`, `name: "renamed", want "act"`},
+				atProvider: v1alpha1.EventStreamObservation{
+					ID: streamID, Name: "renamed", Status: "disabled", DestinationType: "action",
+					CreatedAt: "2026-11-25T12:00:00Z", UpdatedAt: "2026-11-25T12:00:00Z", Subscriptions: []string{"user.deleted"},
+				},
+			},
 		},
 		"BeingDeletedSecretGone": {
 			api: newAPI(webhookRemote(streamID)),
@@ -549,9 +570,9 @@ func TestObserveAdoptsLostCreate(t *testing.T) {
 		fn(s)
 		return s
 	}
-	older := lookAlike(func(s *management.EventStream) { s.CreatedAt = ptr(pending.Add(-time.Hour)) })
-	later := lookAlike(func(s *management.EventStream) { s.CreatedAt = ptr(pending.Add(2 * time.Minute)) })
-	renamed := lookAlike(func(s *management.EventStream) { s.Name = ptr("hooks-2") })
+	older := lookAlike(func(s *management.EventStream) { s.CreatedAt = new(pending.Add(-time.Hour)) })
+	later := lookAlike(func(s *management.EventStream) { s.CreatedAt = new(pending.Add(2 * time.Minute)) })
+	renamed := lookAlike(func(s *management.EventStream) { s.Name = new("hooks-2") })
 	otherEndpoint := lookAlike(func(s *management.EventStream) {
 		s.Destination.EventStreamDestinationConfiguration = map[string]any{
 			"webhook_endpoint": "https://other.example/hook", "webhook_authorization": map[string]any{"method": "bearer"},
@@ -563,21 +584,21 @@ func TestObserveAdoptsLostCreate(t *testing.T) {
 		}
 	})
 	otherSubs := lookAlike(func(s *management.EventStream) { s.Subscriptions = subs("user.created") })
-	disabled := lookAlike(func(s *management.EventStream) { s.Status = ptr("disabled") })
+	disabled := lookAlike(func(s *management.EventStream) { s.Status = new("disabled") })
 	otherType := remote(streamID2, "hooks", "action", map[string]any{"action_id": "act_1"}, "user.created", "user.updated")
 	// Subscriptions are a set: order does not matter.
 	reordered := lookAlike(func(s *management.EventStream) { s.Subscriptions = subs("user.updated", "user.created") })
 	// Created by the skew before the pending time, and at the window's end.
-	early := lookAlike(func(s *management.EventStream) { s.CreatedAt = ptr(pending.Add(-DefaultClockSkew)) })
+	early := lookAlike(func(s *management.EventStream) { s.CreatedAt = new(pending.Add(-DefaultClockSkew)) })
 	late := lookAlike(func(s *management.EventStream) {
-		s.CreatedAt = ptr(pending.Add(time.Second + DefaultCreateAttemptTimeout + DefaultClockSkew))
+		s.CreatedAt = new(pending.Add(time.Second + DefaultCreateAttemptTimeout + DefaultClockSkew))
 	})
 	tooLate := lookAlike(func(s *management.EventStream) {
-		s.CreatedAt = ptr(pending.Add(time.Second + DefaultCreateAttemptTimeout + DefaultClockSkew + time.Millisecond))
+		s.CreatedAt = new(pending.Add(time.Second + DefaultCreateAttemptTimeout + DefaultClockSkew + time.Millisecond))
 	})
 	const streamID3 = "est_cccccccccccccccccccccc"
 	outside := webhookRemote(streamID3)
-	outside.CreatedAt = ptr(pending.Add(-time.Hour))
+	outside.CreatedAt = new(pending.Add(-time.Hour))
 
 	cases := map[string]struct {
 		api      *fakeAPI
@@ -760,7 +781,7 @@ func TestUpdate(t *testing.T) {
 			es:        webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token)), func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Name = "hooks-v2" }),
 			objs:      []client.Object{hookSecret(token)},
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
-			wantPatch: &management.EventStream{Name: ptr("hooks-v2")},
+			wantPatch: &management.EventStream{Name: new("hooks-v2")},
 			wantID:    streamID, wantHash: hashOf(bearer, token),
 		},
 		"SubscriptionsAndStatus": {
@@ -770,7 +791,7 @@ func TestUpdate(t *testing.T) {
 				es.Spec.ForProvider.Status = "disabled"
 			}),
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
-			wantPatch: &management.EventStream{Subscriptions: subs("user.deleted", "user.created"), Status: ptr("disabled")},
+			wantPatch: &management.EventStream{Subscriptions: subs("user.deleted", "user.created"), Status: new("disabled")},
 			wantID:    streamID,
 		},
 		"SecretRotated": {
@@ -778,7 +799,7 @@ func TestUpdate(t *testing.T) {
 			es:        webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token))),
 			objs:      []client.Object{hookSecret(rotated)},
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
-			wantPatch: &management.EventStream{Destination: &management.EventStreamDestination{EventStreamDestinationType: ptr("webhook"), EventStreamDestinationConfiguration: map[string]any{
+			wantPatch: &management.EventStream{Destination: &management.EventStreamDestination{EventStreamDestinationType: new("webhook"), EventStreamDestinationConfiguration: map[string]any{
 				"webhook_endpoint": "https://example.net/hook", "webhook_authorization": map[string]any{"method": "bearer", "token": rotated},
 			}}},
 			wantID: streamID, wantHash: hashOf(bearer, rotated),
@@ -787,14 +808,14 @@ func TestUpdate(t *testing.T) {
 			api:       newAPI(actionRemote(streamID, "act_1")),
 			es:        actionES("act_2", withExternalName(streamID)),
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
-			wantPatch: &management.EventStream{Destination: &management.EventStreamDestination{EventStreamDestinationType: ptr("action"), EventStreamDestinationConfiguration: map[string]any{"action_id": "act_2"}}},
+			wantPatch: &management.EventStream{Destination: &management.EventStreamDestination{EventStreamDestinationType: new("action"), EventStreamDestinationConfiguration: map[string]any{"action_id": "act_2"}}},
 			wantID:    streamID,
 		},
 		"EventBridgeRenameKeepsDestinationOut": {
 			api:       newAPI(eventBridgeRemote(streamID, "us-east-1")),
 			es:        eventBridgeES("us-east-1", withExternalName(streamID), func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Name = "bridge-2" }),
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
-			wantPatch: &management.EventStream{Name: ptr("bridge-2")},
+			wantPatch: &management.EventStream{Name: new("bridge-2")},
 			wantID:    streamID,
 		},
 		"EventBridgeRegionReplaces": {

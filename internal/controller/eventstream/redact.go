@@ -68,6 +68,7 @@ func (r *redacting) clean(cr *v1alpha1.EventStream, err error) error {
 // hands out, so redacting masks them.
 type recordingSecrets struct {
 	client.Client
+
 	secrets *secretcache.Reader
 	red     *redact.Redactor
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/management"
-	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/oauth2"
@@ -19,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/meta"
+	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 )
@@ -582,7 +582,7 @@ func TestAdoptionResumesAfterRateLimits(t *testing.T) {
 	for i := range 7 {
 		// Look-alikes on every page, the stream the lost create made last.
 		s := webhookRemote("est_" + strings.Repeat(string(rune('a'+i)), 22))
-		s.Name = ptr("other")
+		s.Name = new("other")
 		streams = append(streams, s)
 	}
 	made := webhookRemote("est_" + strings.Repeat("z", 22))
@@ -621,7 +621,7 @@ func TestAdoptionRestartsOnRefusedCheckpoint(t *testing.T) {
 	var streams []*management.EventStream
 	for i := range 4 {
 		s := webhookRemote("est_" + strings.Repeat(string(rune('a'+i)), 22))
-		s.Name = ptr("other")
+		s.Name = new("other")
 		streams = append(streams, s)
 	}
 	made := webhookRemote("est_" + strings.Repeat("z", 22))

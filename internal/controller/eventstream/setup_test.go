@@ -21,7 +21,7 @@ func TestLowPriorityPolls(t *testing.T) {
 		want *int
 	}{
 		"poll after success":   {res: reconcile.Result{RequeueAfter: time.Minute}, want: &low},
-		"requeue after change": {res: reconcile.Result{Requeue: true}},
+		"requeue after change": {res: reconcile.Result{Requeue: true}}, //nolint:staticcheck // crossplane-runtime's managed reconciler still answers Requeue: true.
 		"error":                {res: reconcile.Result{RequeueAfter: time.Minute}, err: errors.New("boom")},
 		"done":                 {},
 	}

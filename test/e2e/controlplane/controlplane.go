@@ -112,7 +112,7 @@ type plane struct {
 
 func (p *plane) logf(format string, args ...any) {
 	if p.opts.Log != nil {
-		fmt.Fprintf(p.opts.Log, "controlplane: "+format+"\n", args...)
+		_, _ = fmt.Fprintf(p.opts.Log, "controlplane: "+format+"\n", args...)
 	}
 }
 
@@ -126,7 +126,7 @@ func (p *plane) save() error {
 
 // Load reads the state of a control plane from its folder.
 func Load(dir string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, stateFile)) //nolint:gosec // Our own state file.
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
 		return nil, fmt.Errorf("read control plane state (is it up? run make demo or the controlplane up command): %w", err)
 	}
@@ -181,7 +181,7 @@ func Down(dir string, log io.Writer) error {
 			continue
 		}
 		if log != nil {
-			fmt.Fprintf(log, "controlplane: stopping %-24s pid %d\n", pr.Name, pr.PID)
+			_, _ = fmt.Fprintf(log, "controlplane: stopping %-24s pid %d\n", pr.Name, pr.PID)
 		}
 		if err := stop(pr, 15*time.Second); err != nil {
 			errs = append(errs, err)
@@ -299,12 +299,16 @@ func (p *plane) tools(ctx context.Context) error {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0") //nolint:noctx // Binding a loopback port returns at once; nothing to cancel.
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close() //nolint:errcheck // Only probing.
-	return l.Addr().(*net.TCPAddr).Port, nil
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, fmt.Errorf("find a free port: %T is not a TCP address", l.Addr())
+	}
+	return addr.Port, nil
 }
 
 func (p *plane) ports(names ...string) error {
@@ -484,15 +488,15 @@ func crdEstablished(ctx context.Context, dyn dynamic.Interface, name string) (bo
 	if err != nil {
 		return false, err
 	}
-	return hasCondition(u, "Established", "True"), nil
+	return conditionTrue(u, "Established"), nil
 }
 
-// hasCondition reports whether status.conditions holds type with status.
-func hasCondition(u *unstructured.Unstructured, typ, status string) bool {
+// conditionTrue reports whether status.conditions holds type with status True.
+func conditionTrue(u *unstructured.Unstructured, typ string) bool {
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
 		m, ok := c.(map[string]any)
-		if ok && m["type"] == typ && m["status"] == status {
+		if ok && m["type"] == typ && m["status"] == "True" {
 			return true
 		}
 	}
@@ -510,7 +514,9 @@ func crossplaneModuleDir(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go mod download %s@%s: %w", CrossplaneModule, CrossplaneVersion, err)
 	}
-	var m struct{ Dir string }
+	var m struct {
+		Dir string `json:"Dir"`
+	}
 	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
 		return "", fmt.Errorf("no module folder in go mod download output: %w", err)
 	}
@@ -529,7 +535,8 @@ func (p *plane) crossplane(ctx context.Context) error {
 		return err
 	}
 	env := []string{"KUBECONFIG=" + p.state.Kubeconfig}
-	initArgs := []string{"core", "init", "--enable-webhooks=false",
+	initArgs := []string{
+		"core", "init", "--enable-webhooks=false",
 		"--cr-ds-path=" + filepath.Join(mod, "cluster", "crds"),
 		"--tlsca-secret-name=crossplane-root-ca", "--tls-client-secret-name=crossplane-tls-client",
 	}
@@ -537,7 +544,7 @@ func (p *plane) crossplane(ctx context.Context) error {
 	// Lock"); once the Lock CRD is Established a second run succeeds.
 	const attempts = 3
 	for i := 1; ; i++ {
-		_, err := p.run(ctx, "crossplane-init", env, p.state.Tools["crossplane"], initArgs...)
+		err := p.run(ctx, "crossplane-init", env, p.state.Tools["crossplane"], initArgs...)
 		if err == nil {
 			break
 		}
@@ -571,7 +578,8 @@ func (p *plane) crossplane(ctx context.Context) error {
 	if err := p.ports("crossplane-metrics", "crossplane-health"); err != nil {
 		return err
 	}
-	xp, err := p.start("crossplane", p.state.Tools["crossplane"], []string{"core", "start",
+	xp, err := p.start("crossplane", p.state.Tools["crossplane"], []string{
+		"core", "start",
 		"--enable-webhooks=false", "--package-runtime=External",
 		// Where core keeps the packages it fetched from the registry.
 		"--xpkg-cache-dir=" + filepath.Join(p.dir, "package-cache"),

@@ -16,14 +16,17 @@ import (
 	"k8s.io/client-go/util/retry"
 )
 
+// pkgGroup is the API group of Crossplane's packages.
+const pkgGroup = "pkg.crossplane.io"
+
 // Package kinds Crossplane installs.
 var (
-	FunctionGVR              = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "functions"}
-	FunctionRevisionGVR      = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "functionrevisions"}
-	ProviderGVR              = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providers"}
-	ProviderRevisionGVR      = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "providerrevisions"}
-	ConfigurationGVR         = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "configurations"}
-	ConfigurationRevisionGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1", Resource: "configurationrevisions"}
+	FunctionGVR              = schema.GroupVersionResource{Group: pkgGroup, Version: "v1", Resource: "functions"}
+	FunctionRevisionGVR      = schema.GroupVersionResource{Group: pkgGroup, Version: "v1", Resource: "functionrevisions"}
+	ProviderGVR              = schema.GroupVersionResource{Group: pkgGroup, Version: "v1", Resource: "providers"}
+	ProviderRevisionGVR      = schema.GroupVersionResource{Group: pkgGroup, Version: "v1", Resource: "providerrevisions"}
+	ConfigurationGVR         = schema.GroupVersionResource{Group: pkgGroup, Version: "v1", Resource: "configurations"}
+	ConfigurationRevisionGVR = schema.GroupVersionResource{Group: pkgGroup, Version: "v1", Resource: "configurationrevisions"}
 	mrapGVR                  = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1alpha1", Resource: "managedresourceactivationpolicies"}
 )
 
@@ -62,25 +65,6 @@ func (p *plane) markRuntimeHealthy(ctx context.Context, gvr schema.GroupVersionR
 		_, err = p.dyn.Resource(gvr).UpdateStatus(ctx, rev, metav1.UpdateOptions{})
 		return err
 	})
-}
-
-// waitHealthy waits for a package to be Installed and Healthy. On failure
-// its conditions are part of the error.
-func (p *plane) waitHealthy(ctx context.Context, gvr schema.GroupVersionResource, name string) error {
-	var last *unstructured.Unstructured
-	err := p.waitFor(ctx, gvr.Resource+"/"+name+" healthy", 3*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
-		u, err := p.dyn.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		last = u
-		return hasCondition(u, "Installed", "True") && hasCondition(u, "Healthy", "True"), nil
-	})
-	if err != nil && last != nil {
-		conds, _, _ := unstructured.NestedSlice(last.Object, "status", "conditions")
-		return fmt.Errorf("%w\nconditions: %v", err, conds)
-	}
-	return err
 }
 
 // serverSecret stores a server certificate for a package's runtime, signed
@@ -151,10 +135,10 @@ func (p *plane) publish(ctx context.Context, version string) error {
 	// SSL_CERT_FILE. This program may itself run under make (make e2e):
 	// the sub-make must not inherit its jobserver or variables.
 	env := []string{"SSL_CERT_FILE=" + p.state.Registry.CACert, "MAKEFLAGS=", "MAKELEVEL=", "MFLAGS="}
-	if _, err := p.run(ctx, "publish", env, "make", "packages", "VERSION="+version, "XPKG_DIR="+out, build); err != nil {
+	if err := p.run(ctx, "publish", env, "make", "packages", "VERSION="+version, "XPKG_DIR="+out, build); err != nil {
 		return fmt.Errorf("build packages %s: %w", version, err)
 	}
-	if _, err := p.run(ctx, "publish", env, "make", "publish", "REGISTRY="+p.state.Registry.Repository(), "VERSION="+version, "XPKG_DIR="+out); err != nil {
+	if err := p.run(ctx, "publish", env, "make", "publish", "REGISTRY="+p.state.Registry.Repository(), "VERSION="+version, "XPKG_DIR="+out); err != nil {
 		return fmt.Errorf("publish packages %s: %w", version, err)
 	}
 	p.logf("published the packages %s to %s in %s", version, p.state.Registry.Repository(), time.Since(start).Round(time.Second))
@@ -210,7 +194,7 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 	err := p.waitFor(ctx, "Configuration "+name+" and its dependencies healthy", 5*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
 		// A revision whose image cannot run will not get better by waiting.
 		if _, syncErr = p.syncRuntime(ctx); syncErr != nil {
-			return true, nil
+			return true, nil //nolint:nilerr // Stop waiting; syncErr is returned below.
 		}
 		pending = pending[:0]
 		for _, o := range []struct {
@@ -224,7 +208,7 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 			if err != nil {
 				return false, err
 			}
-			if u == nil || !hasCondition(u, "Installed", "True") || !hasCondition(u, "Healthy", "True") {
+			if u == nil || !conditionTrue(u, "Installed") || !conditionTrue(u, "Healthy") {
 				pending = append(pending, o.gvr.Resource+"/"+o.name+": "+conditionSummary(u))
 			}
 		}

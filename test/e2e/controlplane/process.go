@@ -28,6 +28,7 @@ type Process struct {
 // running is a process started by this program, with its exit observed.
 type running struct {
 	Process
+
 	exited chan struct{}
 	err    error
 }
@@ -36,7 +37,7 @@ type running struct {
 // program (make demo leaves the control plane running) and a Ctrl-C in the
 // terminal does not reach it. Output goes to logs/<name>.log.
 func (p *plane) start(name, bin string, args, env []string) (*running, error) {
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, args...) //nolint:noctx // Outlives this program; stopped by down.
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = p.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -48,7 +49,7 @@ func (p *plane) start(name, bin string, args, env []string) (*running, error) {
 // filesystem, as the image's user, with the image's environment only.
 func (p *plane) startImage(name string, img *unpacked, args []string) (*running, error) {
 	argv := append(slices.Clone(img.Entrypoint[1:]), args...)
-	cmd := exec.Command(img.Entrypoint[0], argv...)
+	cmd := exec.Command(img.Entrypoint[0], argv...) //nolint:noctx // Outlives this program; stopped by down.
 	cmd.Env = img.Env
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -65,7 +66,7 @@ func (p *plane) launch(name string, cmd *exec.Cmd, what string) (*running, error
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s: %w", name, err)
 	}
-	fmt.Fprintf(lf, "\n=== %s %s %s\n", time.Now().Format(time.RFC3339), what, strings.Join(cmd.Args[1:], " "))
+	_, _ = fmt.Fprintf(lf, "\n=== %s %s %s\n", time.Now().Format(time.RFC3339), what, strings.Join(cmd.Args[1:], " "))
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		_ = lf.Close()
@@ -114,7 +115,7 @@ func (p *plane) waitFor(ctx context.Context, what string, timeout time.Duration,
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("%s: process %s exited (%v) before it was ready\n%s", what, r.Name, r.err, Tail(r.Log, 30))
+			return fmt.Errorf("%s: process %s exited (%w) before it was ready\n%s", what, r.Name, r.err, Tail(r.Log, 30))
 		case <-ctx.Done():
 			msg := fmt.Sprintf("%s: not ready after %s", what, timeout)
 			if last != nil {
@@ -131,7 +132,7 @@ func (p *plane) waitFor(ctx context.Context, what string, timeout time.Duration,
 
 // Tail returns the last n lines of a log file, framed for printing.
 func Tail(path string, n int) string {
-	b, err := os.ReadFile(path) //nolint:gosec // Our own log file.
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(no log %s: %v)", path, err)
 	}
@@ -205,8 +206,8 @@ func stop(pr Process, grace time.Duration) error {
 }
 
 // run executes a short-lived command, logging its output to
-// logs/<name>.log, and returns its combined output.
-func (p *plane) run(ctx context.Context, name string, env []string, bin string, args ...string) (string, error) {
+// logs/<name>.log; on failure the error ends with the output's last lines.
+func (p *plane) run(ctx context.Context, name string, env []string, bin string, args ...string) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = p.state.RepoRoot
@@ -214,13 +215,13 @@ func (p *plane) run(ctx context.Context, name string, env []string, bin string, 
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if lf, ferr := os.OpenFile(filepath.Join(p.dir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); ferr == nil {
-		fmt.Fprintf(lf, "\n=== %s %s %s\n%s", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "), out.String())
+		_, _ = fmt.Fprintf(lf, "\n=== %s %s %s\n%s", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "), out.String())
 		_ = lf.Close()
 	}
 	if err != nil {
-		return out.String(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, lastLines(out.String(), 20))
+		return fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, lastLines(out.String(), 20))
 	}
-	return out.String(), nil
+	return nil
 }
 
 func lastLines(s string, n int) string {

@@ -28,8 +28,9 @@ const (
 // ClusterProviderConfigGVR is the provider's cluster-scoped configuration.
 var ClusterProviderConfigGVR = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "clusterproviderconfigs"}
 
-func dialOK(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func dialOK(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return false
 	}

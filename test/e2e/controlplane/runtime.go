@@ -207,7 +207,7 @@ func (p *plane) stopRuntime(name, why string) error {
 // runtimeFiles, readable by the image's user only.
 func placeFiles(img *unpacked, files map[string][]byte) error {
 	dir := filepath.Join(img.Root, runtimeFiles)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil { //nolint:gosec // Like /run in an image: traversable.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
 	}
 	if err := os.Mkdir(dir, 0o500); err != nil && !os.IsExist(err) {
@@ -258,8 +258,8 @@ func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured
 	if err != nil {
 		return nil, err
 	}
-	if err := p.waitFor(ctx, rev.GetName()+" listening", time.Minute, fn, func(context.Context) (bool, error) {
-		return dialOK(addr), nil
+	if err := p.waitFor(ctx, rev.GetName()+" listening", time.Minute, fn, func(ctx context.Context) (bool, error) {
+		return dialOK(ctx, addr), nil
 	}); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ import (
 
 // Package configuration kinds a user applies.
 var (
-	ImageConfigGVR             = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1beta1", Resource: "imageconfigs"}
+	ImageConfigGVR             = schema.GroupVersionResource{Group: pkgGroup, Version: "v1beta1", Resource: "imageconfigs"}
 	DeploymentRuntimeConfigGVR = schema.GroupVersionResource{Group: "pkg.crossplane.io", Version: "v1beta1", Resource: "deploymentruntimeconfigs"}
 )
 

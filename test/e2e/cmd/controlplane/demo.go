@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -78,7 +79,11 @@ func (c *demoCmd) Run(g *cli) error {
 	show("kubectl get configurations.pkg,functions.pkg,providers.pkg", out)
 
 	step(1, "A platform engineer applies the seed's Quick Start (event types swapped for ones in Auth0's catalog):")
-	fmt.Print(indent(quickStart[strings.Index(quickStart, "apiVersion: auth0"):]))
+	i := strings.Index(quickStart, "apiVersion: auth0")
+	if i < 0 {
+		return errors.New("the Quick Start has no apiVersion: auth0... resource")
+	}
+	fmt.Print(indent(quickStart[i:]))
 	out, err = kubectl(quickStart, "apply", "-f", "-")
 	if err != nil {
 		return err
@@ -119,7 +124,10 @@ func (c *demoCmd) Run(g *cli) error {
 	if err != nil {
 		return fmt.Errorf("read stream %s from the simulator: %w", id, err)
 	}
-	b, _ := json.MarshalIndent(got, "", "  ")
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode stream %s: %w", id, err)
+	}
 	show("curl -H 'Authorization: Bearer …' "+s.Sim.URL+"/api/v2/event-streams/"+id, string(b)+"\n")
 
 	step(5, "status.outputs of the Auth0EventStream, filled from Auth0's answer:")
@@ -131,7 +139,9 @@ func (c *demoCmd) Run(g *cli) error {
 	if err := json.Unmarshal([]byte(out), &outputs); err != nil {
 		return fmt.Errorf("decode status.outputs %q: %w", out, err)
 	}
-	b, _ = json.MarshalIndent(outputs, "", "  ")
+	if b, err = json.MarshalIndent(outputs, "", "  "); err != nil {
+		return fmt.Errorf("encode status.outputs: %w", err)
+	}
 	show("kubectl get auth0eventstream/login-events -n demo -o jsonpath='{.status.outputs}'", string(b)+"\n")
 
 	fmt.Printf("\nThe control plane keeps running. Try it yourself (kubectl and the crossplane CLI were built into %s):\n\n"+
