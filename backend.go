@@ -18,7 +18,7 @@ import (
 // it reads that resource's observed state. Everything else (validation,
 // binding and its policy, the Secret for inline values, conditions,
 // warnings, readiness) is the function's, shared by every backend.
-type streamBackend interface {
+type streamBackend interface { //nolint:interfacebloat // One method per thing a backend decides; splitting them would scatter one backend over several types.
 	// resourceName is the composed resource's name in the pipeline.
 	resourceName() resource.Name
 	// kind names the composed resource in conditions and messages.
@@ -56,7 +56,7 @@ func backendFor(in *v1beta1.Input) streamBackend {
 }
 
 // backends the input may select.
-var backends = []string{v1beta1.BackendNative, v1beta1.BackendTerraform}
+func backends() []string { return []string{v1beta1.BackendNative, v1beta1.BackendTerraform} }
 
 // nativeBackend composes the EventStream of this project's provider.
 type nativeBackend struct{}

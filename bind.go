@@ -93,8 +93,8 @@ var providerConfigKinds = []string{v1beta1.KindClusterProviderConfig, v1beta1.Ki
 // their types. Crossplane does not validate a function's input.
 func validateInput(in *v1beta1.Input) field.ErrorList {
 	var errs field.ErrorList
-	if in.Backend != "" && !slices.Contains(backends, in.Backend) {
-		errs = append(errs, field.NotSupported(field.NewPath("backend"), in.Backend, backends))
+	if in.Backend != "" && !slices.Contains(backends(), in.Backend) {
+		errs = append(errs, field.NotSupported(field.NewPath("backend"), in.Backend, backends()))
 	}
 	errs = append(errs, validateTerraformInput(in)...)
 	p := field.NewPath("allowedProviderConfigs")

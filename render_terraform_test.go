@@ -58,7 +58,7 @@ func TestRenderTerraform(t *testing.T) {
 				}
 				return
 			}
-			want, err := os.ReadFile(golden) //nolint:gosec // Repository files.
+			want, err := os.ReadFile(golden)
 			if err != nil {
 				t.Fatalf("%v (run go test -run TestRenderTerraform -update to create it)", err)
 			}

@@ -74,8 +74,10 @@ func TestTerraformWorkspace(t *testing.T) {
 	want := map[string]any{
 		"apiVersion": "tf.m.upbound.io/v1beta1",
 		"kind":       "Workspace",
-		"metadata": map[string]any{"name": "users", "namespace": "team-a",
-			"labels": map[string]any{LabelFunctionVersion: version.Version}},
+		"metadata": map[string]any{
+			"name": "users", "namespace": "team-a",
+			"labels": map[string]any{LabelFunctionVersion: version.Version},
+		},
 		"spec": map[string]any{
 			"providerConfigRef":  map[string]any{"kind": "ClusterProviderConfig", "name": "default"},
 			"managementPolicies": []any{"*"},
@@ -89,8 +91,10 @@ func TestTerraformWorkspace(t *testing.T) {
 					"webhook_authorization_method": "bearer",
 				},
 				// The inline token travels through the composed Secret.
-				"env": []any{map[string]any{"name": "TF_VAR_webhook_token",
-					"secretKeyRef": map[string]any{"name": "users-webhook-authorization", "key": "token"}}},
+				"env": []any{map[string]any{
+					"name":         "TF_VAR_webhook_token",
+					"secretKeyRef": map[string]any{"name": "users-webhook-authorization", "key": "token"},
+				}},
 				"initArgs": []any{"-backend-config=secret_suffix=" + stateSuffix("team-a", "users")},
 			},
 		},
@@ -154,17 +158,21 @@ func TestTerraformObserved(t *testing.T) {
 		"Ready": {
 			workspace: workspace("["+ready+","+synced+"]", outputs),
 			ready:     fnv1.Ready_READY_TRUE,
-			outputs: map[string]any{"id": "est_GvjBteLHIa0va68OQ8mnM6", "name": "users", "status": "enabled", "destinationType": "webhook",
+			outputs: map[string]any{
+				"id": "est_GvjBteLHIa0va68OQ8mnM6", "name": "users", "status": "enabled", "destinationType": "webhook",
 				"createdAt": "2026-11-26T08:06:36.982Z", "updatedAt": "2026-11-26T08:07:01Z",
-				"subscriptions": []any{"user.created", "user.deleted"}, "awsPartnerEventSource": ""},
+				"subscriptions": []any{"user.created", "user.deleted"}, "awsPartnerEventSource": "",
+			},
 			status: fnv1.Status_STATUS_CONDITION_TRUE, reason: "Available", message: "Workspace users is ready",
 		},
 		"NotSynced": {
 			workspace: workspace("["+ready+","+notSynced+"]", outputs),
 			ready:     fnv1.Ready_READY_FALSE,
-			outputs: map[string]any{"id": "est_GvjBteLHIa0va68OQ8mnM6", "name": "users", "status": "enabled", "destinationType": "webhook",
+			outputs: map[string]any{
+				"id": "est_GvjBteLHIa0va68OQ8mnM6", "name": "users", "status": "enabled", "destinationType": "webhook",
 				"createdAt": "2026-11-26T08:06:36.982Z", "updatedAt": "2026-11-26T08:07:01Z",
-				"subscriptions": []any{"user.created", "user.deleted"}, "awsPartnerEventSource": ""},
+				"subscriptions": []any{"user.created", "user.deleted"}, "awsPartnerEventSource": "",
+			},
 			status: fnv1.Status_STATUS_CONDITION_FALSE, reason: "ReconcileError",
 			message:   "Workspace users is not synced: apply failed: 429 Too Many Requests",
 			notSynced: true,
@@ -391,12 +399,12 @@ func TestTerraformKeepsSecretsOutOfWorkspace(t *testing.T) {
 
 func splitYAML(t *testing.T, path string) []map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(path) //nolint:gosec // Repository files.
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []map[string]any
-	for _, d := range strings.Split(string(b), "\n---\n") {
+	for d := range strings.SplitSeq(string(b), "\n---\n") {
 		o := map[string]any{}
 		if err := yaml.Unmarshal([]byte(d), &o); err != nil {
 			t.Fatalf("%s: %v", path, err)
@@ -503,12 +511,18 @@ func TestTerraformImport(t *testing.T) {
 	}{
 		"ChangeWhileNotFound": {streamID: other, pinned: id},
 		"SameAsHeld":          {streamID: id, holds: id},
-		"ChangeBound": {streamID: other, pinned: id, holds: id,
-			want: "invalid Auth0EventStream: spec.streamId: Invalid value: \"" + other + "\": Workspace users is bound to stream " + id + ", which exists"},
-		"ChangeCreated": {streamID: other, holds: id,
-			want: "invalid Auth0EventStream: spec.streamId: Invalid value: \"" + other + "\": Workspace users manages stream " + id},
-		"Removed": {pinned: id, holds: id,
-			want: "invalid Auth0EventStream: spec.streamId: Required value: cannot be removed: Workspace users was bound to stream " + id},
+		"ChangeBound": {
+			streamID: other, pinned: id, holds: id,
+			want: "invalid Auth0EventStream: spec.streamId: Invalid value: \"" + other + "\": Workspace users is bound to stream " + id + ", which exists",
+		},
+		"ChangeCreated": {
+			streamID: other, holds: id,
+			want: "invalid Auth0EventStream: spec.streamId: Invalid value: \"" + other + "\": Workspace users manages stream " + id,
+		},
+		"Removed": {
+			pinned: id, holds: id,
+			want: "invalid Auth0EventStream: spec.streamId: Required value: cannot be removed: Workspace users was bound to stream " + id,
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rsp := runTF(t, req(xrJSON("users", spec(tc.streamID)), tfInput, map[string]string{string(NameWorkspace): workspace(tc.pinned, tc.holds)}))

@@ -66,7 +66,8 @@ func (r *run) sizeProvider(ctx context.Context) (func(), error) {
 		}
 	}
 	restore := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		// Runs after the measurement, whose context may be done by then.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 		defer cancel()
 		_ = r.dyn.Resource(controlplane.ImageConfigGVR).Delete(ctx, sizedImageConfig, metav1.DeleteOptions{})
 		_ = r.dyn.Resource(controlplane.DeploymentRuntimeConfigGVR).Delete(ctx, sizedRuntimeConfig, metav1.DeleteOptions{})

@@ -27,7 +27,7 @@ func webhook(a v1alpha1.WebhookAuthorization) v1alpha1.Destination {
 	return v1alpha1.Destination{Type: v1alpha1.DestinationWebhook, Webhook: &v1alpha1.WebhookDestination{Endpoint: "https://hooks.example.com/auth0", Authorization: a}}
 }
 
-func ptr[T any](v T) *T { return &v }
+//go:fix inline
 
 // module is the part of main.tf.json the tests read.
 type module struct {
@@ -52,9 +52,6 @@ type module struct {
 var reVarRef = regexp.MustCompile(`\$\{var\.([a-z0-9_]+)\}`)
 
 func TestFor(t *testing.T) {
-	const (
-		streamVars = "destination_type name status subscriptions"
-	)
 	cases := map[string]struct {
 		dest v1alpha1.Destination
 		// The stream's resource block, with every value a variable.
@@ -84,21 +81,25 @@ func TestFor(t *testing.T) {
 			env:  []SecretEnv{{Name: "TF_VAR_webhook_token", SecretName: "hooks", Key: "token"}},
 		},
 		"WebhookBasic": {
-			dest: webhook(v1alpha1.WebhookAuthorization{Method: "basic", Username: ptr("auth0"), PasswordSecretRef: sel("hooks", "password")}),
+			dest: webhook(v1alpha1.WebhookAuthorization{Method: "basic", Username: new("auth0"), PasswordSecretRef: sel("hooks", "password")}),
 			resource: map[string]any{"webhook_configuration": map[string]any{
 				"webhook_endpoint": "${var.webhook_endpoint}",
-				"webhook_authorization": map[string]any{"method": "${var.webhook_authorization_method}",
-					"username": "${var.webhook_username}", "password": "${var.webhook_password}"},
+				"webhook_authorization": map[string]any{
+					"method":   "${var.webhook_authorization_method}",
+					"username": "${var.webhook_username}", "password": "${var.webhook_password}",
+				},
 			}},
 			vars: map[string]any{"destination_type": "webhook", "webhook_endpoint": "https://hooks.example.com/auth0", "webhook_authorization_method": "basic", "webhook_username": "auth0"},
 			env:  []SecretEnv{{Name: "TF_VAR_webhook_password", SecretName: "hooks", Key: "password"}},
 		},
 		"WebhookCustomHeader": {
-			dest: webhook(v1alpha1.WebhookAuthorization{Method: "custom_header", HeaderKey: ptr("X-Auth0-Signature"), HeaderValueSecretRef: sel("hooks-header", "value")}),
+			dest: webhook(v1alpha1.WebhookAuthorization{Method: "custom_header", HeaderKey: new("X-Auth0-Signature"), HeaderValueSecretRef: sel("hooks-header", "value")}),
 			resource: map[string]any{"webhook_configuration": map[string]any{
 				"webhook_endpoint": "${var.webhook_endpoint}",
-				"webhook_authorization": map[string]any{"method": "${var.webhook_authorization_method}",
-					"header_key": "${var.webhook_header_key}", "header_value": "${var.webhook_header_value}"},
+				"webhook_authorization": map[string]any{
+					"method":     "${var.webhook_authorization_method}",
+					"header_key": "${var.webhook_header_key}", "header_value": "${var.webhook_header_value}",
+				},
 			}},
 			vars: map[string]any{"destination_type": "webhook", "webhook_endpoint": "https://hooks.example.com/auth0", "webhook_authorization_method": "custom_header", "webhook_header_key": "X-Auth0-Signature"},
 			env:  []SecretEnv{{Name: "TF_VAR_webhook_header_value", SecretName: "hooks-header", Key: "value"}},
@@ -207,7 +208,7 @@ func TestFor(t *testing.T) {
 // only expressions are the package's own.
 func TestForKeepsValuesOutOfTheModule(t *testing.T) {
 	hostile := `${file("/etc/passwd")}"}, "resource": {"null_resource": {}}`
-	p := params(webhook(v1alpha1.WebhookAuthorization{Method: "basic", Username: ptr(hostile), PasswordSecretRef: sel("s", "k")}))
+	p := params(webhook(v1alpha1.WebhookAuthorization{Method: "basic", Username: new(hostile), PasswordSecretRef: sel("s", "k")}))
 	p.Name = hostile
 	p.Subscriptions = []string{hostile}
 	p.Destination.Webhook.Endpoint = "https://example.com/" + hostile

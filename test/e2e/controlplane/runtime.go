@@ -67,8 +67,8 @@ type revisionKind struct {
 
 func (p *plane) revisionKinds() []revisionKind {
 	return []revisionKind{
-		{kind: "Function", gvr: FunctionRevisionGVR, reserved: functionReserved, play: p.playFunction},
-		{kind: "Provider", gvr: ProviderRevisionGVR, reserved: providerReserved, play: p.playProvider},
+		{kind: "Function", gvr: FunctionRevisionGVR, reserved: functionReserved(), play: p.playFunction},
+		{kind: "Provider", gvr: ProviderRevisionGVR, reserved: providerReserved(), play: p.playProvider},
 	}
 }
 
@@ -123,21 +123,11 @@ func (p *plane) syncRuntime(ctx context.Context) (bool, error) {
 			if !active(rev) {
 				continue
 			}
-			if rt, ok := p.state.Runtime[rev.GetName()]; ok {
-				rc, err := p.resolveRuntimeConfig(ctx, rev)
+			if current, err := p.restartIfChanged(ctx, k, rev); err != nil || current {
 				if err != nil {
 					return false, err
 				}
-				if slices.Equal(rt.ConfigArgs, rc.Args) {
-					continue
-				}
-				// Refuse bad args before stopping what runs.
-				if _, err := mergeArgs(nil, rc.Args, k.reserved); err != nil {
-					return false, fmt.Errorf("%s revision %s: %s: %w", k.kind, rev.GetName(), rc, err)
-				}
-				if err := p.stopRuntime(rev.GetName(), fmt.Sprintf("%s args %q, were %q", rc, rc.Args, rt.ConfigArgs)); err != nil {
-					return false, err
-				}
+				continue
 			}
 			ran, err := p.playRevision(ctx, k, rev)
 			if err != nil {
@@ -147,6 +137,29 @@ func (p *plane) syncRuntime(ctx context.Context) (bool, error) {
 		}
 	}
 	return all, nil
+}
+
+// restartIfChanged reports whether an active revision's process runs with
+// the args its runtime config asks for; when it runs with other args, it
+// stops the process (after checking the new args) so the caller starts it
+// again. A revision with no process is not current.
+func (p *plane) restartIfChanged(ctx context.Context, k revisionKind, rev *unstructured.Unstructured) (bool, error) {
+	rt, ok := p.state.Runtime[rev.GetName()]
+	if !ok {
+		return false, nil
+	}
+	rc, err := p.resolveRuntimeConfig(ctx, rev)
+	if err != nil {
+		return false, err
+	}
+	if slices.Equal(rt.ConfigArgs, rc.Args) {
+		return true, nil
+	}
+	// Refuse bad args before stopping what runs.
+	if _, err := mergeArgs(nil, rc.Args, k.reserved); err != nil {
+		return false, fmt.Errorf("%s revision %s: %s: %w", k.kind, rev.GetName(), rc, err)
+	}
+	return false, p.stopRuntime(rev.GetName(), fmt.Sprintf("%s args %q, were %q", rc, rc.Args, rt.ConfigArgs))
 }
 
 func active(rev *unstructured.Unstructured) bool {
@@ -250,7 +263,7 @@ func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured
 		// Metrics default to :8080 on every interface, where the previous
 		// revision's process may still listen.
 		"--metrics-address=",
-	}, userArgs, functionReserved)
+	}, userArgs, functionReserved())
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +346,7 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		// Read delivery health at every poll (the default is 5m), so a
 		// failing destination shows within a test's patience.
 		"--delivery-poll=" + DeliveryPoll.String(),
-	}, userArgs, providerReserved)
+	}, userArgs, providerReserved())
 	if err != nil {
 		return nil, err
 	}
@@ -353,10 +366,11 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 
 // The flags of a function and of the provider the plane sets to connect
 // them with it (see mergeArgs).
-var (
-	functionReserved = []string{"address", "tls-server-certs-dir", "insecure"}
-	providerReserved = []string{"kubeconfig", "metrics-bind-address", "health-probe-bind-address", "auth0-ca-file"}
-)
+func functionReserved() []string { return []string{"address", "tls-server-certs-dir", "insecure"} }
+
+func providerReserved() []string {
+	return []string{"kubeconfig", "metrics-bind-address", "health-probe-bind-address", "auth0-ca-file"}
+}
 
 // DeliveryPoll is the provider's --delivery-poll on the control plane.
 const DeliveryPoll = 10 * time.Second
