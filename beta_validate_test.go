@@ -157,15 +157,7 @@ func TestBetaValidateRenderOutput(t *testing.T) {
 	cli := crossplaneCLI(t)
 	cache := validateCache(t)
 
-	var namespaced, legacy []string
-	for _, c := range renderCases() {
-		golden := filepath.Join("testdata", "render", c.name+".yaml")
-		if strings.HasPrefix(c.name, "legacy-") {
-			legacy = append(legacy, golden)
-			continue
-		}
-		namespaced = append(namespaced, golden)
-	}
+	namespaced, legacy := goldenByFlavour(filepath.Join("testdata", "render"), renderCases())
 	for name, tc := range map[string]struct {
 		xrd    string
 		golden []string

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // Where make generate copies provider-terraform v1.0.1's namespaced CRDs.
@@ -48,23 +45,7 @@ func TestRenderTerraform(t *testing.T) {
 	for _, c := range terraformRenderCases() {
 		t.Run(c.name, func(t *testing.T) {
 			got := render(t, cli, addr, c)
-			golden := filepath.Join("testdata", "render", "terraform", c.name+".yaml")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestRenderTerraform -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("crossplane render of %s with %s: -%s, +got:\n%s", c.xr, c.composition, golden, diff)
-			}
+			checkGolden(t, filepath.Join("testdata", "render", "terraform", c.name+".yaml"), got, "TestRenderTerraform", c.xr+" with "+c.composition)
 		})
 	}
 }
@@ -76,15 +57,7 @@ func TestBetaValidateTerraformRenderOutput(t *testing.T) {
 	cli := crossplaneCLI(t)
 	cache := validateCache(t)
 
-	var namespaced, legacy []string
-	for _, c := range terraformRenderCases() {
-		golden := filepath.Join("testdata", "render", "terraform", c.name+".yaml")
-		if strings.HasPrefix(c.name, "legacy-") {
-			legacy = append(legacy, golden)
-			continue
-		}
-		namespaced = append(namespaced, golden)
-	}
+	namespaced, legacy := goldenByFlavour(filepath.Join("testdata", "render", "terraform"), terraformRenderCases())
 	for name, tc := range map[string]struct {
 		xrd    string
 		golden []string

@@ -148,23 +148,7 @@ func TestRender(t *testing.T) {
 	for _, c := range renderCases() {
 		t.Run(c.name, func(t *testing.T) {
 			got := render(t, cli, addr, c)
-			golden := filepath.Join("testdata", "render", c.name+".yaml")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestRender -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("crossplane render of %s: -%s, +got:\n%s", c.xr, golden, diff)
-			}
+			checkGolden(t, filepath.Join("testdata", "render", c.name+".yaml"), got, "TestRender", c.xr)
 		})
 	}
 }
@@ -226,4 +210,40 @@ func TestRenderQuickStart(t *testing.T) {
 
 func keys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// checkGolden compares what crossplane render printed with its golden file,
+// or rewrites the file under -update; test names the test that -update
+// must run and what the render of what.
+func checkGolden(t *testing.T, golden string, got []byte, test, what string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, got, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, test)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("crossplane render of %s: -%s, +got:\n%s", what, golden, diff)
+	}
+}
+
+// goldenByFlavour splits the golden files in dir of cases by API flavour.
+func goldenByFlavour(dir string, cases []renderCase) (namespaced, legacy []string) {
+	for _, c := range cases {
+		golden := filepath.Join(dir, c.name+".yaml")
+		if strings.HasPrefix(c.name, "legacy-") {
+			legacy = append(legacy, golden)
+			continue
+		}
+		namespaced = append(namespaced, golden)
+	}
+	return namespaced, legacy
 }
