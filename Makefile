@@ -45,8 +45,8 @@ generate-check: generate ## Fail if generated files differ from what is committe
 	@git add -N . && git diff --exit-code --stat -- apis input package $(PROVIDER_TERRAFORM_CRDS) || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
 
 .PHONY: tools
-tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint), cached by version.
-	@for t in etcd kube-apiserver kube-controller-manager kubectl crossplane crank registry golangci-lint; do hack/build-tool.sh $$t; done
+tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint, provider-terraform, tofu, terraform-provider-auth0), cached by version, independent ones side by side.
+	@hack/build-tools.sh
 
 # One pass with the e2e build tag lints every package: no file is excluded
 # by the tag (none says !e2e), and test/e2e's tests are only built with it.

@@ -3,6 +3,7 @@
 # keyed by version, and prints its path. A cached binary is reused.
 #
 #   hack/build-tool.sh etcd|kube-apiserver|kube-controller-manager|kubectl|crossplane|crank|registry|golangci-lint
+#   hack/build-tool.sh provider-terraform|tofu|terraform-provider-auth0   # the terraform backend's runtime
 #   hack/build-tool.sh envtest-assets   # a KUBEBUILDER_ASSETS folder
 #
 # The wrapper modules are written on the fly: `go install pkg@version` is
@@ -16,6 +17,10 @@ KUBERNETES_STAGING_VERSION=v0.35.4
 CROSSPLANE_VERSION=v2.2.1
 DISTRIBUTION_VERSION=v3.1.2
 GOLANGCI_LINT_VERSION=v2.15.0
+# The terraform backend's runtime (docs/terraform.md).
+PROVIDER_TERRAFORM_VERSION=v1.0.1
+OPENTOFU_VERSION=v1.11.6
+TERRAFORM_PROVIDER_AUTH0_VERSION=v1.57.0
 
 CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auth0-eventstream}
 name=${1:?usage: build-tool.sh NAME}
@@ -39,6 +44,9 @@ case "$name" in
   crossplane|crank) version=$CROSSPLANE_VERSION-stamped ;;
   registry) version=$DISTRIBUTION_VERSION ;;
   golangci-lint) version=$GOLANGCI_LINT_VERSION ;;
+  provider-terraform) version=$PROVIDER_TERRAFORM_VERSION ;;
+  tofu) version=$OPENTOFU_VERSION ;;
+  terraform-provider-auth0) version=$TERRAFORM_PROVIDER_AUTH0_VERSION ;;
   *) echo "build-tool.sh: unknown tool $name" >&2; exit 2 ;;
 esac
 
@@ -117,6 +125,28 @@ GO
     src="$CACHE_DIR/src/golangci-lint-$version"
     wrap "$src" local/golangci-lint
     (cd "$src" && go get -tool "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$version" >&2 && go build -o "$out.tmp" github.com/golangci/golangci-lint/v2/cmd/golangci-lint)
+    ;;
+  provider-terraform)
+    # Upbound's provider-terraform controller (namespaced tf.m.upbound.io).
+    src="$CACHE_DIR/src/provider-terraform-$version"
+    wrap "$src" local/provider-terraform
+    (cd "$src" && go get -tool "github.com/upbound/provider-terraform/cmd/provider@$version" >&2 && go build -o "$out.tmp" github.com/upbound/provider-terraform/cmd/provider)
+    ;;
+  tofu)
+    # OpenTofu, run by provider-terraform as `terraform`. Its own go.mod
+    # replaces hcl/v2 with OpenTofu's fork; a wrapper module must repeat
+    # that, since replace directives of dependencies are ignored.
+    src="$CACHE_DIR/src/opentofu-$version"
+    wrap "$src" local/opentofu
+    (cd "$src" && go mod edit -replace github.com/hashicorp/hcl/v2@v2.20.1=github.com/opentofu/hcl/v2@v2.20.2-0.20251021132045-587d123c2828 &&
+      go get -tool "github.com/opentofu/opentofu/cmd/tofu@$version" >&2 && go build -o "$out.tmp" github.com/opentofu/opentofu/cmd/tofu)
+    ;;
+  terraform-provider-auth0)
+    # The Auth0 Terraform provider, installed offline from a filesystem
+    # mirror (docs/terraform.md).
+    src="$CACHE_DIR/src/terraform-provider-auth0-$version"
+    wrap "$src" local/terraform-provider-auth0
+    (cd "$src" && go get -tool "github.com/auth0/terraform-provider-auth0@$version" >&2 && go build -o "$out.tmp" github.com/auth0/terraform-provider-auth0)
     ;;
 esac
 mv "$out.tmp" "$out"
