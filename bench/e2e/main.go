@@ -193,9 +193,9 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 
 	// Phase 1: apply and wait for Ready.
 	cpu0 := r.cpu()
-	fn0, err := r.functionMetrics(ctx)
+	core0, err := r.coreMetrics(ctx)
 	if err != nil {
-		r.logf("no RunFunction metrics from Crossplane core: %v", err)
+		r.logf("no metrics from Crossplane core: %v", err)
 	}
 	start := time.Now()
 	if err := r.applyAll(ctx); err != nil {
@@ -207,7 +207,7 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 	}
 	ready := time.Since(start)
 	cpu1 := r.cpu()
-	fn1, _ := r.functionMetrics(ctx)
+	core1, _ := r.coreMetrics(ctx)
 	counters, err := r.counters(ctx)
 	if err != nil {
 		return err
@@ -220,7 +220,7 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 	r.logf("lower bound: (%d creates + %d reads that confirm them + %d tokens, one per ProviderConfig) / %g/s = %.1fs; ratio %.2f (creates only: %.1fs)",
 		c.n, c.n, c.namespaces, c.rate, bound, ratio, float64(c.n+c.namespaces)/c.rate)
 	r.printCounters("Auth0 calls until all Ready", counters)
-	r.printFunction("RunFunction until all Ready (Crossplane core's function_run_function_* metrics)", fn0, fn1)
+	r.printCore("until all Ready", core0, core1)
 	r.printCPU("until all Ready", cpu0, cpu1, ready)
 	duplicates, err := r.duplicates(ctx)
 	if err != nil {
@@ -784,90 +784,6 @@ func (r *run) printMemory() {
 		kb := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v / 1024 }
 		r.logf("memory %-10s peak RSS %6.1f MiB, now %6.1f MiB", k, kb(peak), kb(rss))
 	}
-}
-
-// histogram is Crossplane core's function_run_function_seconds, summed over
-// labels: cumulative counts by upper bound.
-type histogram struct {
-	buckets map[float64]float64
-	count   float64
-}
-
-var (
-	bucketLine = regexp.MustCompile(`^function_run_function_seconds_bucket\{.*le="([^"]+)".*\} ([0-9.e+]+)$`)
-	countLine  = regexp.MustCompile(`^function_run_function_seconds_count\{.*\} ([0-9.e+]+)$`)
-)
-
-// functionMetrics reads RunFunction latency from Crossplane core's metrics:
-// the control plane runs the function with its own metrics off.
-func (r *run) functionMetrics(ctx context.Context) (histogram, error) {
-	h := histogram{buckets: map[float64]float64{}}
-	port, ok := r.st.Ports["crossplane-metrics"]
-	if !ok {
-		return h, errors.New("no crossplane-metrics port recorded")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), nil)
-	if err != nil {
-		return h, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return h, err
-	}
-	defer func() { _ = resp.Body.Close() }() // Read to the end below; nothing to do if closing fails.
-	s := bufio.NewScanner(resp.Body)
-	s.Buffer(make([]byte, 1<<20), 1<<20)
-	for s.Scan() {
-		if m := bucketLine.FindStringSubmatch(s.Text()); m != nil {
-			le, err1 := strconv.ParseFloat(m[1], 64)
-			if m[1] == "+Inf" {
-				le, err1 = math.Inf(1), nil
-			}
-			v, err2 := strconv.ParseFloat(m[2], 64)
-			if err1 == nil && err2 == nil {
-				h.buckets[le] += v
-			}
-		} else if m := countLine.FindStringSubmatch(s.Text()); m != nil {
-			v, _ := strconv.ParseFloat(m[1], 64)
-			h.count += v
-		}
-	}
-	return h, s.Err()
-}
-
-// quantile interpolates linearly within the bucket holding q of the calls
-// between two snapshots.
-func quantile(before, after histogram, q float64) float64 {
-	les := make([]float64, 0, len(after.buckets))
-	for le := range after.buckets {
-		les = append(les, le)
-	}
-	sort.Float64s(les)
-	total := after.count - before.count
-	if total <= 0 {
-		return math.NaN()
-	}
-	want, prevLE, prevN := q*total, 0.0, 0.0
-	for _, le := range les {
-		n := after.buckets[le] - before.buckets[le]
-		if n >= want {
-			if math.IsInf(le, 1) {
-				return prevLE
-			}
-			if n == prevN {
-				return le
-			}
-			return prevLE + (le-prevLE)*(want-prevN)/(n-prevN)
-		}
-		prevLE, prevN = le, n
-	}
-	return math.NaN()
-}
-
-func (r *run) printFunction(what string, before, after histogram) {
-	n := after.count - before.count
-	r.logf("%s: %.0f calls (%.2f per composite), p50 %.1f ms, p99 %.1f ms", what, n, n/float64(r.cfg.n),
-		1000*quantile(before, after, 0.5), 1000*quantile(before, after, 0.99))
 }
 
 // searchLogs looks for every secret value the run used (webhook tokens,

@@ -82,7 +82,8 @@ func resetAtProvider(cr *v1alpha1.EventStream) {
 // observeDeliveries runs on every Observe of an existing stream that is
 // not being deleted: it performs the delivery actions asked for by
 // annotation that were not performed yet, then reads delivery health if
-// the last read is at least a delivery poll old. A converged stream thus
+// the last read is at least a delivery poll old (or, never read, the stream
+// is at least a delivery poll old). A converged stream thus
 // costs Auth0 one stats call per delivery poll, plus one list of failed
 // deliveries when stats count failures. Failing to read health never fails
 // the reconcile: it shows in DeliveriesHealthy.
@@ -100,6 +101,14 @@ func (e *external) observeDeliveries(ctx context.Context, cr *v1alpha1.EventStre
 		if _, ok := conditionOf(cr, ConditionDeliveriesHealthy); !ok {
 			cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonNotChecked, "delivery health has not been read from Auth0 yet"))
 		}
+		return nil
+	}
+	// A stream younger than a delivery poll has no delivery history worth
+	// a call: its first read waits until it is a delivery poll old, so a
+	// burst of creates does not spend Auth0's rate limit on empty stats.
+	if d == nil && s.CreatedAt != nil && now.Sub(*s.CreatedAt) < e.deliveryPoll {
+		cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonNotChecked,
+			"delivery health is first read from Auth0 a --delivery-poll after the stream was created"))
 		return nil
 	}
 	if d == nil {

@@ -81,8 +81,13 @@ func TestDeliveryHealth(t *testing.T) {
 		msg    []string
 		want   *v1alpha1.DeliveriesObservation // CheckedAt ignored
 	}{
-		"NeverCheckedHealthy": {
+		"NewStreamReadAPollAfterCreation": {
+			// Created a minute ago (the fake Auth0's created_at): nothing to read yet.
 			poll: 5 * time.Minute, es: webhookES("bearer", withExternalName(streamID)),
+			calls: []string{get}, status: corev1.ConditionUnknown, reason: reasonNotChecked, msg: []string{"after the stream was created"},
+		},
+		"NeverCheckedHealthy": {
+			poll: time.Minute, es: webhookES("bearer", withExternalName(streamID)),
 			api:   func(f *fakeAPI) { f.stats = auth0client.DeliveryStats{Successful: 12} },
 			calls: []string{get, stats}, status: corev1.ConditionTrue, reason: reasonDelivering, msg: []string{"12 delivered"},
 			want: &v1alpha1.DeliveriesObservation{Successful24h: 12},
@@ -109,13 +114,13 @@ func TestDeliveryHealth(t *testing.T) {
 			},
 		},
 		"FailuresAllRedelivered": {
-			poll: 5 * time.Minute, es: webhookES("bearer", withExternalName(streamID)),
+			poll: time.Minute, es: webhookES("bearer", withExternalName(streamID)),
 			api:   func(f *fakeAPI) { f.stats = auth0client.DeliveryStats{Successful: 4, Failed: 4} },
 			calls: []string{get, stats, failed}, status: corev1.ConditionTrue, reason: reasonDelivering, msg: []string{"redelivered since"},
 			want: &v1alpha1.DeliveriesObservation{Successful24h: 4, Failed24h: 4},
 		},
 		"StatsFailing": {
-			poll: 5 * time.Minute, es: webhookES("bearer", withExternalName(streamID)),
+			poll: time.Minute, es: webhookES("bearer", withExternalName(streamID)),
 			api:   func(f *fakeAPI) { f.err["STATS"] = &apiError{403, "Insufficient scope"} },
 			calls: []string{get, stats}, status: corev1.ConditionUnknown, reason: reasonCheckFailed, msg: []string{"403", "scopes"},
 			want: &v1alpha1.DeliveriesObservation{},
