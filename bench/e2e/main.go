@@ -139,14 +139,17 @@ func (c config) run() error {
 	return r.measure(ctx)
 }
 
-// processes finds Crossplane core, the function and the provider among the
-// control plane's recorded processes by name.
+// processes finds the API server, etcd, Crossplane core, the function and
+// the provider among the control plane's recorded processes by name.
+// measured lists them in the order they are reported.
+var measured = []string{"kube-apiserver", "etcd", "crossplane", "function", "provider"}
+
 func processes(st *controlplane.State) map[string]controlplane.Process {
 	out := map[string]controlplane.Process{}
 	for _, p := range st.Processes {
 		switch {
-		case p.Name == "crossplane":
-			out["crossplane"] = p
+		case p.Name == "crossplane", p.Name == "kube-apiserver", p.Name == "etcd":
+			out[p.Name] = p
 		case strings.Contains(p.Name, "function"):
 			out["function"] = p
 		case strings.Contains(p.Name, "provider"):
@@ -759,14 +762,14 @@ func (r *run) cpu() map[string]float64 {
 }
 
 func (r *run) printCPU(what string, before, after map[string]float64, d time.Duration) {
-	for _, k := range []string{"crossplane", "function", "provider"} {
+	for _, k := range measured {
 		s := after[k] - before[k]
-		r.logf("CPU %-10s %7.1fs %s (%.0f%% of one core over %.0fs)", k, s, what, 100*s/d.Seconds(), d.Seconds())
+		r.logf("CPU %-14s %7.1fs %s (%.0f%% of one core over %.0fs)", k, s, what, 100*s/d.Seconds(), d.Seconds())
 	}
 }
 
 func (r *run) printMemory() {
-	for _, k := range []string{"crossplane", "function", "provider"} {
+	for _, k := range measured {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.procs[k].PID))
 		if err != nil {
 			continue
@@ -782,7 +785,7 @@ func (r *run) printMemory() {
 			}
 		}
 		kb := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v / 1024 }
-		r.logf("memory %-10s peak RSS %6.1f MiB, now %6.1f MiB", k, kb(peak), kb(rss))
+		r.logf("memory %-14s peak RSS %6.1f MiB, now %6.1f MiB", k, kb(peak), kb(rss))
 	}
 }
 
