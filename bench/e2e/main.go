@@ -142,7 +142,7 @@ func (c config) run() error {
 // processes finds the API server, etcd, Crossplane core, the function and
 // the provider among the control plane's recorded processes by name.
 // measured lists them in the order they are reported.
-var measured = []string{"kube-apiserver", "etcd", "crossplane", "function", "provider"}
+func measured() []string { return []string{"kube-apiserver", "etcd", "crossplane", "function", "provider"} }
 
 func processes(st *controlplane.State) map[string]controlplane.Process {
 	out := map[string]controlplane.Process{}
@@ -762,14 +762,14 @@ func (r *run) cpu() map[string]float64 {
 }
 
 func (r *run) printCPU(what string, before, after map[string]float64, d time.Duration) {
-	for _, k := range measured {
+	for _, k := range measured() {
 		s := after[k] - before[k]
 		r.logf("CPU %-14s %7.1fs %s (%.0f%% of one core over %.0fs)", k, s, what, 100*s/d.Seconds(), d.Seconds())
 	}
 }
 
 func (r *run) printMemory() {
-	for _, k := range measured {
+	for _, k := range measured() {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.procs[k].PID))
 		if err != nil {
 			continue
