@@ -88,7 +88,9 @@ const TerraformCLIConfig = `provider_installation {
 `
 
 // terraformTools are the binaries the image is made of.
-var terraformTools = []string{"provider-terraform", "tofu", "terraform-provider-auth0"}
+func terraformTools() []string {
+	return []string{"provider-terraform", "tofu", "terraform-provider-auth0"}
+}
 
 // hostTools are what provider-terraform runs besides terraform: its
 // checksum of a working directory is `/bin/sh -c "/usr/bin/find ... -exec
@@ -97,7 +99,9 @@ var terraformTools = []string{"provider-terraform", "tofu", "terraform-provider-
 // from the build machine with the shared libraries ldd lists, so the
 // machine needs them (any Linux with a shell and coreutils, findutils and
 // awk has them).
-var hostTools = []string{"/bin/sh", "/usr/bin/find", "/usr/bin/md5sum", "/usr/bin/sort", "/usr/bin/awk"}
+func hostTools() []string {
+	return []string{"/bin/sh", "/usr/bin/find", "/usr/bin/md5sum", "/usr/bin/sort", "/usr/bin/awk"}
+}
 
 // terraform installs provider-terraform and points ClusterProviderConfig
 // auth0 at the simulator.
@@ -121,7 +125,7 @@ func (p *plane) terraform(ctx context.Context) error {
 }
 
 func (p *plane) terraformTools(ctx context.Context) error {
-	for _, t := range terraformTools {
+	for _, t := range terraformTools() {
 		if _, ok := p.state.Tools[t]; ok {
 			continue
 		}
@@ -154,13 +158,13 @@ func TerraformImage(tools map[string]string, created time.Time) (ociimage.Spec, 
 		{Src: tools["terraform-provider-auth0"], Dst: fmt.Sprintf("%s/registry.terraform.io/auth0/auth0/%s/linux_%s/terraform-provider-auth0_v%s", TerraformMirror, auth0TFVersion, runtime.GOARCH, auth0TFVersion), Mode: 0o755},
 	}
 	libs := map[string]bool{}
-	for _, t := range hostTools {
-		real, err := filepath.EvalSymlinks(t)
+	for _, t := range hostTools() {
+		resolved, err := filepath.EvalSymlinks(t)
 		if err != nil {
 			return ociimage.Spec{}, fmt.Errorf("%s (provider-terraform's checksum runs it): %w", t, err)
 		}
-		files = append(files, ociimage.File{Src: real, Dst: t, Mode: 0o755})
-		deps, err := sharedLibraries(real)
+		files = append(files, ociimage.File{Src: resolved, Dst: t, Mode: 0o755})
+		deps, err := sharedLibraries(resolved)
 		if err != nil {
 			return ociimage.Spec{}, err
 		}
@@ -169,11 +173,11 @@ func TerraformImage(tools map[string]string, created time.Time) (ociimage.Spec, 
 		}
 	}
 	for _, l := range slices.Sorted(maps.Keys(libs)) {
-		real, err := filepath.EvalSymlinks(l)
+		resolved, err := filepath.EvalSymlinks(l)
 		if err != nil {
 			return ociimage.Spec{}, fmt.Errorf("shared library %s: %w", l, err)
 		}
-		files = append(files, ociimage.File{Src: real, Dst: l, Mode: 0o755})
+		files = append(files, ociimage.File{Src: resolved, Dst: l, Mode: 0o755})
 	}
 	return ociimage.Spec{
 		OS:           "linux",
@@ -309,7 +313,7 @@ func (p *plane) installTerraform(ctx context.Context) error {
 		"spec":       map[string]any{"package": TerraformPackage},
 	}}
 	start := time.Now()
-	if _, err := p.dyn.Resource(ProviderGVR).Apply(ctx, TerraformProvider, u, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(ProviderGVR).Apply(ctx, TerraformProvider, u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("apply Provider %s: %w", TerraformProvider, err)
 	}
 	p.state.Packages["Provider/"+TerraformProvider] = TerraformPackage
@@ -387,7 +391,7 @@ func (p *plane) terraformProviderConfig(ctx context.Context) error {
 			},
 		},
 	}}
-	if _, err := p.dyn.Resource(TerraformClusterProviderGVR).Apply(ctx, TerraformProviderConfig, pc, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(TerraformClusterProviderGVR).Apply(ctx, TerraformProviderConfig, pc, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("apply ClusterProviderConfig %s: %w", TerraformProviderConfig, err)
 	}
 	p.logf("ClusterProviderConfig %s (tf.m.upbound.io) points at the simulator", TerraformProviderConfig)
@@ -413,7 +417,7 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 		"metadata":   map[string]any{"name": pkg},
 		"spec":       map[string]any{"activate": []any{workspaceCRD}},
 	}}
-	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return nil, fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
 	}
 	if err := p.waitFor(ctx, "Workspace CRD", 2*time.Minute, nil, func(ctx context.Context) (bool, error) {
@@ -456,8 +460,10 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 	if err != nil {
 		return nil, err
 	}
-	argv := []string{"--root", img.Root, "--uid", strconv.Itoa(img.UID), "--gid", strconv.Itoa(img.GID),
-		"--forward", api, "--forward", p.state.Sim.Domain, "--"}
+	argv := []string{
+		"--root", img.Root, "--uid", strconv.Itoa(img.UID), "--gid", strconv.Itoa(img.GID),
+		"--forward", api, "--forward", p.state.Sim.Domain, "--",
+	}
 	argv = append(append(argv, img.Entrypoint...), args...)
 	cmd := exec.Command(runner, argv...) //nolint:noctx // Outlives this program; stopped by down.
 	_, port, _ := strings.Cut(api, ":")
