@@ -129,6 +129,11 @@ func (p *plane) terraformTools(ctx context.Context) error {
 		if _, ok := p.state.Tools[t]; ok {
 			continue
 		}
+		// As for the plane's other tools (tools()): a binary of one's own.
+		if env := os.Getenv("E2E_TOOL_" + strings.ToUpper(strings.ReplaceAll(t, "-", "_"))); env != "" {
+			p.state.Tools[t] = env
+			continue
+		}
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, filepath.Join(p.opts.RepoRoot, "hack", "build-tool.sh"), t)
 		cmd.Stderr = os.Stderr
