@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -433,6 +434,9 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 	if err := p.podCredentials(ctx, pkg, img); err != nil {
 		return nil, err
 	}
+	if err := devices(img.Root); err != nil {
+		return nil, err
+	}
 	// Terraform and the Auth0 provider (Go) trust SSL_CERT_FILE: the
 	// image's bundle plus the simulator's CA.
 	bundle, err := os.ReadFile(filepath.Join(img.Root, ociimage.CABundlePath))
@@ -491,6 +495,27 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 	}
 	p.logf("provider revision %s running (provider-terraform)", rev.GetName())
 	return &Runtime{Args: args}, nil
+}
+
+// devices creates the device nodes a container runtime gives every
+// container: provider-terraform starts terraform with no stdin, which Go's
+// os/exec connects to /dev/null.
+func devices(root string) error {
+	dir := filepath.Join(root, "dev")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, minor := range map[string]int{"null": 3, "zero": 5, "random": 8, "urandom": 9} {
+		path := filepath.Join(dir, name)
+		if err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(1, uint32(minor)))); err != nil && !os.IsExist(err) { //nolint:gosec // Small constant device numbers.
+			return fmt.Errorf("create %s: %w", path, err)
+		}
+		// The mode passed to mknod is masked by the umask.
+		if err := os.Chmod(path, 0o666); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // terraformReserved are none: provider-terraform takes no address or
