@@ -511,7 +511,7 @@ func devices(root string) error {
 			return fmt.Errorf("create %s: %w", path, err)
 		}
 		// The mode passed to mknod is masked by the umask.
-		if err := os.Chmod(path, 0o666); err != nil {
+		if err := os.Chmod(path, 0o666); err != nil { //nolint:gosec // Device nodes every process may use, as in any container.
 			return err
 		}
 	}
