@@ -46,6 +46,8 @@ const (
 
 	crossplaneNamespace = "crossplane-system"
 	stateFile           = "state.json"
+	// fieldManager owns what the plane applies.
+	fieldManager = "controlplane"
 )
 
 // Options configures Up.
@@ -63,21 +65,28 @@ type Options struct {
 	// claim API (FlavourLegacy). They serve the same kind, so a cluster
 	// runs one of them.
 	Flavour string
+	// Terraform (with Product) also installs provider-terraform with a
+	// runtime image of ours and ClusterProviderConfig auth0 pointing at the
+	// simulator, for the terraform backend (terraform.go).
+	Terraform bool
 	// Log receives progress lines.
 	Log io.Writer
 }
 
 // State describes a running control plane; Up writes it to state.json.
 type State struct {
-	Dir        string            `json:"dir"`
-	Kubeconfig string            `json:"kubeconfig"`
-	Server     string            `json:"server"`
-	Ports      map[string]int    `json:"ports"`
-	Processes  []Process         `json:"processes"`
-	Product    bool              `json:"product"`
-	Flavour    string            `json:"flavour,omitempty"`
-	Tools      map[string]string `json:"tools"`
-	Sim        *Sim              `json:"sim,omitempty"`
+	Dir        string         `json:"dir"`
+	Kubeconfig string         `json:"kubeconfig"`
+	Server     string         `json:"server"`
+	Ports      map[string]int `json:"ports"`
+	Processes  []Process      `json:"processes"`
+	Product    bool           `json:"product"`
+	Flavour    string         `json:"flavour,omitempty"`
+	// Terraform: provider-terraform runs and ClusterProviderConfig auth0
+	// (tf.m.upbound.io) points at the simulator.
+	Terraform bool              `json:"terraform,omitempty"`
+	Tools     map[string]string `json:"tools"`
+	Sim       *Sim              `json:"sim,omitempty"`
 	// RepoRoot is the repository the packages are built from.
 	RepoRoot string `json:"repoRoot"`
 	// Registry serves our packages to Crossplane.
@@ -207,14 +216,11 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		// Checked first: it would otherwise fail after minutes of start-up.
 		return nil, errors.New("up --product runs the function and provider images chrooted as their user (uid 65532), as a container runtime would; that needs root (CAP_SYS_CHROOT, CAP_SETUID)")
 	}
-	if old, lerr := Load(dir); lerr == nil {
-		if old.Ready && old.Alive() && (old.Product || !opts.Product) && old.Flavour == flavour(opts) {
-			return old, nil
-		}
-		// A half-started or partly dead plane: stop what is left, start over.
-		if err := Down(dir, opts.Log); err != nil {
-			return nil, fmt.Errorf("stop previous control plane: %w", err)
-		}
+	if opts.Terraform && !opts.Product {
+		return nil, errors.New("up --terraform needs --product: provider-terraform's ClusterProviderConfig points at the product's Auth0 simulator")
+	}
+	if s, ok, err := reuse(ctx, dir, opts); ok || err != nil {
+		return s, err
 	}
 	// Keep the folder (its logs are useful) but start from empty state.
 	for _, sub := range []string{"etcd", "pki", "logs", "package-cache", "tls", "bin", registryProcess, runtimeDir, "xpkg", stateFile} {
@@ -256,11 +262,47 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 			return nil, err
 		}
 	}
+	if opts.Terraform {
+		if err := p.terraform(ctx); err != nil {
+			return nil, err
+		}
+	}
 	p.state.Ready = true
 	if err := p.save(); err != nil {
 		return nil, err
 	}
 	return p.state, nil
+}
+
+// reuse returns the running plane recorded in dir when it has what opts
+// ask for, adding provider-terraform to a running product plane when only
+// that is missing; it stops a half-started or partly dead plane and
+// reports false, so Up starts over.
+func reuse(ctx context.Context, dir string, opts Options) (*State, bool, error) {
+	old, err := Load(dir)
+	if err != nil {
+		return nil, false, nil //nolint:nilerr // No plane recorded there: start one.
+	}
+	running := old.Ready && old.Alive() && old.Flavour == flavour(opts)
+	if running && (old.Product || !opts.Product) && (old.Terraform || !opts.Terraform) {
+		return old, true, nil
+	}
+	if running && old.Product && opts.Product {
+		// Only provider-terraform is missing: add it to the running plane.
+		p, err := attach(dir, opts.Log)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := p.terraform(ctx); err != nil {
+			return nil, false, err
+		}
+		return p.state, true, nil
+	}
+	// A half-started or partly dead plane: stop what is left, start over.
+	if err := Down(dir, opts.Log); err != nil {
+		return nil, false, fmt.Errorf("stop previous control plane: %w", err)
+	}
+	return nil, false, nil
 }
 
 // Flavours of the Auth0EventStream API.
