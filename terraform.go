@@ -41,13 +41,9 @@ const (
 // terraform backend does not do (delivery actions).
 const ReasonBackendUnsupported = "BackendUnsupported"
 
-// stateSuffixHashLen is how many hex digits of the namespace and name's
-// hash end a Workspace's state secret_suffix.
-const stateSuffixHashLen = 12
-
-// maxStateNamespaceLen bounds the namespace's part of the secret_suffix, so
-// the suffix stays a valid label value (63 characters).
-const maxStateNamespaceLen = 40
+// workspaceHashLen is how many hex digits of the namespace and name's hash
+// end a Terraform workspace name.
+const workspaceHashLen = 12
 
 // validateTerraformInput checks the terraform backend's input.
 func validateTerraformInput(in *v1beta1.Input) field.ErrorList {
@@ -58,9 +54,9 @@ func validateTerraformInput(in *v1beta1.Input) field.ErrorList {
 	if in.Backend != v1beta1.BackendTerraform {
 		return field.ErrorList{field.Forbidden(p, "only with backend terraform")}
 	}
-	suffixes := []string{v1beta1.StateSecretSuffixPerWorkspace, v1beta1.StateSecretSuffixProviderConfig}
-	if s := in.Terraform.StateSecretSuffix; s != "" && s != suffixes[0] && s != suffixes[1] {
-		return field.ErrorList{field.NotSupported(p.Child("stateSecretSuffix"), s, suffixes)}
+	modes := []string{v1beta1.StateIsolationPerWorkspace, v1beta1.StateIsolationProviderConfig}
+	if s := in.Terraform.StateIsolation; s != "" && s != modes[0] && s != modes[1] {
+		return field.ErrorList{field.NotSupported(p.Child("stateIsolation"), s, modes)}
 	}
 	return nil
 }
@@ -68,13 +64,13 @@ func validateTerraformInput(in *v1beta1.Input) field.ErrorList {
 // terraformBackend composes a provider-terraform Workspace whose inline
 // module manages the stream with terraform-provider-auth0.
 type terraformBackend struct {
-	// perWorkspaceState is whether the function sets the kubernetes state
-	// backend's secret_suffix of each Workspace.
+	// perWorkspaceState is whether the function names each Workspace's
+	// Terraform workspace uniquely per namespace and name.
 	perWorkspaceState bool
 }
 
 func newTerraformBackend(in *v1beta1.Terraform) terraformBackend {
-	return terraformBackend{perWorkspaceState: in == nil || in.StateSecretSuffix != v1beta1.StateSecretSuffixProviderConfig}
+	return terraformBackend{perWorkspaceState: in == nil || in.StateIsolation != v1beta1.StateIsolationProviderConfig}
 }
 
 func (terraformBackend) resourceName() resource.Name { return NameWorkspace }
@@ -90,9 +86,9 @@ func (tb terraformBackend) refuse(t target, b binding) field.ErrorList {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "managementPolicies"),
 			fmt.Sprintf("%v (the composite's, else the composition's) do not allow Create, which the terraform backend needs to apply the Workspace (an import of spec.streamId included); to observe a stream without managing it, use the native backend's Composition (label auth0.openmcf.org/backend: native)", policyNames(b.ManagementPolicies))))
 	}
-	if tb.perWorkspaceState && len(t.Name) > validation.LabelValueMaxLength {
+	if !tb.perWorkspaceState && len(t.Name) > validation.LabelValueMaxLength {
 		// Terraform's kubernetes backend labels the state Secret with the
-		// workspace's name, which is the Workspace's.
+		// workspace's name, here the Workspace's.
 		errs = append(errs, field.TooLong(field.NewPath("metadata", "name"), t.Name, validation.LabelValueMaxLength))
 	}
 	return errs
@@ -176,10 +172,6 @@ func workspaceFor(es *v1alpha1.EventStream, perWorkspaceState bool) (*composed.U
 	if len(env) > 0 {
 		fp["env"] = env
 	}
-	if perWorkspaceState {
-		// Arguments, not a shell line: the value is one argument.
-		fp["initArgs"] = []any{"-backend-config=secret_suffix=" + stateSuffix(es.GetNamespace(), es.GetName())}
-	}
 	spec := map[string]any{"forProvider": fp}
 	if r := es.Spec.ProviderConfigReference; r != nil {
 		spec["providerConfigRef"] = map[string]any{"kind": r.Kind, "name": r.Name}
@@ -197,23 +189,35 @@ func workspaceFor(es *v1alpha1.EventStream, perWorkspaceState bool) (*composed.U
 	u.SetName(es.GetName())
 	u.SetNamespace(es.GetNamespace())
 	u.SetLabels(es.GetLabels())
+	ann := map[string]string{}
 	if streamID != "" {
 		// Not crossplane.io/external-name: that names the Terraform
 		// workspace.
-		u.SetAnnotations(map[string]string{AnnotationStreamID: streamID})
+		ann[AnnotationStreamID] = streamID
+	}
+	if perWorkspaceState {
+		// provider-terraform selects the Terraform workspace named by the
+		// external name. Unique per namespace and name, with one
+		// secret_suffix per ProviderConfig, every Workspace's state is its
+		// own and the backend's default workspace is one per
+		// ProviderConfig, not one per Workspace left behind at deletion.
+		ann[AnnotationExternalName] = workspaceName(es.GetNamespace(), es.GetName())
+	}
+	if len(ann) > 0 {
+		u.SetAnnotations(ann)
 	}
 	return u, nil
 }
 
-// stateSuffix is the kubernetes backend's secret_suffix for the Workspace
-// namespace/name: its state Secret is tfstate-<name>-<suffix>, unique per
-// namespace and name even when every Workspace's state is kept in one
-// namespace. The namespace is there for whoever looks for a state; the
-// hash makes it unique.
-func stateSuffix(namespace, name string) string {
+// workspaceName is the Terraform workspace of the Workspace
+// namespace/name: its name, cut so the whole stays a label value (the
+// kubernetes backend labels the state Secret with it), then a hash of the
+// namespace and name that makes it unique. Its state Secret is
+// tfstate-<workspace>-<the ProviderConfig's secret_suffix>.
+func workspaceName(namespace, name string) string {
 	h := sha256.Sum256([]byte(namespace + "/" + name))
-	ns := strings.TrimRight(namespace[:min(len(namespace), maxStateNamespaceLen)], "-")
-	return fmt.Sprintf("%s-%s", ns, hex.EncodeToString(h[:])[:stateSuffixHashLen])
+	prefix := strings.TrimRight(name[:min(len(name), validation.LabelValueMaxLength-1-workspaceHashLen)], "-.")
+	return prefix + "-" + hex.EncodeToString(h[:])[:workspaceHashLen]
 }
 
 // outputs reads the module's outputs, which provider-terraform copies to

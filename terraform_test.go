@@ -76,7 +76,8 @@ func TestTerraformWorkspace(t *testing.T) {
 		"kind":       "Workspace",
 		"metadata": map[string]any{
 			"name": "users", "namespace": "team-a",
-			"labels": map[string]any{LabelFunctionVersion: version.Version},
+			"labels":      map[string]any{LabelFunctionVersion: version.Version},
+			"annotations": map[string]any{AnnotationExternalName: workspaceName("team-a", "users")},
 		},
 		"spec": map[string]any{
 			"providerConfigRef":  map[string]any{"kind": "ClusterProviderConfig", "name": "default"},
@@ -95,7 +96,6 @@ func TestTerraformWorkspace(t *testing.T) {
 					"name":         "TF_VAR_webhook_token",
 					"secretKeyRef": map[string]any{"name": "users-webhook-authorization", "key": "token"},
 				}},
-				"initArgs": []any{"-backend-config=secret_suffix=" + stateSuffix("team-a", "users")},
 			},
 		},
 	}
@@ -111,24 +111,26 @@ func TestTerraformWorkspace(t *testing.T) {
 	}
 }
 
-func TestTerraformStateSuffix(t *testing.T) {
-	a := stateSuffix("team-a", "users")
-	if !strings.HasPrefix(a, "team-a-") || len(a) != len("team-a-")+stateSuffixHashLen {
-		t.Errorf("stateSuffix = %q, want team-a-<%d hex digits>", a, stateSuffixHashLen)
+func TestTerraformWorkspaceName(t *testing.T) {
+	a := workspaceName("team-a", "users")
+	if !strings.HasPrefix(a, "users-") || len(a) != len("users-")+workspaceHashLen {
+		t.Errorf("workspaceName = %q, want users-<%d hex digits>", a, workspaceHashLen)
 	}
-	// tfstate-<name>-<suffix> must differ whenever namespace or name do,
-	// even where plain concatenation would collide.
+	// tfstate-<workspace>-<suffix> must differ whenever namespace or name
+	// do, even where plain concatenation would collide.
 	seen := map[string]string{}
 	for _, nn := range [][2]string{{"team-a", "users"}, {"team-b", "users"}, {"team", "a-users"}, {"team-a", "users-2"}, {"a-b", "c"}, {"a", "b-c"}} {
-		state := "tfstate-" + nn[1] + "-" + stateSuffix(nn[0], nn[1])
+		state := "tfstate-" + workspaceName(nn[0], nn[1]) + "-auth0"
 		if other, ok := seen[state]; ok {
 			t.Errorf("%s/%s and %s share the state Secret %s", nn[0], nn[1], other, state)
 		}
 		seen[state] = nn[0] + "/" + nn[1]
 	}
-	long := stateSuffix(strings.Repeat("n", 39)+"-x"+strings.Repeat("y", 22), "users")
-	if len(long) > 63 || strings.Contains(long, "--") {
-		t.Errorf("stateSuffix of a long namespace = %q: not a label value of at most 63 characters", long)
+	// The longest name Kubernetes allows still gives a label value.
+	for _, name := range []string{strings.Repeat("n", 253), strings.Repeat("n", 49) + "-" + strings.Repeat("y", 30), strings.Repeat("n", 49) + ".x"} {
+		if w := workspaceName("team-a", name); len(w) > 63 || strings.Contains(w, "--") || strings.Contains(w, ".-") {
+			t.Errorf("workspaceName of %q = %q: not a label value of at most 63 characters", name, w)
+		}
 	}
 }
 
@@ -230,8 +232,10 @@ func TestTerraformRefuses(t *testing.T) {
 			want:  "invalid Auth0EventStream: spec.managementPolicies: Forbidden: [Observe] (the composite's, else the composition's) do not allow Create, which the terraform backend needs",
 		},
 		"NameTooLongForStateLabel": {
+			// With stateIsolation ProviderConfig the Terraform workspace is
+			// the Workspace's name, which labels the state Secret.
 			xr:    xrJSON(strings.Repeat("n", 64), bearerRef+`}`),
-			input: tfInput,
+			input: `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform","terraform":{"stateIsolation":"ProviderConfig"}}`,
 			want:  "invalid Auth0EventStream: metadata.name: Too long: may not be more than 63 bytes",
 		},
 		"ProviderConfigNotAllowed": {
@@ -244,10 +248,10 @@ func TestTerraformRefuses(t *testing.T) {
 			input: `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","terraform":{}}`,
 			want:  "cannot get function input: terraform: Forbidden: only with backend terraform",
 		},
-		"UnknownStateSecretSuffix": {
+		"UnknownStateIsolation": {
 			xr:    xrJSON("users", bearerRef+`}`),
-			input: `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform","terraform":{"stateSecretSuffix":"Shared"}}`,
-			want:  `cannot get function input: terraform.stateSecretSuffix: Unsupported value: "Shared"`,
+			input: `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform","terraform":{"stateIsolation":"Shared"}}`,
+			want:  `cannot get function input: terraform.stateIsolation: Unsupported value: "Shared"`,
 		},
 	}
 	for name, tc := range cases {
@@ -263,17 +267,18 @@ func TestTerraformRefuses(t *testing.T) {
 	}
 }
 
-func TestTerraformProviderConfigSuffixOption(t *testing.T) {
-	in := `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform","terraform":{"stateSecretSuffix":"ProviderConfig"},
+func TestTerraformProviderConfigIsolationOption(t *testing.T) {
+	in := `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform","terraform":{"stateIsolation":"ProviderConfig"},
 		"providerConfigRef":{"kind":"ProviderConfig","name":"tenant-a"}}`
-	rsp := runTF(t, req(xrJSON(strings.Repeat("n", 64), webhookBearerInline), in, nil))
+	rsp := runTF(t, req(xrJSON("users", webhookBearerInline), in, nil))
 	if m := fatalMessage(rsp); m != "" {
 		t.Fatal(m)
 	}
-	spec := desiredObject(t, rsp, string(NameWorkspace))["spec"].(map[string]any)
-	if _, ok := spec["forProvider"].(map[string]any)["initArgs"]; ok {
-		t.Error("initArgs set although the ProviderConfig keeps the state apart")
+	ws := desiredObject(t, rsp, string(NameWorkspace))
+	if ann, _ := ws["metadata"].(map[string]any)["annotations"].(map[string]any); ann[AnnotationExternalName] != nil {
+		t.Errorf("external name %v set although the ProviderConfig keeps the state apart", ann[AnnotationExternalName])
 	}
+	spec := ws["spec"].(map[string]any)
 	if diff := cmp.Diff(map[string]any{"kind": "ProviderConfig", "name": "tenant-a"}, spec["providerConfigRef"]); diff != "" {
 		t.Errorf("providerConfigRef: -want, +got:\n%s", diff)
 	}
@@ -291,8 +296,8 @@ func TestTerraformIgnoresDeliveryActions(t *testing.T) {
 		t.Errorf("no %s warning about the delivery action; results %v", ReasonBackendUnsupported, rsp.GetResults())
 	}
 	ann, _ := desiredObject(t, rsp, string(NameWorkspace))["metadata"].(map[string]any)["annotations"].(map[string]any)
-	if len(ann) != 0 {
-		t.Errorf("Workspace annotations %v, want none", ann)
+	if _, ok := ann[AnnotationSendTestEvent]; ok || len(ann) != 1 {
+		t.Errorf("Workspace annotations %v, want only its external name", ann)
 	}
 }
 
@@ -494,7 +499,7 @@ func TestTerraformImport(t *testing.T) {
 		}
 		ws := desiredObject(t, rsp, string(NameWorkspace))
 		md := ws["metadata"].(map[string]any)
-		if diff := cmp.Diff(map[string]any{AnnotationStreamID: id}, md["annotations"]); diff != "" {
+		if diff := cmp.Diff(map[string]any{AnnotationStreamID: id, AnnotationExternalName: workspaceName("team-a", "users")}, md["annotations"]); diff != "" {
 			t.Errorf("Workspace annotations: -want, +got:\n%s", diff)
 		}
 		sp := ws["spec"].(map[string]any)

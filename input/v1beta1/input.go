@@ -80,27 +80,29 @@ type Input struct {
 // How a composed Workspace's Terraform state is kept apart from every other
 // Workspace's.
 const (
-	// StateSecretSuffixPerWorkspace passes the kubernetes state backend a
-	// secret_suffix unique per namespace and name (terraform init
-	// -backend-config). The ProviderConfig's backend must be kubernetes.
-	StateSecretSuffixPerWorkspace = "PerWorkspace"
-	// StateSecretSuffixProviderConfig leaves the state backend as the
-	// ProviderConfig's configuration declares it, for backends other than
-	// kubernetes. Each Workspace still selects its own Terraform workspace,
-	// named after it.
-	StateSecretSuffixProviderConfig = "ProviderConfig"
+	// StateIsolationPerWorkspace names each Workspace's Terraform workspace
+	// (its crossplane.io/external-name) after its name and a hash of its
+	// namespace and name, so two namespaces never share a state even when
+	// the ProviderConfig keeps every state in one place (one kubernetes
+	// backend secret_suffix per ProviderConfig).
+	StateIsolationPerWorkspace = "PerWorkspace"
+	// StateIsolationProviderConfig leaves the Terraform workspace named
+	// after the Workspace, as provider-terraform does, for a ProviderConfig
+	// whose backend keeps namespaces apart by itself.
+	StateIsolationProviderConfig = "ProviderConfig"
 )
 
 // Terraform configures the terraform backend.
 type Terraform struct {
-	// StateSecretSuffix says how each Workspace's state is kept apart:
-	// PerWorkspace (the default) sets the kubernetes backend's
-	// secret_suffix per Workspace, so two namespaces never share state;
-	// ProviderConfig leaves the backend as the ProviderConfig configures it.
+	// StateIsolation says how each Workspace's state is kept apart:
+	// PerWorkspace (the default) gives each Workspace a Terraform workspace
+	// unique per namespace and name, so two namespaces never share state;
+	// ProviderConfig names the Terraform workspace after the Workspace and
+	// leaves the rest to the ProviderConfig's backend.
 	// +kubebuilder:validation:Enum=PerWorkspace;ProviderConfig
 	// +kubebuilder:default=PerWorkspace
 	// +optional
-	StateSecretSuffix string `json:"stateSecretSuffix,omitempty"`
+	StateIsolation string `json:"stateIsolation,omitempty"`
 }
 
 // Kinds of ProviderConfig an EventStream may reference.

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,11 +41,18 @@ func TestTerraformSmoke(t *testing.T) {
 	if st.Name != name || st.Destination.Type != "webhook" || strings.Join(st.Subscriptions, ",") != "user.created,user.deleted" {
 		t.Errorf("the simulator holds %+v, want webhook stream %s subscribed to user.created,user.deleted", st, name)
 	}
-	if ws, err := dyn.Resource(controlplane.WorkspaceGVR).Namespace(ns).List(t.Context(), metav1.ListOptions{}); err != nil || len(ws.Items) != 1 {
+	ws, err := dyn.Resource(controlplane.WorkspaceGVR).Namespace(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(ws.Items) != 1 {
 		t.Fatalf("want the one Workspace the XR composed in %s, got %v (%v)", ns, ws, err)
 	}
-	if n := stateSecrets(t.Context(), t, ns); !slices.ContainsFunc(n, func(s string) bool { return strings.HasPrefix(s, "tfstate-"+name+"-") }) {
-		t.Fatalf("no Terraform state Secret tfstate-%s-* for the Workspace in %s; state Secrets: %v", name, ns, n)
+	// The function names the Terraform workspace, unique per namespace
+	// and name; its state is tfstate-<workspace>-<secret_suffix>.
+	workspace := ws.Items[0].GetAnnotations()["crossplane.io/external-name"]
+	if !strings.HasPrefix(workspace, name+"-") {
+		t.Fatalf("Workspace external name %q, want %s-<hash>", workspace, name)
+	}
+	if n := stateSecrets(t.Context(), t, workspace); len(n) != 1 {
+		t.Fatalf("want one Terraform state Secret tfstate-%s-* for the Workspace, got %v", workspace, n)
 	}
 
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--wait=false")
@@ -64,7 +70,7 @@ func TestTerraformSmoke(t *testing.T) {
 		if len(ws.Items) > 0 {
 			return fmt.Errorf("Workspace %s still exists", ws.Items[0].GetName())
 		}
-		if n := stateSecrets(ctx, t, ns); len(n) > 0 {
+		if n := stateSecrets(ctx, t, workspace); len(n) > 0 {
 			return fmt.Errorf("Terraform state Secrets left: %v", n)
 		}
 		return nil
@@ -73,8 +79,8 @@ func TestTerraformSmoke(t *testing.T) {
 
 // stateSecrets lists the kubernetes backend's state Secrets (in
 // crossplane-system, as example/terraform/providerconfig.yaml configures)
-// of Workspaces in namespace ns: their suffix starts with the namespace.
-func stateSecrets(ctx context.Context, t *testing.T, ns string) []string {
+// of the Terraform workspace named workspace.
+func stateSecrets(ctx context.Context, t *testing.T, workspace string) []string {
 	t.Helper()
 	l, err := dyn.Resource(secretGVR).Namespace("crossplane-system").List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -82,7 +88,7 @@ func stateSecrets(ctx context.Context, t *testing.T, ns string) []string {
 	}
 	var out []string
 	for _, s := range l.Items {
-		if strings.HasPrefix(s.GetName(), "tfstate-") && strings.Contains(s.GetName(), "-"+ns+"-") {
+		if strings.HasPrefix(s.GetName(), "tfstate-"+workspace+"-") {
 			out = append(out, s.GetName())
 		}
 	}

@@ -387,6 +387,7 @@ func (p *plane) terraformProviderConfig(ctx context.Context) error {
 			"configuration": `terraform {
   backend "kubernetes" {
     namespace         = "crossplane-system"
+    secret_suffix     = "auth0"
     in_cluster_config = true
   }
 }
