@@ -1,0 +1,254 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+// backend is the Composition an Auth0EventStream selects and what it
+// composes: the native tests and the TestTerraform ones run the same
+// bodies with one or the other (docs/terraform.md).
+type backend struct {
+	name string
+	// label selects the Composition (auth0.openmcf.org/backend); empty
+	// leaves the XRD's default, the native one.
+	label string
+	// composedKind is the managed resource composed for the stream.
+	composedKind string
+}
+
+var (
+	nativeBackend    = backend{name: "native", composedKind: "EventStream"}
+	terraformBackend = backend{name: "terraform", label: "terraform", composedKind: "Workspace"}
+)
+
+const backendLabel = "auth0.openmcf.org/backend"
+
+// provider-terraform's resources (namespaced flavour of v1.0.1).
+var (
+	workspaceGVR   = schema.GroupVersionResource{Group: "tf.m.upbound.io", Version: "v1beta1", Resource: "workspaces"}
+	tfClusterPCGVR = schema.GroupVersionResource{Group: "tf.m.upbound.io", Version: "v1beta1", Resource: "clusterproviderconfigs"}
+	leaseGVR       = schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}
+)
+
+// tfProviderConfig is the ClusterProviderConfig the terraform Composition
+// names (package/configuration/composition-terraform.yaml).
+const tfProviderConfig = "auth0"
+
+// terraformInstalled reports whether the control plane serves
+// provider-terraform's Workspace (the plane was started with --terraform).
+var terraformInstalled = sync.OnceValue(func() bool {
+	_, err := dyn.Resource(workspaceGVR).List(context.Background(), metav1.ListOptions{Limit: 1})
+	return err == nil
+})
+
+// requireTerraform fails a terraform test on a plane without
+// provider-terraform: make e2e runs them only where it started it.
+func requireTerraform(t *testing.T) {
+	t.Helper()
+	if !terraformInstalled() {
+		t.Fatalf("the control plane in %s serves no %s: start it with --terraform (make e2e does on the namespaced flavour)", state.Dir, workspaceGVR.GroupResource())
+	}
+	if _, err := dyn.Resource(tfClusterPCGVR).Get(t.Context(), tfProviderConfig, metav1.GetOptions{}); err != nil {
+		t.Fatalf("provider-terraform's ClusterProviderConfig %s: %v", tfProviderConfig, err)
+	}
+}
+
+// xr returns the manifest with every Auth0EventStream selecting b's
+// Composition; other objects are kept as they are.
+func (b backend) xr(t *testing.T, manifest []byte) []byte {
+	t.Helper()
+	if b.label == "" {
+		return manifest
+	}
+	var out bytes.Buffer
+	for d := range bytes.SplitSeq(manifest, []byte("\n---")) {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(d, &u.Object); err != nil {
+			t.Fatalf("parse manifest: %v", err)
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		if u.GetKind() == "Auth0EventStream" {
+			path := []string{"spec", "crossplane", "compositionSelector", "matchLabels"}
+			if legacy() {
+				path = []string{"spec", "compositionSelector", "matchLabels"}
+			}
+			if err := unstructured.SetNestedStringMap(u.Object, map[string]string{backendLabel: b.label}, path...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out.Write(encode(t, u))
+	}
+	return out.Bytes()
+}
+
+// apply applies the manifest with its streams on b.
+func (b backend) apply(t *testing.T, manifest []byte) {
+	t.Helper()
+	mustKubectl(t, b.xr(t, manifest), "apply", "-f", "-")
+}
+
+// ns is the test namespace's name for this backend.
+func (b backend) ns(name string) string {
+	if b.label == "" {
+		return name
+	}
+	return "tf-" + name
+}
+
+// converge bounds how long a change Crossplane does not see (a referenced
+// Secret's new value, an edit in Auth0) takes to reach Auth0: the native
+// provider watches Secrets and polls every minute; provider-terraform
+// plans again only at its poll.
+func (b backend) converge() time.Duration {
+	if b.label == "" {
+		return convergeWithin
+	}
+	return tfPoll() + tfPoll()/10 + convergeWithin
+}
+
+// tfPoll is provider-terraform's --poll (flag or PROVIDER_TERRAFORM_POLL),
+// or its default.
+var tfPoll = sync.OnceValue(func() time.Duration {
+	const dflt = 10 * time.Minute
+	for _, p := range state.Processes {
+		if !strings.Contains(p.Name, "terraform") {
+			continue
+		}
+		var vals []string
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.PID)); err == nil {
+			for e := range strings.SplitSeq(string(b), "\x00") {
+				if v, ok := strings.CutPrefix(e, "PROVIDER_TERRAFORM_POLL="); ok {
+					vals = append(vals, v)
+				}
+			}
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID)); err == nil {
+			args := strings.Split(string(b), "\x00")
+			for i, a := range args {
+				if v, ok := strings.CutPrefix(a, "--poll="); ok {
+					vals = append(vals, v)
+				} else if a == "--poll" && i+1 < len(args) {
+					vals = append(vals, args[i+1])
+				}
+			}
+		}
+		// The flag wins over the environment: it comes last.
+		for i := len(vals) - 1; i >= 0; i-- {
+			if d, err := time.ParseDuration(vals[i]); err == nil {
+				return d
+			}
+		}
+	}
+	return dflt
+})
+
+// ownedWorkspaces lists the Workspaces composed for the XR or claim.
+func ownedWorkspaces(ctx context.Context, ns, name, xrName string) ([]unstructured.Unstructured, error) {
+	l, err := dyn.Resource(workspaceGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []unstructured.Unstructured
+	for _, w := range l.Items {
+		if owned(&w, name, xrName) {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// stateSuffix is the kubernetes backend's secret_suffix the function gave
+// the Workspace (its initArgs), empty when it gave none.
+func stateSuffix(w *unstructured.Unstructured) string {
+	args, _, _ := unstructured.NestedStringSlice(w.Object, "spec", "forProvider", "initArgs")
+	for _, a := range args {
+		if s, ok := strings.CutPrefix(a, "-backend-config=secret_suffix="); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// stateObjects lists, in every namespace, the Terraform state Secrets
+// (tfstate-<workspace>-<suffix>) and their lock Leases
+// (lock-tfstate-<workspace>-<suffix>) with the suffix.
+func stateObjects(ctx context.Context, suffix string) ([]string, error) {
+	var out []string
+	for _, r := range []struct {
+		gvr    schema.GroupVersionResource
+		prefix string
+	}{{secretGVR, "tfstate-"}, {leaseGVR, "lock-tfstate-"}} {
+		l, err := dyn.Resource(r.gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range l.Items {
+			if strings.HasPrefix(o.GetName(), r.prefix) && strings.HasSuffix(o.GetName(), "-"+suffix) {
+				out = append(out, fmt.Sprintf("%s %s/%s", r.gvr.Resource, o.GetNamespace(), o.GetName()))
+			}
+		}
+	}
+	return out, nil
+}
+
+// terraformSuffixes returns the state suffixes of the XR's Workspaces, on
+// a plane with provider-terraform.
+func terraformSuffixes(t *testing.T, ns, name, xrName string) []string {
+	t.Helper()
+	if !terraformInstalled() {
+		return nil
+	}
+	ws, err := ownedWorkspaces(t.Context(), ns, name, xrName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := range ws {
+		if s := stateSuffix(&ws[i]); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// terraformLeftovers reports a Workspace of the XR, or a state Secret or
+// lock with one of its suffixes, that is still there.
+func terraformLeftovers(ctx context.Context, ns, name, xrName string, suffixes []string) error {
+	if !terraformInstalled() {
+		return nil
+	}
+	ws, err := ownedWorkspaces(ctx, ns, name, xrName)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if len(ws) > 0 {
+		return fmt.Errorf("Workspace %s still exists", ws[0].GetName())
+	}
+	for _, s := range suffixes {
+		left, err := stateObjects(ctx, s)
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("Terraform state left: %s", strings.Join(left, ", "))
+		}
+	}
+	return nil
+}
