@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,7 +107,7 @@ func readyTimes(l []unstructured.Unstructured) []time.Duration {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
 
@@ -241,7 +241,8 @@ func printTable(label string, rs []*result) {
 		return fmt.Sprintf("%.0f (%.2f)", r.peakRSS, r.peakRSS/float64(r.n))
 	})
 	row("duplicates / leaked streams", func(r *result) string { return fmt.Sprintf("%d / %d", r.duplicates, r.leaked) })
-	parts := []string{fmt.Sprintf("%s: N=%d", label, rs[0].n)}
+	parts := make([]string, 0, 1+5*len(rs))
+	parts = append(parts, fmt.Sprintf("%s: N=%d", label, rs[0].n))
 	for _, r := range rs {
 		b := r.backend
 		parts = append(parts,

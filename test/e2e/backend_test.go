@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,8 +151,8 @@ var tfPoll = sync.OnceValue(func() time.Duration {
 			}
 		}
 		// The flag wins over the environment: it comes last.
-		for i := len(vals) - 1; i >= 0; i-- {
-			if d, err := time.ParseDuration(vals[i]); err == nil {
+		for _, v := range slices.Backward(vals) {
+			if d, err := time.ParseDuration(v); err == nil {
 				return d
 			}
 		}

@@ -35,7 +35,7 @@ func acceptedByAuth0(objs []*unstructured.Unstructured) bool {
 // TestExamples applies every example Auth0 accepts and follows it to
 // Ready, checks its outputs against the simulator and its trace, then
 // deletes it and checks that nothing is left.
-func TestExamples(t *testing.T) {
+func TestExamples(t *testing.T) { //nolint:tparallel // The examples run alongside each other, not alongside the parallel tests that inject faults.
 	patterns := []string{"example/*.yaml", "example/seed/*.yaml"}
 	if legacy() {
 		patterns = append(patterns, "example/legacy/claim*.yaml")
@@ -44,7 +44,7 @@ func TestExamples(t *testing.T) {
 }
 
 // examples runs the example files matching patterns, every stream on b.
-func examples(t *testing.T, b backend, patterns []string) { //nolint:tparallel // The examples run alongside each other, not alongside the parallel tests that inject faults.
+func examples(t *testing.T, b backend, patterns []string) {
 	t.Helper()
 	var files []string
 	for _, p := range patterns {

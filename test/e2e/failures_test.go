@@ -140,7 +140,7 @@ func TestFaultsConverge(t *testing.T) {
 
 // faultsConverge runs TestFaultsConverge's steps on b; lostAnswer adds
 // the create whose answer is lost.
-func faultsConverge(t *testing.T, b backend, lostAnswer bool) { //nolint:gocognit // One scenario, read top to bottom.
+func faultsConverge(t *testing.T, b backend, lostAnswer bool) {
 	t.Helper()
 	ns := namespace(t, b.ns("faults"))
 	ctx := t.Context()

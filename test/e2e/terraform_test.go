@@ -27,7 +27,7 @@ import (
 // TestTerraformExamples: every example Auth0 accepts, and the terraform
 // example, Ready with outputs equal to the simulator's stream, traced to
 // its Workspace, then deleted leaving no stream, Workspace or state.
-func TestTerraformExamples(t *testing.T) {
+func TestTerraformExamples(t *testing.T) { //nolint:tparallel // As TestExamples.
 	requireTerraform(t)
 	examples(t, terraformBackend, []string{"example/*.yaml", "example/seed/*.yaml", "example/terraform/xr.yaml"})
 }
