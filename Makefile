@@ -172,14 +172,19 @@ DEMO_DIR ?= _output/demo
 # involve the composite or the claim: they run on the namespaced flavour's
 # plane only, every other test on both.
 E2E_PROVIDER_ONLY = ^(TestNamespacedProviderConfigCannotUseEnvironment|TestRuntimeConfigArgs|TestPersistentUnauthorized|TestSafety.*|TestFaultsConverge|TestUpgradeKeepsStreams|TestMissingPackageRefused)$$
+# The terraform backend's tests need provider-terraform (up --terraform),
+# which only the namespaced flavour's plane runs: its Workspaces are the
+# same for both flavours, and it costs the legacy run minutes.
+E2E_TERRAFORM = ^TestTerraform
 
 .PHONY: e2e
 e2e: ## End-to-end tests on a real local Crossplane control plane, once per API flavour (namespaced XR, legacy claim).
 	@for f in namespaced legacy; do \
 	  d=$(E2E_DIR)-$$f; start=$$(date +%s); \
 	  trap "$(CONTROLPLANE) --dir $$d down; exit 130" INT TERM; \
-	  $(CONTROLPLANE) --dir $$d up --product --flavour $$f >/dev/null || exit 1; \
-	  skip=; [ $$f = namespaced ] || skip='$(E2E_PROVIDER_ONLY)'; \
+	  tf=; [ $$f = namespaced ] && tf=--terraform; \
+	  $(CONTROLPLANE) --dir $$d up --product --flavour $$f $$tf >/dev/null || exit 1; \
+	  skip=; [ $$f = namespaced ] || skip='$(E2E_PROVIDER_ONLY)|$(E2E_TERRAFORM)'; \
 	  rc=0; go test -tags e2e -count=1 -timeout 45m -v ./test/e2e/ -skip "$$skip" -args -dir=$$(realpath $$d) || rc=$$?; \
 	  $(CONTROLPLANE) --dir $$d down; \
 	  echo "e2e: flavour $$f took $$(( $$(date +%s) - start ))s"; \

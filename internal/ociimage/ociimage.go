@@ -100,6 +100,10 @@ type Spec struct {
 	Labels map[string]string
 	// Created stamps the config, the history and every layer entry.
 	Created time.Time
+	// WritableDirs are empty directories (clean absolute paths) the
+	// non-root user owns (0700), in the application layer: where an
+	// application that runs as that user keeps its working files.
+	WritableDirs []string
 	// CABundle is the PEM bundle at CABundlePath; nil uses the Mozilla
 	// (NSS) roots Go ships in golang.org/x/crypto/x509roots/fallback, pinned
 	// in go.sum, so that the build machine's certificates do not change the
@@ -133,6 +137,12 @@ func Build(s Spec) (v1.Image, error) {
 	appEntries, err := fileEntries(s.Files)
 	if err != nil {
 		return nil, fmt.Errorf("application layer: %w", err)
+	}
+	for _, d := range s.WritableDirs {
+		if !path.IsAbs(d) || path.Clean(d) != d || d == "/" {
+			return nil, fmt.Errorf("writable directory %q must be a clean absolute path", d)
+		}
+		appEntries = append(appEntries, entry{name: d, typ: tar.TypeDir, mode: 0o700, uid: NonRootUID, gid: NonRootUID})
 	}
 	app, err := layer(appEntries, created)
 	if err != nil {
@@ -298,7 +308,7 @@ func normalMode(m fs.FileMode) int64 {
 func layer(entries []entry, created time.Time) (v1.Layer, error) {
 	byName := map[string]entry{}
 	for _, e := range entries {
-		if prev, dup := byName[e.name]; dup && (prev.typ != tar.TypeDir || e.typ != tar.TypeDir) {
+		if prev, dup := byName[e.name]; dup && (prev.typ != tar.TypeDir || e.typ != tar.TypeDir || prev.uid != e.uid) {
 			return nil, fmt.Errorf("%s is in the layer twice", e.name)
 		}
 		byName[e.name] = e

@@ -44,6 +44,7 @@ func fixture(t *testing.T, arch string) Spec {
 		OS: "linux", Architecture: arch,
 		Files:        []File{{Src: bin, Dst: "/function", Mode: 0o755}, {Src: tree, Dst: "/usr/share/mirror"}},
 		Entrypoint:   []string{"/function"},
+		WritableDirs: []string{"/var/work"},
 		ExposedPorts: []string{"9443", "8080/tcp"},
 		Labels:       map[string]string{"org.opencontainers.image.version": "v1.2.3"},
 		Created:      created,
@@ -138,6 +139,8 @@ func TestBuildContents(t *testing.T) {
 				"/usr/share/mirror/registry/provider/terraform-provider": {mode: 0o755},
 				"/usr/share/mirror/registry/provider/README":             {mode: 0o644},
 				"/usr/share/mirror/registry/README":                      {mode: fs.ModeSymlink | 0o777},
+				"/var/work":                                              {mode: fs.ModeDir | 0o700, uid: NonRootUID, gid: NonRootUID},
+				"/var":                                                   {mode: fs.ModeDir | 0o755},
 			} {
 				e, ok := entries[p]
 				if !ok {
@@ -206,6 +209,7 @@ func TestBuildRefuses(t *testing.T) {
 		"MissingFile":    {func(s *Spec) { s.Files[0].Src += ".missing" }, "no such file"},
 		"DirectoryMode":  {func(s *Spec) { s.Files[1].Mode = 0o755 }, "a mode applies to a file only"},
 		"SamePathTwice":  {func(s *Spec) { s.Files = append(s.Files, s.Files[0]) }, "/function is in the layer twice"},
+		"RelativeDir":    {func(s *Spec) { s.WritableDirs = []string{"tf"} }, `writable directory "tf"`},
 	}
 	for n, c := range cases {
 		t.Run(n, func(t *testing.T) {

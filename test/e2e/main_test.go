@@ -88,7 +88,7 @@ func TestMain(m *testing.M) {
 			s = now
 		}
 		for _, p := range s.Processes {
-			if p.Name == "crossplane" || strings.HasPrefix(p.Name, controlplane.FunctionName) || strings.HasPrefix(p.Name, controlplane.ProviderName) {
+			if p.Name == "crossplane" || strings.HasPrefix(p.Name, controlplane.FunctionName) || strings.HasPrefix(p.Name, controlplane.ProviderName) || strings.HasPrefix(p.Name, controlplane.TerraformProvider) {
 				fmt.Fprintln(os.Stderr, controlplane.Tail(p.Log, 40))
 			}
 		}

@@ -63,21 +63,28 @@ type Options struct {
 	// claim API (FlavourLegacy). They serve the same kind, so a cluster
 	// runs one of them.
 	Flavour string
+	// Terraform (with Product) also installs provider-terraform with a
+	// runtime image of ours and ClusterProviderConfig auth0 pointing at the
+	// simulator, for the terraform backend (terraform.go).
+	Terraform bool
 	// Log receives progress lines.
 	Log io.Writer
 }
 
 // State describes a running control plane; Up writes it to state.json.
 type State struct {
-	Dir        string            `json:"dir"`
-	Kubeconfig string            `json:"kubeconfig"`
-	Server     string            `json:"server"`
-	Ports      map[string]int    `json:"ports"`
-	Processes  []Process         `json:"processes"`
-	Product    bool              `json:"product"`
-	Flavour    string            `json:"flavour,omitempty"`
-	Tools      map[string]string `json:"tools"`
-	Sim        *Sim              `json:"sim,omitempty"`
+	Dir        string         `json:"dir"`
+	Kubeconfig string         `json:"kubeconfig"`
+	Server     string         `json:"server"`
+	Ports      map[string]int `json:"ports"`
+	Processes  []Process      `json:"processes"`
+	Product    bool           `json:"product"`
+	Flavour    string         `json:"flavour,omitempty"`
+	// Terraform: provider-terraform runs and ClusterProviderConfig auth0
+	// (tf.m.upbound.io) points at the simulator.
+	Terraform bool              `json:"terraform,omitempty"`
+	Tools     map[string]string `json:"tools"`
+	Sim       *Sim              `json:"sim,omitempty"`
 	// RepoRoot is the repository the packages are built from.
 	RepoRoot string `json:"repoRoot"`
 	// Registry serves our packages to Crossplane.
@@ -207,8 +214,11 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		// Checked first: it would otherwise fail after minutes of start-up.
 		return nil, errors.New("up --product runs the function and provider images chrooted as their user (uid 65532), as a container runtime would; that needs root (CAP_SYS_CHROOT, CAP_SETUID)")
 	}
+	if opts.Terraform && !opts.Product {
+		return nil, errors.New("up --terraform needs --product: provider-terraform's ClusterProviderConfig points at the product's Auth0 simulator")
+	}
 	if old, lerr := Load(dir); lerr == nil {
-		if old.Ready && old.Alive() && (old.Product || !opts.Product) && old.Flavour == flavour(opts) {
+		if old.Ready && old.Alive() && (old.Product || !opts.Product) && (old.Terraform || !opts.Terraform) && old.Flavour == flavour(opts) {
 			return old, nil
 		}
 		// A half-started or partly dead plane: stop what is left, start over.
@@ -253,6 +263,11 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 	}
 	if opts.Product {
 		if err := p.product(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Terraform {
+		if err := p.terraform(ctx); err != nil {
 			return nil, err
 		}
 	}

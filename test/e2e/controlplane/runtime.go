@@ -95,7 +95,7 @@ func attach(dir string, log io.Writer) (*plane, error) {
 	if !s.Ready || !s.Alive() {
 		return nil, fmt.Errorf("the control plane in %s is not running", dir)
 	}
-	p := &plane{dir: s.Dir, opts: Options{Dir: s.Dir, RepoRoot: s.RepoRoot, Product: s.Product, Flavour: s.Flavour, Log: log}, state: s, running: map[string]*running{}}
+	p := &plane{dir: s.Dir, opts: Options{Dir: s.Dir, RepoRoot: s.RepoRoot, Product: s.Product, Flavour: s.Flavour, Terraform: s.Terraform, Log: log}, state: s, running: map[string]*running{}}
 	if p.state.Runtime == nil {
 		p.state.Runtime = map[string]Runtime{}
 	}
@@ -292,6 +292,9 @@ func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured
 // platform engineer would, and runs the provider once the CRD is served.
 func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error) {
 	pkg := rev.GetLabels()[packageLabel]
+	if pkg == TerraformProvider {
+		return p.playTerraform(ctx, rev, img, userArgs)
+	}
 	secretName, _, err := p.serverSecret(ctx, pkg)
 	if err != nil {
 		return nil, err

@@ -61,9 +61,10 @@ func (c *syncCmd) Run(g *cli) error {
 }
 
 type upCmd struct {
-	Product bool          `help:"Also install this project's packages and run the simulator, function and provider."`
-	Flavour string        `default:"namespaced" enum:"namespaced,legacy" help:"Which Configuration to install: the namespaced XR API or the legacy claim API."`
-	Timeout time.Duration `default:"30m" help:"Give up after this long (first runs build binaries)."`
+	Product   bool          `help:"Also install this project's packages and run the simulator, function and provider."`
+	Flavour   string        `default:"namespaced" enum:"namespaced,legacy" help:"Which Configuration to install: the namespaced XR API or the legacy claim API."`
+	Terraform bool          `help:"With --product, also install provider-terraform (our runtime image: OpenTofu, the Auth0 provider in an offline mirror) and ClusterProviderConfig auth0 for the terraform backend."`
+	Timeout   time.Duration `default:"30m" help:"Give up after this long (first runs build binaries)."`
 }
 
 func (c *upCmd) Run(g *cli) error {
@@ -76,7 +77,7 @@ func (c *upCmd) Run(g *cli) error {
 		return err
 	}
 	start := time.Now()
-	s, err := controlplane.Up(ctx, controlplane.Options{Dir: g.Dir, RepoRoot: root, Product: c.Product, Flavour: c.Flavour, Log: os.Stderr})
+	s, err := controlplane.Up(ctx, controlplane.Options{Dir: g.Dir, RepoRoot: root, Product: c.Product, Flavour: c.Flavour, Terraform: c.Terraform, Log: os.Stderr})
 	if err != nil {
 		return err
 	}
