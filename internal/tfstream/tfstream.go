@@ -20,9 +20,12 @@ import (
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 )
 
-// The Terraform provider the module requires, pinned.
+// The Terraform provider the module requires, pinned. The registry host is
+// explicit: OpenTofu reads a bare "auth0/auth0" as
+// registry.opentofu.org/auth0/auth0, so the same module would need another
+// mirror path (or registry) under OpenTofu than under Terraform.
 const (
-	ProviderSource  = "auth0/auth0"
+	ProviderSource  = "registry.terraform.io/auth0/auth0"
 	ProviderVersion = "1.57.0"
 )
 

@@ -118,8 +118,8 @@ func TestFor(t *testing.T) {
 				t.Fatalf("main.tf.json is not the expected JSON: %v\n%s", err, c.Module)
 			}
 
-			if p := m.Terraform.RequiredProviders["auth0"]; p.Source != "auth0/auth0" || p.Version != "1.57.0" {
-				t.Errorf("required_providers.auth0 = %+v, want auth0/auth0 1.57.0", p)
+			if p := m.Terraform.RequiredProviders["auth0"]; p.Source != "registry.terraform.io/auth0/auth0" || p.Version != "1.57.0" {
+				t.Errorf("required_providers.auth0 = %+v, want registry.terraform.io/auth0/auth0 1.57.0", p)
 			}
 			wantProvider := map[string]string{"domain": "${var.auth0_domain}", "client_id": "${var.auth0_client_id}", "client_secret": "${var.auth0_client_secret}"}
 			if diff := cmp.Diff(wantProvider, m.Provider["auth0"]); diff != "" {

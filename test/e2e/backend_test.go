@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
 )
 
 // backend is the Composition an Auth0EventStream selects and what it
@@ -39,9 +41,10 @@ var (
 
 const backendLabel = "auth0.openmcf.org/backend"
 
-// provider-terraform's resources (namespaced flavour of v1.0.1).
+// provider-terraform's resources (namespaced flavour of v1.0.1), and the
+// kubernetes state backend's locks.
 var (
-	workspaceGVR   = schema.GroupVersionResource{Group: "tf.m.upbound.io", Version: "v1beta1", Resource: "workspaces"}
+	workspaceGVR   = controlplane.WorkspaceGVR
 	tfClusterPCGVR = schema.GroupVersionResource{Group: "tf.m.upbound.io", Version: "v1beta1", Resource: "clusterproviderconfigs"}
 	leaseGVR       = schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}
 )
@@ -50,19 +53,16 @@ var (
 // names (package/configuration/composition-terraform.yaml).
 const tfProviderConfig = "auth0"
 
-// terraformInstalled reports whether the control plane serves
-// provider-terraform's Workspace (the plane was started with --terraform).
-var terraformInstalled = sync.OnceValue(func() bool {
-	_, err := dyn.Resource(workspaceGVR).List(context.Background(), metav1.ListOptions{Limit: 1})
-	return err == nil
-})
+// terraformInstalled reports whether the control plane runs
+// provider-terraform (it was started with --terraform).
+func terraformInstalled() bool { return state.Terraform }
 
 // requireTerraform fails a terraform test on a plane without
 // provider-terraform: make e2e runs them only where it started it.
 func requireTerraform(t *testing.T) {
 	t.Helper()
 	if !terraformInstalled() {
-		t.Fatalf("the control plane in %s serves no %s: start it with --terraform (make e2e does on the namespaced flavour)", state.Dir, workspaceGVR.GroupResource())
+		t.Fatalf("the control plane in %s runs no provider-terraform: start it with up --product --terraform (make e2e does on the namespaced flavour)", state.Dir)
 	}
 	if _, err := dyn.Resource(tfClusterPCGVR).Get(t.Context(), tfProviderConfig, metav1.GetOptions{}); err != nil {
 		t.Fatalf("provider-terraform's ClusterProviderConfig %s: %v", tfProviderConfig, err)

@@ -46,6 +46,8 @@ const (
 
 	crossplaneNamespace = "crossplane-system"
 	stateFile           = "state.json"
+	// fieldManager owns what the plane applies.
+	fieldManager = "controlplane"
 )
 
 // Options configures Up.
@@ -217,14 +219,8 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 	if opts.Terraform && !opts.Product {
 		return nil, errors.New("up --terraform needs --product: provider-terraform's ClusterProviderConfig points at the product's Auth0 simulator")
 	}
-	if old, lerr := Load(dir); lerr == nil {
-		if old.Ready && old.Alive() && (old.Product || !opts.Product) && (old.Terraform || !opts.Terraform) && old.Flavour == flavour(opts) {
-			return old, nil
-		}
-		// A half-started or partly dead plane: stop what is left, start over.
-		if err := Down(dir, opts.Log); err != nil {
-			return nil, fmt.Errorf("stop previous control plane: %w", err)
-		}
+	if s, ok, err := reuse(ctx, dir, opts); ok || err != nil {
+		return s, err
 	}
 	// Keep the folder (its logs are useful) but start from empty state.
 	for _, sub := range []string{"etcd", "pki", "logs", "package-cache", "tls", "bin", registryProcess, runtimeDir, "xpkg", stateFile} {
@@ -276,6 +272,37 @@ func Up(ctx context.Context, opts Options) (s *State, err error) {
 		return nil, err
 	}
 	return p.state, nil
+}
+
+// reuse returns the running plane recorded in dir when it has what opts
+// ask for, adding provider-terraform to a running product plane when only
+// that is missing; it stops a half-started or partly dead plane and
+// reports false, so Up starts over.
+func reuse(ctx context.Context, dir string, opts Options) (*State, bool, error) {
+	old, err := Load(dir)
+	if err != nil {
+		return nil, false, nil //nolint:nilerr // No plane recorded there: start one.
+	}
+	running := old.Ready && old.Alive() && old.Flavour == flavour(opts)
+	if running && (old.Product || !opts.Product) && (old.Terraform || !opts.Terraform) {
+		return old, true, nil
+	}
+	if running && old.Product && opts.Product {
+		// Only provider-terraform is missing: add it to the running plane.
+		p, err := attach(dir, opts.Log)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := p.terraform(ctx); err != nil {
+			return nil, false, err
+		}
+		return p.state, true, nil
+	}
+	// A half-started or partly dead plane: stop what is left, start over.
+	if err := Down(dir, opts.Log); err != nil {
+		return nil, false, fmt.Errorf("stop previous control plane: %w", err)
+	}
+	return nil, false, nil
 }
 
 // Flavours of the Auth0EventStream API.

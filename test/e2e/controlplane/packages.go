@@ -158,7 +158,7 @@ func (p *plane) imageConfig(ctx context.Context) error {
 			"rewriteImage": map[string]any{"prefix": p.state.Registry.Repository() + "/"},
 		},
 	}}
-	if _, err := p.dyn.Resource(ImageConfigGVR).Apply(ctx, name, ic, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(ImageConfigGVR).Apply(ctx, name, ic, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("apply ImageConfig: %w", err)
 	}
 	p.logf("ImageConfig %s rewrites %s/ to %s/", name, PackageRepository, p.state.Registry.Repository())
@@ -178,7 +178,7 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 		"spec":       map[string]any{"package": pkg},
 	}}
 	start := time.Now()
-	if _, err := p.dyn.Resource(ConfigurationGVR).Apply(ctx, name, u, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(ConfigurationGVR).Apply(ctx, name, u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("apply Configuration %s: %w", name, err)
 	}
 	p.state.Packages["Configuration/"+name] = pkg

@@ -140,7 +140,7 @@ func (p *plane) providerConfig(ctx context.Context) error {
 			"secretRef": map[string]any{"namespace": crossplaneNamespace, "name": CredentialsSecret},
 		}},
 	}}
-	if _, err := p.dyn.Resource(ClusterProviderConfigGVR).Apply(ctx, ProviderConfigName, pc, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(ClusterProviderConfigGVR).Apply(ctx, ProviderConfigName, pc, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("apply ClusterProviderConfig: %w", err)
 	}
 	p.logf("ClusterProviderConfig %s points at the simulator", ProviderConfigName)

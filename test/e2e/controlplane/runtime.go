@@ -311,7 +311,7 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		"metadata":   map[string]any{"name": pkg},
 		"spec":       map[string]any{"activate": []any{eventStreamCRD}},
 	}}
-	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return nil, fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
 	}
 	if err := p.waitFor(ctx, "EventStream CRD", 2*time.Minute, nil, func(ctx context.Context) (bool, error) {

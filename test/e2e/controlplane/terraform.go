@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -88,7 +89,9 @@ const TerraformCLIConfig = `provider_installation {
 `
 
 // terraformTools are the binaries the image is made of.
-var terraformTools = []string{"provider-terraform", "tofu", "terraform-provider-auth0"}
+func terraformTools() []string {
+	return []string{"provider-terraform", "tofu", "terraform-provider-auth0"}
+}
 
 // hostTools are what provider-terraform runs besides terraform: its
 // checksum of a working directory is `/bin/sh -c "/usr/bin/find ... -exec
@@ -97,7 +100,9 @@ var terraformTools = []string{"provider-terraform", "tofu", "terraform-provider-
 // from the build machine with the shared libraries ldd lists, so the
 // machine needs them (any Linux with a shell and coreutils, findutils and
 // awk has them).
-var hostTools = []string{"/bin/sh", "/usr/bin/find", "/usr/bin/md5sum", "/usr/bin/sort", "/usr/bin/awk"}
+func hostTools() []string {
+	return []string{"/bin/sh", "/usr/bin/find", "/usr/bin/md5sum", "/usr/bin/sort", "/usr/bin/awk"}
+}
 
 // terraform installs provider-terraform and points ClusterProviderConfig
 // auth0 at the simulator.
@@ -121,8 +126,13 @@ func (p *plane) terraform(ctx context.Context) error {
 }
 
 func (p *plane) terraformTools(ctx context.Context) error {
-	for _, t := range terraformTools {
+	for _, t := range terraformTools() {
 		if _, ok := p.state.Tools[t]; ok {
+			continue
+		}
+		// As for the plane's other tools (tools()): a binary of one's own.
+		if env := os.Getenv("E2E_TOOL_" + strings.ToUpper(strings.ReplaceAll(t, "-", "_"))); env != "" {
+			p.state.Tools[t] = env
 			continue
 		}
 		start := time.Now()
@@ -154,13 +164,13 @@ func TerraformImage(tools map[string]string, created time.Time) (ociimage.Spec, 
 		{Src: tools["terraform-provider-auth0"], Dst: fmt.Sprintf("%s/registry.terraform.io/auth0/auth0/%s/linux_%s/terraform-provider-auth0_v%s", TerraformMirror, auth0TFVersion, runtime.GOARCH, auth0TFVersion), Mode: 0o755},
 	}
 	libs := map[string]bool{}
-	for _, t := range hostTools {
-		real, err := filepath.EvalSymlinks(t)
+	for _, t := range hostTools() {
+		resolved, err := filepath.EvalSymlinks(t)
 		if err != nil {
 			return ociimage.Spec{}, fmt.Errorf("%s (provider-terraform's checksum runs it): %w", t, err)
 		}
-		files = append(files, ociimage.File{Src: real, Dst: t, Mode: 0o755})
-		deps, err := sharedLibraries(real)
+		files = append(files, ociimage.File{Src: resolved, Dst: t, Mode: 0o755})
+		deps, err := sharedLibraries(resolved)
 		if err != nil {
 			return ociimage.Spec{}, err
 		}
@@ -169,11 +179,11 @@ func TerraformImage(tools map[string]string, created time.Time) (ociimage.Spec, 
 		}
 	}
 	for _, l := range slices.Sorted(maps.Keys(libs)) {
-		real, err := filepath.EvalSymlinks(l)
+		resolved, err := filepath.EvalSymlinks(l)
 		if err != nil {
 			return ociimage.Spec{}, fmt.Errorf("shared library %s: %w", l, err)
 		}
-		files = append(files, ociimage.File{Src: real, Dst: l, Mode: 0o755})
+		files = append(files, ociimage.File{Src: resolved, Dst: l, Mode: 0o755})
 	}
 	return ociimage.Spec{
 		OS:           "linux",
@@ -309,7 +319,7 @@ func (p *plane) installTerraform(ctx context.Context) error {
 		"spec":       map[string]any{"package": TerraformPackage},
 	}}
 	start := time.Now()
-	if _, err := p.dyn.Resource(ProviderGVR).Apply(ctx, TerraformProvider, u, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(ProviderGVR).Apply(ctx, TerraformProvider, u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("apply Provider %s: %w", TerraformProvider, err)
 	}
 	p.state.Packages["Provider/"+TerraformProvider] = TerraformPackage
@@ -387,7 +397,7 @@ func (p *plane) terraformProviderConfig(ctx context.Context) error {
 			},
 		},
 	}}
-	if _, err := p.dyn.Resource(TerraformClusterProviderGVR).Apply(ctx, TerraformProviderConfig, pc, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(TerraformClusterProviderGVR).Apply(ctx, TerraformProviderConfig, pc, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return fmt.Errorf("apply ClusterProviderConfig %s: %w", TerraformProviderConfig, err)
 	}
 	p.logf("ClusterProviderConfig %s (tf.m.upbound.io) points at the simulator", TerraformProviderConfig)
@@ -413,7 +423,7 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 		"metadata":   map[string]any{"name": pkg},
 		"spec":       map[string]any{"activate": []any{workspaceCRD}},
 	}}
-	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: "controlplane", Force: true}); err != nil {
+	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
 		return nil, fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
 	}
 	if err := p.waitFor(ctx, "Workspace CRD", 2*time.Minute, nil, func(ctx context.Context) (bool, error) {
@@ -422,6 +432,9 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 		return nil, err
 	}
 	if err := p.podCredentials(ctx, pkg, img); err != nil {
+		return nil, err
+	}
+	if err := devices(img.Root); err != nil {
 		return nil, err
 	}
 	// Terraform and the Auth0 provider (Go) trust SSL_CERT_FILE: the
@@ -456,8 +469,10 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 	if err != nil {
 		return nil, err
 	}
-	argv := []string{"--root", img.Root, "--uid", strconv.Itoa(img.UID), "--gid", strconv.Itoa(img.GID),
-		"--forward", api, "--forward", p.state.Sim.Domain, "--"}
+	argv := []string{
+		"--root", img.Root, "--uid", strconv.Itoa(img.UID), "--gid", strconv.Itoa(img.GID),
+		"--forward", api, "--forward", p.state.Sim.Domain, "--",
+	}
 	argv = append(append(argv, img.Entrypoint...), args...)
 	cmd := exec.Command(runner, argv...) //nolint:noctx // Outlives this program; stopped by down.
 	_, port, _ := strings.Cut(api, ":")
@@ -480,6 +495,27 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 	}
 	p.logf("provider revision %s running (provider-terraform)", rev.GetName())
 	return &Runtime{Args: args}, nil
+}
+
+// devices creates the device nodes a container runtime gives every
+// container: provider-terraform starts terraform with no stdin, which Go's
+// os/exec connects to /dev/null.
+func devices(root string) error {
+	dir := filepath.Join(root, "dev")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, minor := range map[string]int{"null": 3, "zero": 5, "random": 8, "urandom": 9} {
+		path := filepath.Join(dir, name)
+		if err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(1, uint32(minor)))); err != nil && !os.IsExist(err) { //nolint:gosec // Small constant device numbers.
+			return fmt.Errorf("create %s: %w", path, err)
+		}
+		// The mode passed to mknod is masked by the umask.
+		if err := os.Chmod(path, 0o666); err != nil { //nolint:gosec // Device nodes every process may use, as in any container.
+			return err
+		}
+	}
+	return nil
 }
 
 // terraformReserved are none: provider-terraform takes no address or

@@ -75,7 +75,7 @@ func TestTerraformExampleMatchesPlane(t *testing.T) {
 func TestTerraformImage(t *testing.T) {
 	dir := t.TempDir()
 	tools := map[string]string{}
-	for _, n := range terraformTools {
+	for _, n := range terraformTools() {
 		tools[n] = filepath.Join(dir, n)
 		if err := os.WriteFile(tools[n], []byte("binary "+n), 0o755); err != nil {
 			t.Fatal(err)
@@ -103,7 +103,7 @@ func TestTerraformImage(t *testing.T) {
 			t.Errorf("%s: not the executable %q", path, content)
 		}
 	}
-	for _, tool := range hostTools {
+	for _, tool := range hostTools() {
 		if e, ok := entries[tool]; !ok || !bytes.HasPrefix(e.Data, []byte("\x7fELF")) {
 			t.Errorf("%s is not an ELF file in the image", tool)
 		}

@@ -89,8 +89,7 @@ func run(root string, uid, gid int, fwd, argv []string) (int, error) {
 		case v := <-sig:
 			_ = s.cmd.Process.Signal(v)
 		case err := <-exited:
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
+			if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 				return ee.ExitCode(), nil
 			}
 			if err != nil {
@@ -119,7 +118,7 @@ func startInNamespace(root string, uid, gid int, fwd, argv []string) (*exec.Cmd,
 		}
 		go serve(l, addr)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...) //nolint:noctx,gosec // The process to run, by design.
+	cmd := exec.Command(argv[0], argv[1:]...) //nolint:noctx // Lives as long as netns-run.
 	cmd.Env = os.Environ()
 	cmd.Dir = "/"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
@@ -166,7 +165,7 @@ func serve(l net.Listener, addr string) {
 			return
 		}
 		go func() {
-			defer c.Close() //nolint:errcheck // Proxy teardown.
+			defer c.Close()                 //nolint:errcheck // Proxy teardown.
 			h, err := net.Dial("tcp", addr) //nolint:noctx // Bounded by the connection's life.
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "netns-run: forward to %s: %v\n", addr, err)
