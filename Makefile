@@ -225,12 +225,12 @@ RATE ?= 50
 # PROVIDER_ARGS= (empty) keeps the control plane's own provider flags.
 PROVIDER_ARGS ?= --poll=$$(( (4 * $(1) / $(RATE)) > 60 ? (4 * $(1) / $(RATE)) : 60 ))s --delivery-poll=$$(( (4 * $(1) / $(RATE)) > 300 ? (4 * $(1) / $(RATE)) : 300 ))s --max-reconcile-rate=$(RATE)
 
-# bench_plane runs bench/e2e with $(2) on a fresh control plane in $(1),
-# always bringing it down.
+# bench_plane runs bench/e2e with $(2) on a fresh control plane in $(1)
+# (started with the extra flags $(3)), always bringing it down.
 define bench_plane
 	@d=$(1); trap "$(CONTROLPLANE) --dir $$d down >/dev/null 2>&1; exit 130" INT TERM; \
 	$(CONTROLPLANE) --dir $$d down >/dev/null 2>&1 || true; rm -rf $$d; \
-	$(CONTROLPLANE) --dir $$d up --product >/dev/null || exit 1; \
+	$(CONTROLPLANE) --dir $$d up --product $(3) >/dev/null || exit 1; \
 	rc=0; go run ./bench/e2e --dir $$d $(2) || rc=$$?; \
 	$(CONTROLPLANE) --dir $$d down >/dev/null; exit $$rc
 endef
@@ -242,6 +242,18 @@ bench-e2e: ## Whole loop: N (1000) Auth0EventStreams on a local control plane, s
 .PHONY: soak
 soak: ## Whole loop under faults (20% 5xx, 5% hung, 2% lost responses): N (500) composites created, updated, deleted; ends with the soak: summary line.
 	$(call bench_plane,$(SOAK_DIR),--soak --n $(or $(N),500) --rate-limit $(RATE) --provider-args "$(call PROVIDER_ARGS,$(or $(N),500))")
+
+# The same N streams through the native and the terraform backend, one
+# after the other, on one control plane (started with --terraform) and
+# simulator: Auth0 calls per poll, M2M tokens per hour, apply to Ready, CPU
+# and RSS of our provider and of provider-terraform with its terraform
+# processes (docs/performance.md, "Native and terraform backends").
+# WINDOW (e.g. 3m) counts the steady state over that long instead of one
+# poll of each provider.
+BENCH_BACKENDS_DIR ?= _output/bench-backends
+.PHONY: bench-backends
+bench-backends: ## Both backends side by side: N (100) Auth0EventStreams through each on one control plane; prints a table and the bench-backends: summary line.
+	$(call bench_plane,$(BENCH_BACKENDS_DIR),--backend both --n $(or $(N),100) --rate-limit $(RATE) $(if $(WINDOW),--window $(WINDOW)),--terraform)
 
 .PHONY: bench-smoke
 bench-smoke: ## Small versions of bench-e2e, soak and bench (N=20) so they cannot rot; fails on duplicates, leaks or secrets in logs, never on times.

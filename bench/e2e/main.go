@@ -66,6 +66,10 @@ type config struct {
 	// providerArgs, when set, are the provider's flags, applied as a user
 	// would (sizing.go) over the control plane's.
 	providerArgs string
+	// backend is native, terraform or both (backends.go).
+	backend string
+	// window, when set, is the steady-state window instead of one poll.
+	window time.Duration
 }
 
 type run struct {
@@ -77,6 +81,7 @@ type run struct {
 	procs   map[string]controlplane.Process
 	secrets map[string]bool // every secret value the run used
 	mu      sync.Mutex
+	res     result
 }
 
 func main() {
@@ -88,10 +93,15 @@ func main() {
 	flag.BoolVar(&c.soak, "soak", false, "inject faults from the start (20% 5xx, 5% hung calls, 2% lost write responses), update every composite once, delete under faults")
 	flag.DurationVar(&c.timeout, "timeout", 60*time.Minute, "give up after this long")
 	flag.StringVar(&c.providerArgs, "provider-args", "", "size the provider with these flags (e.g. \"--poll=2m --max-reconcile-rate=50\") in a DeploymentRuntimeConfig an ImageConfig selects, over the control plane's own")
+	flag.StringVar(&c.backend, "backend", backendNative, "the Composition the composites select: native, terraform (a plane started with --terraform), or both one after the other, side by side")
+	flag.DurationVar(&c.window, "window", 0, "count steady-state Auth0 calls over this long instead of one provider poll (+10%); per-poll figures are scaled")
 	flag.Parse()
 	c.label = "bench-e2e"
 	if c.soak {
 		c.label = "soak"
+	}
+	if c.backend == backendBoth {
+		c.label = "bench-backends"
 	}
 	if err := c.run(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", c.label, err)
@@ -136,14 +146,33 @@ func (c config) run() error {
 		}
 		defer restore()
 	}
-	return r.measure(ctx)
+	switch c.backend {
+	case backendNative, backendTerraform:
+		return r.measure(ctx)
+	case backendBoth:
+	default:
+		return fmt.Errorf("--backend %q: want %s, %s or %s", c.backend, backendNative, backendTerraform, backendBoth)
+	}
+	// The same composites through one backend, then the other (each run
+	// deletes its own before the next starts).
+	var (
+		results []*result
+		errs    []error
+	)
+	for _, b := range []string{backendNative, backendTerraform} {
+		one := &run{cfg: c, st: r.st, sim: sim, dyn: r.dyn, kube: r.kube, procs: r.procs, secrets: r.secrets}
+		one.cfg.backend, one.cfg.label = b, "bench-"+b
+		if err := one.measure(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", b, err))
+		}
+		results = append(results, &one.res)
+	}
+	printTable(c.label, results)
+	return errors.Join(errs...)
 }
 
 // processes finds the API server, etcd, Crossplane core, the function and
 // the provider among the control plane's recorded processes by name.
-// measured lists them in the order they are reported.
-func measured() []string { return []string{"kube-apiserver", "etcd", "crossplane", "function", "provider"} }
-
 func processes(st *controlplane.State) map[string]controlplane.Process {
 	out := map[string]controlplane.Process{}
 	for _, p := range st.Processes {
@@ -152,8 +181,10 @@ func processes(st *controlplane.State) map[string]controlplane.Process {
 			out[p.Name] = p
 		case strings.Contains(p.Name, "function"):
 			out["function"] = p
+		case strings.Contains(p.Name, "terraform"):
+			out[procProviderTerraform] = p
 		case strings.Contains(p.Name, "provider"):
-			out["provider"] = p
+			out[procProvider] = p
 		}
 	}
 	return out
@@ -165,14 +196,23 @@ func (r *run) logf(format string, args ...any) {
 
 func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One measurement from start to summary, read top to bottom.
 	c := r.cfg
-	for _, k := range []string{"crossplane", "function", "provider"} {
+	pk := c.providerKey()
+	for _, k := range []string{"crossplane", "function", pk} {
 		p, ok := r.procs[k]
 		if !ok {
-			return fmt.Errorf("the control plane records no %s process", k)
+			return fmt.Errorf("the control plane records no %s process (a terraform run needs a plane started with --terraform)", k)
 		}
 		r.logf("%-10s pid %d (%s), flags: %s", k, p.PID, p.Name, strings.Join(cmdline(p.PID), " "))
 	}
-	poll := providerPoll(r.procs["provider"].PID)
+	poll := providerPoll(r.procs[pk].PID, pk == procProviderTerraform)
+	r.res = result{backend: c.backend, n: c.n, poll: poll}
+	if r.res.backend == "" {
+		r.res.backend = backendNative
+	}
+	sctx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	rss := sampleRSS(sctx, r.procs)
+	defer func() { r.res.peakRSS = rss.get(pk) }()
 	r.logf("N=%d rate limit=%g/s namespaces=%d provider poll=%s soak=%t; machine: %d CPUs", c.n, c.rate, c.namespaces, poll, c.soak, numCPU())
 
 	if err := r.setup(ctx); err != nil {
@@ -210,12 +250,17 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 	}
 	ready := time.Since(start)
 	cpu1 := r.cpu()
+	r.res.ready, r.res.cpuReady = ready, cpu1[pk]-cpu0[pk]
+	if l, err := r.listXRs(ctx); err == nil {
+		r.res.perStream = readyTimes(l)
+	}
 	core1, _ := r.coreMetrics(ctx)
 	counters, err := r.counters(ctx)
 	if err != nil {
 		return err
 	}
 	tokens := counters.TokensIssued
+	r.res.tokensToReady = tokens
 	need := 2*c.n + c.namespaces
 	bound := float64(need) / c.rate
 	ratio := ready.Seconds() / bound
@@ -230,6 +275,7 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 		return err
 	}
 	r.logf("composites with more than one stream at the simulator: %d", duplicates)
+	r.res.duplicates = duplicates
 
 	// Phase 2 (bench-e2e): one steady-state poll window.
 	if !c.soak {
@@ -278,6 +324,7 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 	if err != nil {
 		return err
 	}
+	r.res.leaked = leaked
 	dc, err := r.counters(ctx)
 	if err != nil {
 		return err
@@ -342,6 +389,9 @@ func (r *run) setup(ctx context.Context) error {
 			"metadata": map[string]any{"name": "bench", "namespace": ns},
 			"spec":     map[string]any{"credentials": map[string]any{"source": "Secret", "secretRef": map[string]any{"name": "auth0"}}},
 		}}
+		if r.cfg.backend == backendTerraform {
+			continue // its composites use the plane's tf.m.upbound.io ClusterProviderConfig
+		}
 		if _, err := r.dyn.Resource(pcGVR).Namespace(ns).Apply(ctx, "bench", pc, metav1.ApplyOptions{FieldManager: "bench", Force: true}); err != nil {
 			return fmt.Errorf("apply ProviderConfig %s/bench: %w", ns, err)
 		}
@@ -395,11 +445,13 @@ func (r *run) composite(i int) *unstructured.Unstructured {
 		spec["destinationType"] = "action"
 		spec["actionConfiguration"] = map[string]any{"actionId": "act-" + r.name(i)}
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
+	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": xrGVR.GroupVersion().String(), "kind": "Auth0EventStream",
 		"metadata": map[string]any{"name": r.name(i), "namespace": r.ns(i)},
 		"spec":     spec,
 	}}
+	r.cfg.selectBackend(u)
+	return u
 }
 
 // parallel runs f for 0..n-1 on 16 workers and returns the first error.
@@ -605,9 +657,13 @@ func (r *run) waitDeleted(ctx context.Context, start time.Time) (gone time.Durat
 		}
 		mrs := 0
 		for i := range r.cfg.namespaces {
-			l, err := r.dyn.Resource(mrGVR).Namespace(r.ns(i)).List(ctx, cached)
+			gvr := mrGVR
+			if r.cfg.backend == backendTerraform {
+				gvr = workspaceGVR
+			}
+			l, err := r.dyn.Resource(gvr).Namespace(r.ns(i)).List(ctx, cached)
 			if err != nil {
-				return false, fmt.Errorf("list EventStreams: %w", err)
+				return false, fmt.Errorf("list %s: %w", gvr.Resource, err)
 			}
 			mrs += len(l.Items)
 		}
@@ -620,7 +676,7 @@ func (r *run) waitDeleted(ctx context.Context, start time.Time) (gone time.Durat
 			gone = time.Since(start)
 		}
 		if time.Since(last) >= 10*time.Second {
-			r.logf("%6.1fs deleting: %d composites, %d EventStreams, %d streams at the simulator", time.Since(start).Seconds(), len(xrs), mrs, held)
+			r.logf("%6.1fs deleting: %d composites, %d managed resources, %d streams at the simulator", time.Since(start).Seconds(), len(xrs), mrs, held)
 			last = time.Now()
 		}
 		return len(xrs) == 0 && mrs == 0, nil
@@ -685,6 +741,10 @@ func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
 		return err
 	}
 	w := poll + poll/10
+	if r.cfg.window > 0 {
+		w = r.cfg.window
+	}
+	cpu0 := r.cpu()
 	r.logf("steady state: counting Auth0 calls for one poll window (%s)", w)
 	select {
 	case <-ctx.Done():
@@ -704,6 +764,10 @@ func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
 		}
 	}
 	perPoll := float64(total) / float64(r.cfg.n) * poll.Seconds() / w.Seconds()
+	pk := r.cfg.providerKey()
+	r.res.callsPerPoll = perPoll
+	r.res.tokensPerHour = float64(c.TokensIssued) * time.Hour.Seconds() / w.Seconds()
+	r.res.cpuSteady, r.res.steady = r.cpu()[pk]-cpu0[pk], w
 	r.printCounters("steady-state window", c)
 	r.logf("steady state over %s: %d GETs and %d other calls (%d answered 429) for %d streams: %.2f Auth0 calls per stream per %s poll",
 		w, gets, total-gets, throttled, r.cfg.n, perPoll, poll)
@@ -719,8 +783,9 @@ func cmdline(pid int) []string {
 	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 }
 
-// providerPoll is the provider's --poll, or its default.
-func providerPoll(pid int) time.Duration {
+// providerPoll is the provider's --poll (provider-terraform's also from
+// PROVIDER_TERRAFORM_POLL), or its default.
+func providerPoll(pid int, terraform bool) time.Duration {
 	args := cmdline(pid)
 	for i, a := range args {
 		v, ok := strings.CutPrefix(a, "--poll=")
@@ -731,7 +796,19 @@ func providerPoll(pid int) time.Duration {
 			return d
 		}
 	}
-	return time.Minute
+	if !terraform {
+		return time.Minute
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil {
+		for e := range strings.SplitSeq(string(b), "\x00") {
+			if v, ok := strings.CutPrefix(e, "PROVIDER_TERRAFORM_POLL="); ok {
+				if d, err := time.ParseDuration(v); err == nil {
+					return d
+				}
+			}
+		}
+	}
+	return 10 * time.Minute
 }
 
 func numCPU() int {
@@ -742,34 +819,25 @@ func numCPU() int {
 	return strings.Count(string(b), "processor\t:")
 }
 
-// cpu reads user+system CPU seconds of each process from /proc/PID/stat.
+// cpu reads the CPU seconds of each process with its descendants, those
+// that exited included (backends.go, tree).
 func (r *run) cpu() map[string]float64 {
 	out := map[string]float64{}
 	for k, p := range r.procs {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		// Fields after the name: utime and stime are the 12th and 13th, in
-		// clock ticks (100 per second on Linux).
-		ut, _ := strconv.ParseFloat(f[11], 64)
-		stime, _ := strconv.ParseFloat(f[12], 64)
-		out[k] = (ut + stime) / 100
+		out[k], _ = tree(p.PID)
 	}
 	return out
 }
 
 func (r *run) printCPU(what string, before, after map[string]float64, d time.Duration) {
-	for _, k := range measured() {
+	for _, k := range r.measured() {
 		s := after[k] - before[k]
 		r.logf("CPU %-14s %7.1fs %s (%.0f%% of one core over %.0fs)", k, s, what, 100*s/d.Seconds(), d.Seconds())
 	}
 }
 
 func (r *run) printMemory() {
-	for _, k := range measured() {
+	for _, k := range r.measured() {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.procs[k].PID))
 		if err != nil {
 			continue
@@ -785,7 +853,8 @@ func (r *run) printMemory() {
 			}
 		}
 		kb := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v / 1024 }
-		r.logf("memory %-14s peak RSS %6.1f MiB, now %6.1f MiB", k, kb(peak), kb(rss))
+		_, now := tree(r.procs[k].PID)
+		r.logf("memory %-14s peak RSS %6.1f MiB, now %6.1f MiB (with its descendants now %6.1f MiB)", k, kb(peak), kb(rss), now)
 	}
 }
 
@@ -856,4 +925,10 @@ func (r *run) searchLogs(ctx context.Context) (int, error) { //nolint:gocognit /
 	r.logf("searched %d log files (%d lines) for %d secret values (%d webhook tokens, the client secret, %d access tokens): %d lines hold one",
 		len(files), lines, len(r.secrets)+len(state.Tokens), len(r.secrets)-1, len(state.Tokens), found)
 	return found, nil
+}
+
+// measured lists the processes whose CPU and memory are reported, in that
+// order: the API server, etcd, core, the function and this run's provider.
+func (r *run) measured() []string {
+	return []string{"kube-apiserver", "etcd", "crossplane", "function", r.cfg.providerKey()}
 }

@@ -40,6 +40,12 @@ func TestExamples(t *testing.T) { //nolint:tparallel // The examples run alongsi
 	if legacy() {
 		patterns = append(patterns, "example/legacy/claim*.yaml")
 	}
+	examples(t, nativeBackend, patterns)
+}
+
+// examples runs the example files matching patterns, every stream on b.
+func examples(t *testing.T, b backend, patterns []string) {
+	t.Helper()
 	var files []string
 	for _, p := range patterns {
 		m, err := filepath.Glob(filepath.Join("..", "..", p))
@@ -69,9 +75,9 @@ func TestExamples(t *testing.T) { //nolint:tparallel // The examples run alongsi
 		ran++
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ns := namespace(t, "ex-"+name)
+			ns := namespace(t, b.ns("ex-"+name))
 			apply(t, docs(t, secrets, ns)...)
-			apply(t, docs(t, repoFile(t, f), ns)...)
+			b.apply(t, encode(t, docs(t, repoFile(t, f), ns)...))
 			for _, s := range streams {
 				waitReady(t, ns, s.GetName())
 				u, st := waitOutputsMatch(t, ns, s.GetName(), nil)
@@ -84,7 +90,7 @@ func TestExamples(t *testing.T) { //nolint:tparallel // The examples run alongsi
 					t.Errorf("simulator destination %q, manifest %q", st.Destination.Type, dt)
 				}
 				out := trace(t, ns, s.GetName())
-				for _, kind := range traceKinds(t, u) {
+				for _, kind := range traceKinds(t, b, u) {
 					if !strings.Contains(out, kind+"/") {
 						t.Errorf("crossplane beta trace does not show a %s:\n%s", kind, out)
 					}
@@ -106,10 +112,11 @@ func TestExamples(t *testing.T) { //nolint:tparallel // The examples run alongsi
 }
 
 // traceKinds are the kinds the trace must show for a resource: the claim
-// and XR, the EventStream and any Secret Crossplane composed for it.
-func traceKinds(t *testing.T, u *unstructured.Unstructured) []string {
+// and XR, the EventStream (or Workspace) and any Secret Crossplane composed
+// for it.
+func traceKinds(t *testing.T, b backend, u *unstructured.Unstructured) []string {
 	t.Helper()
-	kinds := []string{"Auth0EventStream", "EventStream"}
+	kinds := []string{"Auth0EventStream", b.composedKind}
 	xrName := ""
 	if legacy() {
 		kinds = append(kinds, "XAuth0EventStream")

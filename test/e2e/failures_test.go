@@ -16,7 +16,12 @@ import (
 // TestInvalidManifestsRefused applies manifests that break the schema; the
 // API server refuses each with a message naming the field.
 func TestInvalidManifestsRefused(t *testing.T) {
-	ns := namespace(t, "invalid")
+	invalidManifestsRefused(t, nativeBackend)
+}
+
+func invalidManifestsRefused(t *testing.T, b backend) {
+	t.Helper()
+	ns := namespace(t, b.ns("invalid"))
 	cases := map[string]struct {
 		spec  string
 		field string
@@ -53,7 +58,7 @@ func TestInvalidManifestsRefused(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			m := fmt.Appendf(nil, "apiVersion: auth0.openmcf.org/v1\nkind: Auth0EventStream\nmetadata:\n  name: invalid\n  namespace: %s\nspec:\n  %s\n", ns, tc.spec)
-			out, err := kubectl(t.Context(), m, "apply", "-f", "-")
+			out, err := kubectl(t.Context(), b.xr(t, m), "apply", "-f", "-")
 			if err == nil {
 				t.Fatalf("the API server accepted an invalid manifest:\n%s", m)
 			}
@@ -72,9 +77,14 @@ func TestInvalidManifestsRefused(t *testing.T) {
 // refuses the stream; the resource must say so with Auth0's message
 // rather than hang.
 func TestQuickStartAsSeeded(t *testing.T) {
-	ns := namespace(t, "quickstart-seeded")
+	quickStartAsSeeded(t, nativeBackend)
+}
+
+func quickStartAsSeeded(t *testing.T, b backend) {
+	t.Helper()
+	ns := namespace(t, b.ns("quickstart-seeded"))
 	before := streamsNamed(t, "login-events")
-	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
+	b.apply(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
 kind: Auth0EventStream
 metadata:
   name: login-events
@@ -91,7 +101,7 @@ spec:
     webhookAuthorization:
       method: bearer
       token: "your-secret-token"
-`, ns), "apply", "-f", "-")
+`, ns))
 	const auth0Says = `No enum match for: \"authentication.success\"`
 	var cond string
 	eventually(t, readyWithin, "a failing condition carrying Auth0's message", func(ctx context.Context) error {
@@ -125,7 +135,14 @@ spec:
 // Every resource still becomes Ready and Auth0 holds exactly one stream per
 // resource.
 func TestFaultsConverge(t *testing.T) {
-	ns := namespace(t, "faults")
+	faultsConverge(t, nativeBackend, true)
+}
+
+// faultsConverge runs TestFaultsConverge's steps on b; lostAnswer adds
+// the create whose answer is lost.
+func faultsConverge(t *testing.T, b backend, lostAnswer bool) {
+	t.Helper()
+	ns := namespace(t, b.ns("faults"))
 	ctx := t.Context()
 	t.Cleanup(func() {
 		// Later tests need a reliable Auth0 again.
@@ -150,22 +167,25 @@ spec:
 `, name, ns)
 	}
 
-	// The next successful write is this stream's create: Auth0 makes it and
-	// the answer never arrives.
-	if err := sim.Script(ctx, controlplane.ScriptedFaults{LostResponses: 1}); err != nil {
-		t.Fatal(err)
+	names := []string{"flaky-1", "flaky-2", "flaky-3"}
+	if lostAnswer {
+		// The next successful write is this stream's create: Auth0 makes
+		// it and the answer never arrives.
+		if err := sim.Script(ctx, controlplane.ScriptedFaults{LostResponses: 1}); err != nil {
+			t.Fatal(err)
+		}
+		b.apply(t, manifest("lost-answer"))
+		eventually(t, readyWithin, "the create whose answer was lost", func(ctx context.Context) error {
+			c, err := simCounters(ctx)
+			if err != nil {
+				return err
+			}
+			if c.Get("POST /api/v2/event-streams", "lost") != 1 {
+				return fmt.Errorf("no lost create yet: %v", c.Calls["POST /api/v2/event-streams"])
+			}
+			return nil
+		})
 	}
-	mustKubectl(t, manifest("lost-answer"), "apply", "-f", "-")
-	eventually(t, readyWithin, "the create whose answer was lost", func(ctx context.Context) error {
-		c, err := simCounters(ctx)
-		if err != nil {
-			return err
-		}
-		if c.Get("POST /api/v2/event-streams", "lost") != 1 {
-			return fmt.Errorf("no lost create yet: %v", c.Calls["POST /api/v2/event-streams"])
-		}
-		return nil
-	})
 
 	// Now a tight rate limit (two calls a second: three streams created at
 	// once exceed it), the next two calls failing for sure and then one
@@ -181,9 +201,11 @@ spec:
 	if err := sim.SetFaults(ctx, controlplane.Faults{ErrorRate: 0.25}); err != nil {
 		t.Fatal(err)
 	}
-	names := []string{"lost-answer", "flaky-1", "flaky-2", "flaky-3"}
-	for _, n := range names[1:] {
-		mustKubectl(t, manifest(n), "apply", "-f", "-")
+	for _, n := range names {
+		b.apply(t, manifest(n))
+	}
+	if lostAnswer {
+		names = append(names, "lost-answer")
 	}
 	ids := map[string]string{}
 	for _, n := range names {

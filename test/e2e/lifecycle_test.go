@@ -17,7 +17,14 @@ import (
 // platform's back, and deletes it; Auth0 follows every step.
 func TestWebhookLifecycle(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "webhook-lifecycle")
+	webhookLifecycle(t, nativeBackend, nil)
+}
+
+// webhookLifecycle runs TestWebhookLifecycle's steps on b; ready, if
+// set, checks more once the stream is first Ready.
+func webhookLifecycle(t *testing.T, b backend, ready func(ns, name, token string)) {
+	t.Helper()
+	ns := namespace(t, b.ns("webhook-lifecycle"))
 	const name = "orders-hook"
 	manifest := func(subs []string, status, secretVersion string) []byte {
 		return fmt.Appendf(nil, `apiVersion: v1
@@ -47,22 +54,25 @@ spec:
 `, ns, name, status, secretVersion, yamlList(subs))
 	}
 
-	mustKubectl(t, manifest([]string{"user.created"}, "enabled", "token-one"), "apply", "-f", "-")
+	b.apply(t, manifest([]string{"user.created"}, "enabled", "token-one"))
 	waitReady(t, ns, name)
 	_, st := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created"}, "enabled", "token-one")
 	})
 	id := st.ID
+	if ready != nil {
+		ready(ns, name, "token-one")
+	}
 
 	t.Log("change subscriptions and status")
-	mustKubectl(t, manifest([]string{"user.created", "user.deleted"}, "disabled", "token-one"), "apply", "-f", "-")
+	b.apply(t, manifest([]string{"user.created", "user.deleted"}, "disabled", "token-one"))
 	waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "disabled", "token-one")
 	})
 
 	t.Log("rotate the referenced token")
-	mustKubectl(t, manifest([]string{"user.created", "user.deleted"}, "disabled", "token-two"), "apply", "-f", "-")
-	_, st = waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
+	b.apply(t, manifest([]string{"user.created", "user.deleted"}, "disabled", "token-two"))
+	_, st = waitOutputsMatchWithin(t, b.converge(), ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "disabled", "token-two")
 	})
 	if st.ID != id {
@@ -76,7 +86,7 @@ spec:
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
+	waitOutputsMatchWithin(t, b.converge(), ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "disabled", "token-two")
 	})
 
@@ -87,7 +97,12 @@ spec:
 // changes: Auth0 cannot change it in place.
 func TestEventBridgeRegionChange(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "eventbridge-region")
+	eventBridgeRegionChange(t, nativeBackend)
+}
+
+func eventBridgeRegionChange(t *testing.T, b backend) {
+	t.Helper()
+	ns := namespace(t, b.ns("eventbridge-region"))
 	const name = "security-events"
 	manifest := func(region string) []byte {
 		return fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
@@ -103,13 +118,13 @@ spec:
     awsRegion: %s
 `, name, ns, region)
 	}
-	mustKubectl(t, manifest("us-east-1"), "apply", "-f", "-")
+	b.apply(t, manifest("us-east-1"))
 	waitReady(t, ns, name)
 	_, first := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectRegion(s, "us-east-1")
 	})
 
-	mustKubectl(t, manifest("eu-west-1"), "apply", "-f", "-")
+	b.apply(t, manifest("eu-west-1"))
 	_, second := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectRegion(s, "eu-west-1")
 	})

@@ -315,11 +315,17 @@ func compareOutputs(out map[string]any, s auth0sim.Stream) error {
 // simulator holds and check accepts that stream.
 func waitOutputsMatch(t *testing.T, ns, name string, check func(auth0sim.Stream) error) (*unstructured.Unstructured, auth0sim.Stream) {
 	t.Helper()
+	return waitOutputsMatchWithin(t, convergeWithin, ns, name, check)
+}
+
+// waitOutputsMatchWithin is waitOutputsMatch with its own bound.
+func waitOutputsMatchWithin(t *testing.T, within time.Duration, ns, name string, check func(auth0sim.Stream) error) (*unstructured.Unstructured, auth0sim.Stream) {
+	t.Helper()
 	var (
 		u  *unstructured.Unstructured
 		st auth0sim.Stream
 	)
-	eventually(t, convergeWithin, fmt.Sprintf("%s/%s outputs match the simulator", ns, name), func(ctx context.Context) error {
+	eventually(t, within, fmt.Sprintf("%s/%s outputs match the simulator", ns, name), func(ctx context.Context) error {
 		var err error
 		if u, err = getStream(ctx, ns, name); err != nil {
 			return err
@@ -342,7 +348,8 @@ func waitOutputsMatch(t *testing.T, ns, name string, check func(auth0sim.Stream)
 }
 
 // deleteAndVerify deletes an Auth0EventStream and waits until the
-// simulator no longer holds its stream and nothing composed for it is left.
+// simulator no longer holds its stream and nothing composed for it is left
+// (with the terraform backend: no Workspace and no Terraform state).
 func deleteAndVerify(t *testing.T, ns, name, id string) {
 	t.Helper()
 	u, err := getStream(t.Context(), ns, name)
@@ -353,6 +360,7 @@ func deleteAndVerify(t *testing.T, ns, name, id string) {
 	if legacy() {
 		xrName, _, _ = unstructured.NestedString(u.Object, "spec", "resourceRef", "name")
 	}
+	workspaces := terraformWorkspaces(t, ns, name, xrName)
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--wait=false")
 	eventually(t, deleteWithin, "deletion of "+ns+"/"+name, func(ctx context.Context) error {
 		if _, err := getStream(ctx, ns, name); !apierrors.IsNotFound(err) {
@@ -369,6 +377,9 @@ func deleteAndVerify(t *testing.T, ns, name, id string) {
 			if owned(&mr, name, xrName) {
 				return fmt.Errorf("EventStream %s still exists", mr.GetName())
 			}
+		}
+		if err := terraformLeftovers(ctx, ns, name, xrName, workspaces); err != nil {
+			return err
 		}
 		secs, err := dyn.Resource(secretGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
