@@ -169,7 +169,9 @@ func TestTerraformImport(t *testing.T) {
 		if s, _, _ := condition(u, "Ready"); s == "True" {
 			return fmt.Errorf("became Ready although Auth0 holds no such stream")
 		}
-		if s, _, msg := condition(u, "Synced"); s == "False" && strings.Contains(msg, "not synced") {
+		// The function surfaces the Workspace's failed plan on the
+		// composite's StreamReady, as it does an EventStream's.
+		if s, _, msg := condition(u, "StreamReady"); s == "False" && strings.Contains(msg, "not synced") && strings.Contains(msg, "Cannot import non-existent remote object") {
 			return nil
 		}
 		return fmt.Errorf("conditions: %s", conditionsOf(u))
