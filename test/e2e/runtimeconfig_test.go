@@ -88,7 +88,7 @@ spec:
 		t.Errorf("the function was restarted (pid %d, was %d); only the provider's runtime config changed", got, fn)
 	}
 	for _, rt := range s.Runtime {
-		if rt.Kind == "Provider" && (!slices.Equal(rt.ConfigArgs, []string{want}) || !strings.Contains(rt.RuntimeConfig, drc) || !strings.Contains(rt.RuntimeConfig, ic)) {
+		if rt.Kind == "Provider" && ours(rt) && (!slices.Equal(rt.ConfigArgs, []string{want}) || !strings.Contains(rt.RuntimeConfig, drc) || !strings.Contains(rt.RuntimeConfig, ic)) {
 			t.Errorf("the provider's runtime record: config %q args %q, want %s via %s with [%s]", rt.RuntimeConfig, rt.ConfigArgs, drc, ic, want)
 		}
 	}
@@ -123,7 +123,7 @@ func runtimeProcess(t *testing.T, s *controlplane.State, kind string) (int, []st
 	t.Helper()
 	var pids []int
 	for rev, rt := range s.Runtime {
-		if rt.Kind != kind {
+		if rt.Kind != kind || !ours(rt) {
 			continue
 		}
 		for _, p := range s.Processes {
