@@ -549,20 +549,7 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // crossplaneModuleDir finds Crossplane's module source (for its CRDs).
 func crossplaneModuleDir(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", CrossplaneModule+"@"+CrossplaneVersion)
-	cmd.Dir = os.TempDir() // Outside any module: this is a plain download.
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", CrossplaneModule, CrossplaneVersion, err)
-	}
-	var m struct {
-		Dir string `json:"Dir"`
-	}
-	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
-		return "", fmt.Errorf("no module folder in go mod download output: %w", err)
-	}
-	return m.Dir, nil
+	return moduleDir(ctx, CrossplaneModule, CrossplaneVersion)
 }
 
 // crossplane installs Crossplane's CRDs and TLS secrets with `crossplane

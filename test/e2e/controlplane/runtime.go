@@ -295,28 +295,7 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 	if pkg == TerraformProvider {
 		return p.playTerraform(ctx, rev, img, userArgs)
 	}
-	secretName, _, err := p.serverSecret(ctx, pkg)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.markRuntimeHealthy(ctx, ProviderRevisionGVR, rev.GetName(), map[string]any{"tlsServerSecretName": secretName}); err != nil {
-		return nil, fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
-	}
-	// The provider declares the safe-start capability, so its managed
-	// resource definitions stay inactive (no CRDs) until a policy activates
-	// them.
-	mrap := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.crossplane.io/v1alpha1",
-		"kind":       "ManagedResourceActivationPolicy",
-		"metadata":   map[string]any{"name": pkg},
-		"spec":       map[string]any{"activate": []any{eventStreamCRD}},
-	}}
-	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-		return nil, fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
-	}
-	if err := p.waitFor(ctx, "EventStream CRD", 2*time.Minute, nil, func(ctx context.Context) (bool, error) {
-		return crdEstablished(ctx, p.dyn, eventStreamCRD)
-	}); err != nil {
+	if err := p.activateProvider(ctx, rev, eventStreamCRD, "EventStream CRD"); err != nil {
 		return nil, err
 	}
 	caPEM, err := os.ReadFile(p.state.Sim.CACert)
@@ -365,6 +344,34 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 	}
 	p.logf("provider revision %s running", rev.GetName())
 	return &Runtime{Args: args}, nil
+}
+
+// activateProvider reports a Provider revision's runtime healthy (its
+// CRDs then get installed) and, since our providers declare the safe-start
+// capability, which leaves their managed resource definitions inactive (no
+// CRDs), activates crd with a ManagedResourceActivationPolicy as a platform
+// engineer would, then waits until the CRD is served.
+func (p *plane) activateProvider(ctx context.Context, rev *unstructured.Unstructured, crd, what string) error {
+	pkg := rev.GetLabels()[packageLabel]
+	secretName, _, err := p.serverSecret(ctx, pkg)
+	if err != nil {
+		return err
+	}
+	if err := p.markRuntimeHealthy(ctx, ProviderRevisionGVR, rev.GetName(), map[string]any{"tlsServerSecretName": secretName}); err != nil {
+		return fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
+	}
+	mrap := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.crossplane.io/v1alpha1",
+		"kind":       "ManagedResourceActivationPolicy",
+		"metadata":   map[string]any{"name": pkg},
+		"spec":       map[string]any{"activate": []any{crd}},
+	}}
+	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+		return fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
+	}
+	return p.waitFor(ctx, what, 2*time.Minute, nil, func(ctx context.Context) (bool, error) {
+		return crdEstablished(ctx, p.dyn, crd)
+	})
 }
 
 // The flags of a function and of the provider the plane sets to connect

@@ -411,25 +411,7 @@ func (p *plane) terraformProviderConfig(ctx context.Context) error {
 // the simulator's CA trusted, its own network namespace.
 func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error) {
 	pkg := rev.GetLabels()[packageLabel]
-	secretName, _, err := p.serverSecret(ctx, pkg)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.markRuntimeHealthy(ctx, ProviderRevisionGVR, rev.GetName(), map[string]any{"tlsServerSecretName": secretName}); err != nil {
-		return nil, fmt.Errorf("mark %s healthy: %w", rev.GetName(), err)
-	}
-	mrap := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.crossplane.io/v1alpha1",
-		"kind":       "ManagedResourceActivationPolicy",
-		"metadata":   map[string]any{"name": pkg},
-		"spec":       map[string]any{"activate": []any{workspaceCRD}},
-	}}
-	if _, err := p.dyn.Resource(mrapGVR).Apply(ctx, pkg, mrap, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-		return nil, fmt.Errorf("apply ManagedResourceActivationPolicy: %w", err)
-	}
-	if err := p.waitFor(ctx, "Workspace CRD", 2*time.Minute, nil, func(ctx context.Context) (bool, error) {
-		return crdEstablished(ctx, p.dyn, workspaceCRD)
-	}); err != nil {
+	if err := p.activateProvider(ctx, rev, workspaceCRD, "Workspace CRD"); err != nil {
 		return nil, err
 	}
 	if err := p.podCredentials(ctx, pkg, img); err != nil {
