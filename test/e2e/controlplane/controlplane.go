@@ -325,18 +325,27 @@ func flavour(o Options) string {
 // tools finds (building when missing) the pinned binaries.
 func (p *plane) tools(ctx context.Context) error {
 	for _, t := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "crossplane", "crank", "registry"} {
-		if env := os.Getenv("E2E_TOOL_" + strings.ToUpper(strings.ReplaceAll(t, "-", "_"))); env != "" {
-			p.state.Tools[t] = env
-			continue
+		if err := p.tool(ctx, t); err != nil {
+			return err
 		}
-		cmd := exec.CommandContext(ctx, filepath.Join(p.opts.RepoRoot, "hack", "build-tool.sh"), t)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("build %s with hack/build-tool.sh: %w", t, err)
-		}
-		p.state.Tools[t] = strings.TrimSpace(string(out))
 	}
+	return nil
+}
+
+// tool records the path of one pinned binary: E2E_TOOL_<NAME> when set
+// (a binary of one's own), else what hack/build-tool.sh builds or has cached.
+func (p *plane) tool(ctx context.Context, name string) error {
+	if env := os.Getenv("E2E_TOOL_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); env != "" {
+		p.state.Tools[name] = env
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(p.opts.RepoRoot, "hack", "build-tool.sh"), name)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("build %s with hack/build-tool.sh: %w", name, err)
+	}
+	p.state.Tools[name] = strings.TrimSpace(string(out))
 	return nil
 }
 

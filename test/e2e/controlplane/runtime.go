@@ -229,6 +229,11 @@ func placeFiles(img *unpacked, files map[string][]byte) error {
 	if err := os.Chown(dir, img.UID, img.GID); err != nil {
 		return fmt.Errorf("chown %s: %w", dir, err)
 	}
+	return writeOwned(img, dir, files)
+}
+
+// writeOwned writes files into dir, readable by the image's user only.
+func writeOwned(img *unpacked, dir string, files map[string][]byte) error {
 	for name, b := range files {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, b, 0o400); err != nil {

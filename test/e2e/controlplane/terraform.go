@@ -130,19 +130,10 @@ func (p *plane) terraformTools(ctx context.Context) error {
 		if _, ok := p.state.Tools[t]; ok {
 			continue
 		}
-		// As for the plane's other tools (tools()): a binary of one's own.
-		if env := os.Getenv("E2E_TOOL_" + strings.ToUpper(strings.ReplaceAll(t, "-", "_"))); env != "" {
-			p.state.Tools[t] = env
-			continue
-		}
 		start := time.Now()
-		cmd := exec.CommandContext(ctx, filepath.Join(p.opts.RepoRoot, "hack", "build-tool.sh"), t)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("build %s with hack/build-tool.sh: %w", t, err)
+		if err := p.tool(ctx, t); err != nil {
+			return err
 		}
-		p.state.Tools[t] = strings.TrimSpace(string(out))
 		if d := time.Since(start); d > 10*time.Second {
 			p.logf("built %s in %s", t, d.Round(time.Second))
 		}
@@ -554,14 +545,5 @@ func (p *plane) podCredentials(ctx context.Context, pkg string, img *unpacked) e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{"token": []byte(tr.Status.Token), "ca.crt": ca, "namespace": []byte(crossplaneNamespace)} {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o400); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := os.Chown(path, img.UID, img.GID); err != nil {
-			return fmt.Errorf("chown %s: %w", path, err)
-		}
-	}
-	return nil
+	return writeOwned(img, dir, map[string][]byte{"token": []byte(tr.Status.Token), "ca.crt": ca, "namespace": []byte(crossplaneNamespace)})
 }
