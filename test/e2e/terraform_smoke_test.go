@@ -4,12 +4,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
@@ -55,26 +53,9 @@ func TestTerraformSmoke(t *testing.T) {
 		t.Fatalf("want one Terraform state Secret tfstate-%s-* for the Workspace, got %v", workspace, n)
 	}
 
-	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--wait=false")
-	eventually(t, deleteWithin, "deletion of "+ns+"/"+name, func(ctx context.Context) error {
-		if _, err := getStream(ctx, ns, name); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("Auth0EventStream still exists (%w)", err)
-		}
-		if _, ok, err := simLookup(ctx, id); err != nil || ok {
-			return fmt.Errorf("the simulator still holds stream %s (%w)", id, err)
-		}
-		ws, err := dyn.Resource(controlplane.WorkspaceGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return err
-		}
-		if len(ws.Items) > 0 {
-			return fmt.Errorf("Workspace %s still exists", ws.Items[0].GetName())
-		}
-		if n := stateSecrets(ctx, t, workspace); len(n) > 0 {
-			return fmt.Errorf("Terraform state Secrets left: %v", n)
-		}
-		return nil
-	})
+	// No stream, no Workspace, and no state Secret or lock of its
+	// Terraform workspace left.
+	deleteAndVerify(t, ns, name, id)
 }
 
 // stateSecrets lists the kubernetes backend's state Secrets (in
