@@ -249,11 +249,16 @@ soak: ## Whole loop under faults (20% 5xx, 5% hung, 2% lost responses): N (500) 
 # and RSS of our provider and of provider-terraform with its terraform
 # processes (docs/performance.md, "Native and terraform backends").
 # WINDOW (e.g. 3m) counts the steady state over that long instead of one
-# poll of each provider.
+# poll of each provider. Both providers poll every BACKENDS_POLL (5m, as a
+# user would size either for 100 streams; the plane's own test polls are
+# 10s): ours with its delivery-health poll at the same interval,
+# provider-terraform with a jitter of a thirtieth (its default is 1m on a
+# 10m poll).
+BACKENDS_POLL ?= 5m
 BENCH_BACKENDS_DIR ?= _output/bench-backends
 .PHONY: bench-backends
 bench-backends: ## Both backends side by side: N (100) Auth0EventStreams through each on one control plane; prints a table and the bench-backends: summary line.
-	$(call bench_plane,$(BENCH_BACKENDS_DIR),--backend both --n $(or $(N),100) --rate-limit $(RATE) $(if $(WINDOW),--window $(WINDOW)),--terraform)
+	$(call bench_plane,$(BENCH_BACKENDS_DIR),--backend both --n $(or $(N),100) --rate-limit $(RATE) $(if $(WINDOW),--window $(WINDOW)) --provider-args "--poll=$(BACKENDS_POLL) --delivery-poll=$(BACKENDS_POLL)" --terraform-args "--poll=$(BACKENDS_POLL) --poll-jitter=10s",--terraform)
 
 .PHONY: bench-smoke
 bench-smoke: ## Small versions of bench-e2e, soak and bench (N=20) so they cannot rot; fails on duplicates, leaks or secrets in logs, never on times.

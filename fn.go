@@ -195,6 +195,9 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 	var sc *structpb.Struct
 	if secret != nil {
+		if esObserved {
+			ownedByReader(secret, oes.Resource)
+		}
 		if sc, err = structOf(secret); err != nil {
 			response.Fatal(rsp, errors.Wrapf(err, "%s Secret", errCompose))
 			return rsp, nil
@@ -353,6 +356,25 @@ func compose(spec *xrSpec, t target, b binding) (*v1alpha1.EventStream, *corev1.
 		}
 	}
 	return es, secret
+}
+
+// ownedByReader makes the composed resource that reads the Secret its
+// owner too, beside the composite Crossplane makes its controller.
+// Kubernetes garbage-collects an object only when all its owners are gone,
+// so deleting the composite no longer takes the Secret while the stream's
+// resource still needs it: provider-terraform runs terraform destroy with
+// the Secret's values in its environment, long after the composite is gone.
+// Not a controller reference: Crossplane's stays the only one.
+func ownedByReader(s *corev1.Secret, reader *composed.Unstructured) {
+	if reader.GetUID() == "" || reader.GetName() == "" {
+		return
+	}
+	s.OwnerReferences = append(s.OwnerReferences, metav1.OwnerReference{
+		APIVersion: reader.GetAPIVersion(),
+		Kind:       reader.GetKind(),
+		Name:       reader.GetName(),
+		UID:        reader.GetUID(),
+	})
 }
 
 func versionLabels() map[string]string {

@@ -541,3 +541,48 @@ func TestTerraformImport(t *testing.T) {
 		})
 	}
 }
+
+// The composed Secret of inline values must outlive the composite while the
+// resource that reads it exists: provider-terraform destroys the stream
+// with the Secret's values after the composite is gone. So once the
+// Workspace (or EventStream) is observed it owns the Secret too, and
+// Kubernetes keeps the Secret until both owners are gone.
+func TestSecretOwnedByItsReader(t *testing.T) {
+	const (
+		workspace = `{"apiVersion":"tf.m.upbound.io/v1beta1","kind":"Workspace","metadata":{"name":"users","namespace":"team-a","uid":"0d9c6a2e-ws"}}`
+		stream    = `{"apiVersion":"auth0.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":"users","namespace":"team-a","uid":"7f1e-es"}}`
+	)
+	cases := map[string]struct {
+		input    string
+		observed map[string]string
+		want     []any
+	}{
+		"TerraformBeforeTheWorkspaceExists": {input: tfInput},
+		"TerraformWorkspaceObserved": {
+			input:    tfInput,
+			observed: map[string]string{string(NameWorkspace): workspace},
+			want:     []any{map[string]any{"apiVersion": "tf.m.upbound.io/v1beta1", "kind": "Workspace", "name": "users", "uid": "0d9c6a2e-ws"}},
+		},
+		"NativeEventStreamObserved": {
+			observed: map[string]string{string(NameEventStream): stream},
+			want:     []any{map[string]any{"apiVersion": "auth0.openmcf.org/v1alpha1", "kind": "EventStream", "name": "users", "uid": "7f1e-es"}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rsp := runTF(t, req(xrJSON("users", webhookBearerInline), tc.input, tc.observed))
+			if m := fatalMessage(rsp); m != "" {
+				t.Fatal(m)
+			}
+			s := desiredObject(t, rsp, string(NameSecret))
+			if s == nil {
+				t.Fatal("no Secret composed for the inline token")
+			}
+			md, _ := s["metadata"].(map[string]any)
+			got, _ := md["ownerReferences"].([]any)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Secret ownerReferences: -want, +got:\n%s", diff)
+			}
+		})
+	}
+}

@@ -66,6 +66,9 @@ type config struct {
 	// providerArgs, when set, are the provider's flags, applied as a user
 	// would (sizing.go) over the control plane's.
 	providerArgs string
+	// terraformArgs, when set, are provider-terraform's flags, applied
+	// the same way.
+	terraformArgs string
 	// backend is native, terraform or both (backends.go).
 	backend string
 	// window, when set, is the steady-state window instead of one poll.
@@ -93,6 +96,7 @@ func main() {
 	flag.BoolVar(&c.soak, "soak", false, "inject faults from the start (20% 5xx, 5% hung calls, 2% lost write responses), update every composite once, delete under faults")
 	flag.DurationVar(&c.timeout, "timeout", 60*time.Minute, "give up after this long")
 	flag.StringVar(&c.providerArgs, "provider-args", "", "size the provider with these flags (e.g. \"--poll=2m --max-reconcile-rate=50\") in a DeploymentRuntimeConfig an ImageConfig selects, over the control plane's own")
+	flag.StringVar(&c.terraformArgs, "terraform-args", "", "size provider-terraform (a plane started with --terraform) with these flags the same way (e.g. \"--poll=5m --poll-jitter=10s\")")
 	flag.StringVar(&c.backend, "backend", backendNative, "the Composition the composites select: native, terraform (a plane started with --terraform), or both one after the other, side by side")
 	flag.DurationVar(&c.window, "window", 0, "count steady-state Auth0 calls over this long instead of one provider poll (+10%); per-poll figures are scaled")
 	flag.Parse()
@@ -139,8 +143,8 @@ func (c config) run() error {
 	if r.kube, err = kubernetes.NewForConfig(rc); err != nil {
 		return err
 	}
-	if c.providerArgs != "" {
-		restore, err := r.sizeProvider(ctx)
+	for _, sz := range c.sizings() {
+		restore, err := r.size(ctx, sz)
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,8 @@ import (
 const (
 	ns      = "integration"
 	timeout = 45 * time.Second
+	// faultsTimeout bounds convergence under injected 429s and 5xx.
+	faultsTimeout = 3 * time.Minute
 )
 
 // TestIntegration runs the EventStream controller against a real API
@@ -129,8 +131,14 @@ func (h *harness) update(t *testing.T, name string, fn func(*v1alpha1.EventStrea
 // ready waits for the EventStream to be Ready and Synced and returns it.
 func (h *harness) ready(t *testing.T, name string) *v1alpha1.EventStream {
 	t.Helper()
+	return h.readyWithin(t, name, timeout)
+}
+
+// readyWithin is ready with its own bound.
+func (h *harness) readyWithin(t *testing.T, name string, within time.Duration) *v1alpha1.EventStream {
+	t.Helper()
 	var es *v1alpha1.EventStream
-	providertest.Eventually(t, timeout, name+" Ready", func() string {
+	providertest.Eventually(t, within, name+" Ready", func() string {
 		es = h.get(t, name)
 		if why := providertest.Ready(es); why != "" {
 			return why
@@ -411,7 +419,11 @@ func (h *harness) faultsConverge(t *testing.T) {
 	}
 	for i := range 3 {
 		name := fmt.Sprintf("hook-faults-%d", i)
-		h.ready(t, name)
+		// Every failed attempt doubles the resource's requeue delay
+		// (crossplane-runtime's per-item backoff, capped at 60s); on a
+		// loaded machine six failures (32s before the next try) happened,
+		// so the bound allows that cap twice over.
+		h.readyWithin(t, name, faultsTimeout)
 		if n := len(h.streamsNamed(name)); n != 1 {
 			t.Errorf("streams named %s = %d, want 1", name, n)
 		}

@@ -32,17 +32,10 @@ type backend struct {
 	label string
 	// composedKind is the managed resource composed for the stream.
 	composedKind string
-	// composedSecretsOutliveDeletion is whether the backend can delete a
-	// stream whose secret values the XR holds inline (composed into a
-	// Secret). The terraform backend cannot yet: the composed Secret is
-	// garbage-collected with the XR while provider-terraform still needs
-	// it (a Workspace env secretKeyRef) to run terraform destroy
-	// (docs/terraform.md, What is not done).
-	composedSecretsOutliveDeletion bool
 }
 
 var (
-	nativeBackend    = backend{name: "native", composedKind: "EventStream", composedSecretsOutliveDeletion: true}
+	nativeBackend    = backend{name: "native", composedKind: "EventStream"}
 	terraformBackend = backend{name: "terraform", label: "terraform", composedKind: "Workspace"}
 )
 
@@ -253,21 +246,4 @@ func terraformLeftovers(ctx context.Context, ns, name, xrName string, workspaces
 		}
 	}
 	return nil
-}
-
-// inlineSecret reports whether a stream of objs holds a secret value
-// inline (token, password or custom header value), which the function
-// moves into a composed Secret.
-func inlineSecret(objs []*unstructured.Unstructured) bool {
-	for _, o := range objs {
-		if o.GetKind() != "Auth0EventStream" {
-			continue
-		}
-		for _, f := range []string{"token", "password", "headerValue"} {
-			if v, ok, _ := unstructured.NestedString(o.Object, "spec", "webhookConfiguration", "webhookAuthorization", f); ok && v != "" {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -72,10 +72,6 @@ func examples(t *testing.T, b backend, patterns []string) {
 			t.Logf("example %s: not applied here (no stream, or event types outside Auth0's catalog)", name)
 			continue
 		}
-		if !b.composedSecretsOutliveDeletion && inlineSecret(objs) {
-			t.Logf("example %s: not applied on the %s backend (an inline secret value, which it cannot delete yet: docs/terraform.md)", name, b.name)
-			continue
-		}
 		ran++
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
