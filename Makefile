@@ -2,6 +2,13 @@
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 
+# Tests, the e2e programs and make packages build with one configuration
+# (static, paths trimmed: what the shipped images are built with), so
+# their dependencies compile once for all of them. hack/build-tool.sh sets
+# its own GOFLAGS for the tools.
+export CGO_ENABLED := 0
+export GOFLAGS ?= -trimpath
+
 # Binaries built from source for tests live in the user's cache, keyed by
 # version, so a fresh clone (as in CI) reuses them.
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/auth0-eventstream
@@ -59,9 +66,17 @@ lint: ## Lint the whole module, test/e2e included, with golangci-lint and .golan
 # skip, when one is missing.
 TEST_ENV = export CROSSPLANE_CLI=$$(hack/build-tool.sh crank) KUBEBUILDER_ASSETS=$$(hack/build-tool.sh envtest-assets);
 
+# Packages whose tests run what go test's cache cannot see (make packages,
+# crossplane xpkg build over package/, images run as processes) run every
+# time; the others are cached by go test while their inputs are unchanged.
+UNCACHED_TESTS := . ./cmd/provider ./test/e2e/controlplane
+
+# go vet is left to make lint, which runs every govet analyzer.
 .PHONY: test
 test: ## Run unit, golden, validation and integration tests.
-	$(TEST_ENV) go test -count=1 -timeout 30m ./...
+	@$(TEST_ENV) module=$$(go list -m); \
+	cached=$$(go list ./... | grep -vxF $(foreach p,$(UNCACHED_TESTS),-e $$module$(patsubst .%,%,$(p)))); \
+	set -x; go test -vet=off -timeout 30m $$cached && go test -vet=off -count=1 -timeout 30m $(UNCACHED_TESTS)
 
 # Release version of the binaries, images and packages. Packages and tags
 # must be semver (vMAJOR.MINOR.PATCH[-PRERELEASE]): Crossplane's dependency
@@ -80,7 +95,9 @@ SOURCE_URL := https://github.com/xp-auth0/auth0-eventstream
 XPKG_DIR ?= _output/xpkg
 # Binaries, runtime image tarballs and the stamped Configuration roots.
 BUILD_DIR ?= _output/build
-ARCHS := amd64 arm64
+# Releases build both; the local control plane builds only the machine's
+# (ARCHS=amd64), since it runs nothing else, and TestPackages proves both.
+ARCHS ?= amd64 arm64
 GO_LDFLAGS = -s -w -X github.com/xp-auth0/auth0-eventstream/internal/version.Version=$(VERSION)
 
 # check_version fails unless $(VERSION) is semver with a leading v.
@@ -88,7 +105,7 @@ check_version = [[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][
 	{ echo "$@: VERSION=$(VERSION) is not a semver version such as v1.2.3 or v1.2.3-rc.1 (Crossplane resolves only semver tags)" >&2; exit 1; }
 
 .PHONY: packages
-packages: ## Build the runtime images (linux amd64, arm64), the Function and Provider xpkgs per architecture and both Configurations into $(XPKG_DIR), for VERSION.
+packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provider xpkgs per architecture and both Configurations into $(XPKG_DIR), for VERSION.
 	@$(check_version)
 	@[[ -n "$(SOURCE_DATE_EPOCH)" ]] || { echo "packages: set SOURCE_DATE_EPOCH (no git history to take it from)" >&2; exit 1; }
 	@rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR) $(XPKG_DIR) && rm -f $(XPKG_DIR)/*.xpkg $(XPKG_DIR)/VERSION
@@ -128,14 +145,15 @@ packages: ## Build the runtime images (linux amd64, arm64), the Function and Pro
 REGISTRY ?=
 
 .PHONY: publish
-publish: ## Push the packages make packages built to REGISTRY=host/org as VERSION (one multi-arch index per Function and Provider). SSL_CERT_FILE trusts a private CA.
+publish: ## Push the packages make packages built to REGISTRY=host/org as VERSION (one multi-arch index of $(ARCHS) per Function and Provider). SSL_CERT_FILE trusts a private CA.
 	@$(check_version)
 	@[[ -n "$(REGISTRY)" ]] || { echo "publish: set REGISTRY=host[:port]/org" >&2; exit 1; }
 	@built=$$(cat $(XPKG_DIR)/VERSION 2>/dev/null || true); [[ "$$built" == "$(VERSION)" ]] || \
 	  { echo "publish: $(XPKG_DIR) holds packages of version '$$built', not $(VERSION): run make packages VERSION=$(VERSION) first" >&2; exit 1; }
 	@crank=$$(hack/build-tool.sh crank); set -x; \
 	for p in function provider; do \
-	  $$crank xpkg push -f $(XPKG_DIR)/$$p-auth0-eventstream-amd64.xpkg,$(XPKG_DIR)/$$p-auth0-eventstream-arm64.xpkg $(REGISTRY)/$$p-auth0-eventstream:$(VERSION); \
+	  files=; for arch in $(ARCHS); do files=$${files:+$$files,}$(XPKG_DIR)/$$p-auth0-eventstream-$$arch.xpkg; done; \
+	  $$crank xpkg push -f $$files $(REGISTRY)/$$p-auth0-eventstream:$(VERSION); \
 	done; \
 	for c in configuration-auth0-eventstream configuration-auth0-eventstream-legacy; do \
 	  $$crank xpkg push -f $(XPKG_DIR)/$$c.xpkg $(REGISTRY)/$$c:$(VERSION); \
@@ -166,30 +184,12 @@ sim: ## Run the Auth0 simulator on $(SIM_ADDR) over HTTPS (CA in _output/auth0-s
 # does not disturb the tests.
 CONTROLPLANE = go run ./test/e2e/cmd/controlplane
 E2E_DIR ?= _output/e2e
+E2E_BENCH_N ?=
 DEMO_DIR ?= _output/demo
 
-# Tests of the provider, the packages and the ProviderConfigs, which do not
-# involve the composite or the claim: they run on the namespaced flavour's
-# plane only, every other test on both.
-E2E_PROVIDER_ONLY = ^(TestNamespacedProviderConfigCannotUseEnvironment|TestRuntimeConfigArgs|TestPersistentUnauthorized|TestSafety.*|TestFaultsConverge|TestUpgradeKeepsStreams|TestMissingPackageRefused)$$
-# The terraform backend's tests need provider-terraform (up --terraform),
-# which only the namespaced flavour's plane runs: its Workspaces are the
-# same for both flavours, and it costs the legacy run minutes.
-E2E_TERRAFORM = ^TestTerraform
-
 .PHONY: e2e
-e2e: ## End-to-end tests on a real local Crossplane control plane, once per API flavour (namespaced XR, legacy claim).
-	@for f in namespaced legacy; do \
-	  d=$(E2E_DIR)-$$f; start=$$(date +%s); \
-	  trap "$(CONTROLPLANE) --dir $$d down; exit 130" INT TERM; \
-	  tf=; [ $$f = namespaced ] && tf=--terraform; \
-	  $(CONTROLPLANE) --dir $$d up --product --flavour $$f $$tf >/dev/null || exit 1; \
-	  skip=; [ $$f = namespaced ] || skip='$(E2E_PROVIDER_ONLY)|$(E2E_TERRAFORM)'; \
-	  rc=0; go test -tags e2e -count=1 -timeout 45m -v ./test/e2e/ -skip "$$skip" -args -dir=$$(realpath $$d) || rc=$$?; \
-	  $(CONTROLPLANE) --dir $$d down; \
-	  echo "e2e: flavour $$f took $$(( $$(date +%s) - start ))s"; \
-	  [ $$rc = 0 ] || exit $$rc; \
-	done
+e2e: ## End-to-end tests on real local Crossplane control planes, one per API flavour (namespaced XR, legacy claim) side by side; E2E_BENCH_N=20 adds bench-e2e and soak on the legacy plane (E2E_BENCH_FLAVOUR) (test/e2e/run.sh).
+	@E2E_DIR=$(E2E_DIR) E2E_BENCH_N=$(E2E_BENCH_N) test/e2e/run.sh
 
 .PHONY: demo
 demo: ## Bring up the control plane, apply the Quick Start and show the stream; leaves it running.
@@ -226,9 +226,13 @@ RATE ?= 50
 PROVIDER_ARGS ?= --poll=$$(( (4 * $(1) / $(RATE)) > 60 ? (4 * $(1) / $(RATE)) : 60 ))s --delivery-poll=$$(( (4 * $(1) / $(RATE)) > 300 ? (4 * $(1) / $(RATE)) : 300 ))s --max-reconcile-rate=$(RATE)
 
 # bench_plane runs bench/e2e with $(2) on a fresh control plane in $(1)
-# (started with the extra flags $(3)), always bringing it down.
+# (started with the extra flags $(3)), always bringing it down; with
+# PLANE=<folder of a running plane> it runs on that plane instead and
+# leaves it up (make e2e E2E_BENCH_N=20 runs them on its legacy plane).
+PLANE ?=
 define bench_plane
-	@d=$(1); trap "$(CONTROLPLANE) --dir $$d down >/dev/null 2>&1; exit 130" INT TERM; \
+	@if [ -n "$(PLANE)" ]; then exec go run ./bench/e2e --dir $(PLANE) $(2); fi; \
+	d=$(1); trap "$(CONTROLPLANE) --dir $$d down >/dev/null 2>&1; exit 130" INT TERM; \
 	$(CONTROLPLANE) --dir $$d down >/dev/null 2>&1 || true; rm -rf $$d; \
 	$(CONTROLPLANE) --dir $$d up --product $(3) >/dev/null || exit 1; \
 	rc=0; go run ./bench/e2e --dir $$d $(2) || rc=$$?; \

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,8 +326,7 @@ func createUnrelatedSecrets(b *testing.B, env *providertest.Env, n, kib int) {
 
 func buildProvider(b *testing.B, dir string) string {
 	b.Helper()
-	_, file, _, _ := runtime.Caller(0) //nolint:dogsled // Only the file of this source is wanted.
-	root := filepath.Join(filepath.Dir(file), "..")
+	root := providertest.ModuleRoot()
 	bin := filepath.Join(dir, "provider")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/provider")
 	cmd.Dir = root

@@ -9,17 +9,24 @@ import (
 )
 
 type counters struct {
-	calls  map[string]map[string]int
-	tokens int
+	calls   map[string]map[string]int
+	streams map[string]map[string]int
+	tokens  int
 }
 
-func newCounters() counters { return counters{calls: map[string]map[string]int{}} }
+func newCounters() counters {
+	return counters{calls: map[string]map[string]int{}, streams: map[string]map[string]int{}}
+}
 
 // Counters are the calls the simulator answered, by endpoint (the route,
 // such as "GET /api/v2/event-streams/{id}") and outcome (the status code,
 // or "hung" / "lost" for injected faults), and the tokens it issued.
+// Streams are the same calls by the stream they named (the path's id, or
+// for a create, the id of the stream it made) and endpoint, whatever their
+// outcome: tests running side by side each look at their own streams.
 type Counters struct {
 	Calls        map[string]map[string]int `json:"calls"`
+	Streams      map[string]map[string]int `json:"streams,omitempty"`
 	TokensIssued int                       `json:"tokens_issued"`
 }
 
@@ -39,9 +46,12 @@ func (c Counters) Total(endpoint string) int {
 func (s *Server) Counters() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Counters{Calls: map[string]map[string]int{}, TokensIssued: s.counters.tokens}
+	out := Counters{Calls: map[string]map[string]int{}, Streams: map[string]map[string]int{}, TokensIssued: s.counters.tokens}
 	for e, m := range s.counters.calls {
 		out.Calls[e] = maps.Clone(m)
+	}
+	for id, m := range s.counters.streams {
+		out.Streams[id] = maps.Clone(m)
 	}
 	return out
 }
@@ -54,16 +64,26 @@ func (s *Server) ResetCounters() {
 	s.counters = newCounters()
 }
 
-func (s *Server) count(endpoint, outcome string) {
+func (s *Server) count(endpoint, outcome string) { s.countStream(endpoint, "", outcome) }
+
+// countStream counts a call that named stream id ("" for none).
+func (s *Server) countStream(endpoint, id, outcome string) {
 	s.mu.Lock()
-	m := s.counters.calls[endpoint]
-	if m == nil {
-		m = map[string]int{}
-		s.counters.calls[endpoint] = m
+	inc(s.counters.calls, endpoint, outcome)
+	if id != "" {
+		inc(s.counters.streams, id, endpoint)
 	}
-	m[outcome]++
 	s.mu.Unlock()
 	s.metrics.requests.WithLabelValues(endpoint, outcome).Inc()
+}
+
+func inc(m map[string]map[string]int, k1, k2 string) {
+	n := m[k1]
+	if n == nil {
+		n = map[string]int{}
+		m[k1] = n
+	}
+	n[k2]++
 }
 
 // metrics are the counters as Prometheus metrics, in a registry of the
@@ -98,3 +118,6 @@ func newMetrics(*Server) *metrics {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// StreamCalls returns the calls to endpoint that named stream id.
+func (c Counters) StreamCalls(id, endpoint string) int { return c.Streams[id][endpoint] }

@@ -248,12 +248,14 @@ const (
 // bearer-token checks, injected errors and lost responses.
 func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		count := func(outcome string) { s.countStream(endpoint, id, outcome) }
 		// Take in the whole request before deciding anything, as Auth0's
 		// front end does: answering a retried client mid-upload makes it
 		// resend a half-read body.
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			s.count(endpoint, strconv.Itoa(http.StatusBadRequest))
+			count(strconv.Itoa(http.StatusBadRequest))
 			writeError(w, errBadRequest("invalid_body", "Invalid request payload JSON format"))
 			return
 		}
@@ -273,7 +275,7 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 			}
 		}
 		if hang || roll(f.HangRate) {
-			s.count(endpoint, OutcomeHung)
+			count(OutcomeHung)
 			select {
 			case <-r.Context().Done():
 			case <-s.done:
@@ -281,12 +283,12 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 			panic(http.ErrAbortHandler)
 		}
 		if aerr := s.limit(w); aerr != nil {
-			s.count(endpoint, strconv.Itoa(aerr.StatusCode))
+			count(strconv.Itoa(aerr.StatusCode))
 			writeError(w, aerr)
 			return
 		}
 		if aerr := s.authenticate(r); aerr != nil {
-			s.count(endpoint, strconv.Itoa(aerr.StatusCode))
+			count(strconv.Itoa(aerr.StatusCode))
 			writeError(w, aerr)
 			return
 		}
@@ -295,7 +297,7 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 			if rand.IntN(2) == 1 { //nolint:gosec // Fault injection, not security.
 				aerr = &apiError{StatusCode: http.StatusServiceUnavailable, Err: "Service Unavailable", Message: "Service Unavailable (injected)"}
 			}
-			s.count(endpoint, strconv.Itoa(aerr.StatusCode))
+			count(strconv.Itoa(aerr.StatusCode))
 			writeError(w, aerr)
 			return
 		}
@@ -304,8 +306,11 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 		if buf.status == 0 {
 			buf.status = http.StatusOK
 		}
+		if id == "" && r.Method == http.MethodPost && buf.status == http.StatusCreated {
+			id = createdID(buf.body) // counted under the stream it made, answered or not
+		}
 		if r.Method != http.MethodGet && buf.status < 300 && s.loseResponse(f.LostResponseRate) {
-			s.count(endpoint, OutcomeLost)
+			count(OutcomeLost)
 			// Aborting the handler closes the connection (HTTP/1) or resets
 			// the stream (HTTP/2) without an answer.
 			panic(http.ErrAbortHandler)
@@ -313,8 +318,17 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 		maps.Copy(w.Header(), buf.header)
 		w.WriteHeader(buf.status)
 		_, _ = w.Write(buf.body)
-		s.count(endpoint, strconv.Itoa(buf.status))
+		count(strconv.Itoa(buf.status))
 	})
+}
+
+// createdID is the id of the stream a create answered with.
+func createdID(body []byte) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(body, &v)
+	return v.ID
 }
 
 func roll(p float64) bool { return p > 0 && rand.Float64() < p } //nolint:gosec // Fault injection, not security.

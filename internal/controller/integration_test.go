@@ -20,11 +20,14 @@ import (
 	"github.com/xp-auth0/auth0-eventstream/internal/providertest"
 )
 
-const (
-	ns      = "integration"
-	timeout = 45 * time.Second
-	// faultsTimeout bounds convergence under injected 429s and 5xx.
-	faultsTimeout = 3 * time.Minute
+const ns = "integration"
+
+// timeout bounds every step at the providertest defaults (a 1s poll), and
+// faultsTimeout convergence under injected 429s and 5xx, where every
+// reconcile may fail several times in a row.
+var (
+	timeout       = providertest.Within(time.Second)
+	faultsTimeout = 3 * providertest.BackoffCap
 )
 
 // TestIntegration runs the EventStream controller against a real API

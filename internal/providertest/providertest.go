@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -209,9 +208,24 @@ func zapLevel(debug bool) zapcore.Level {
 }
 
 // CRDDir is package/provider/crds of this module.
-func CRDDir() string {
-	_, file, _, _ := runtime.Caller(0) //nolint:dogsled // Only the file of this source is wanted.
-	return filepath.Join(filepath.Dir(file), "..", "..", "package", "provider", "crds")
+func CRDDir() string { return filepath.Join(ModuleRoot(), "package", "provider", "crds") }
+
+// ModuleRoot is the folder of this module's go.mod, found upwards from the
+// working folder (a test's is its package's). Source paths are no help:
+// make test builds with -trimpath.
+func ModuleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			panic("no go.mod above " + dir)
+		}
+	}
 }
 
 // CredentialsSecret returns a credentials Secret for the simulator.
@@ -248,6 +262,18 @@ func (e *Env) Namespace(ctx context.Context, tb testing.TB, name, clientSecret s
 		}
 	}
 }
+
+// BackoffCap is the longest a failing reconcile waits for its next try:
+// crossplane-runtime's per-item exponential backoff (ratelimiter.NewController,
+// 1s doubling up to 60s).
+const BackoffCap = 60 * time.Second
+
+// Within bounds how long the provider takes to act on a change when nothing
+// is wrong: a few polls to notice it, and along the way a reconcile that
+// failed for a reason the test did not cause (a conflict on a status write,
+// a slow API server on a loaded machine) retried at the backoff cap, twice.
+// A fixed bound shorter than the backoff cap is missed without any fault.
+func Within(poll time.Duration) time.Duration { return 2*BackoffCap + 3*poll }
 
 // Eventually polls cond every 100ms until it returns "" or timeout passes,
 // then fails tb with the last thing cond reported.

@@ -12,20 +12,19 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Provider-level resources these tests use directly.
 var (
 	providerConfigGVR = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "providerconfigs"}
-	usageGVR          = schema.GroupVersionResource{Group: "auth0.m.openmcf.org", Version: "v1alpha1", Resource: "providerconfigusages"}
 )
 
 // TestNamespacedProviderConfigCannotUseEnvironment: the provider's own
 // credentials are for ClusterProviderConfigs only; the API server refuses a
 // namespaced ProviderConfig asking for them, naming the field.
 func TestNamespacedProviderConfigCannotUseEnvironment(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "pc-environment")
 	out, err := kubectl(t.Context(), fmt.Appendf(nil, `apiVersion: auth0.m.openmcf.org/v1alpha1
 kind: ProviderConfig
@@ -53,15 +52,10 @@ spec:
 `), "apply", "--dry-run=server", "-f", "-")
 }
 
-// credentialsSecret returns a Secret with the simulator's credentials and
-// CA, with clientSecret as the client secret.
-func credentialsSecret(t *testing.T, ns, name, clientSecret string) []byte {
-	t.Helper()
-	ca, err := os.ReadFile(state.Sim.CACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	indented := "    " + strings.ReplaceAll(strings.TrimSpace(string(ca)), "\n", "\n    ")
+// credentials returns a credentials Secret name in ns for an Auth0 tenant
+// at domain, and the namespace's ProviderConfig default using it.
+func credentials(ns, name, domain, clientID, clientSecret string, caPEM []byte) []byte {
+	indented := "    " + strings.ReplaceAll(strings.TrimSpace(string(caPEM)), "\n", "\n    ")
 	return fmt.Appendf(nil, `apiVersion: v1
 kind: Secret
 metadata: {name: %s, namespace: %s}
@@ -79,7 +73,7 @@ spec:
   credentials:
     source: Secret
     secretRef: {name: %s}
-`, name, ns, state.Sim.Domain, state.Sim.ClientID, clientSecret, indented, ns, name)
+`, name, ns, domain, clientID, clientSecret, indented, ns, name)
 }
 
 // eventBridgeMR is an EventStream managed resource using the namespace's
@@ -100,36 +94,19 @@ spec:
 `, name, ns, ns, name)
 }
 
-// configsInUse counts the ProviderConfigs and ClusterProviderConfigs some
-// resource uses: each may fetch tokens.
-func configsInUse(t *testing.T) int {
-	t.Helper()
-	l, err := dyn.Resource(usageGVR).List(t.Context(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, u := range l.Items {
-		kind, _, _ := unstructured.NestedString(u.Object, "providerConfigRef", "kind")
-		name, _, _ := unstructured.NestedString(u.Object, "providerConfigRef", "name")
-		if kind == "ProviderConfig" {
-			name = u.GetNamespace() + "/" + name
-		}
-		seen[kind+"/"+name] = true
-	}
-	return len(seen)
-}
-
 // TestPersistentUnauthorized makes the tenant refuse every token it issued,
 // over and over, while EventStreams keep being reconciled. The resources
 // say Auth0 refused the token, and the provider fetches at most one new
 // token per ProviderConfig per minute (plus the one right after the first
 // refusal), not one per reconcile. Then bad client credentials: a clear
-// condition and at most one token request per minute.
+// condition and at most one token request per minute. The tenant is the
+// test's own, so the other tests run meanwhile.
 func TestPersistentUnauthorized(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "unauthorized")
 	ctx := t.Context()
-	mustKubectl(t, credentialsSecret(t, ns, "auth0", state.Sim.ClientSecret), "apply", "-f", "-")
+	tenant := ownTenant(t)
+	mustKubectl(t, tenant.credentials(ns, "auth0", tenant.secret), "apply", "-f", "-")
 	names := []string{"revoked-1", "revoked-2", "revoked-3"}
 	for _, n := range names {
 		mustKubectl(t, eventBridgeMR(ns, n), "apply", "-f", "-")
@@ -146,11 +123,9 @@ func TestPersistentUnauthorized(t *testing.T) {
 			return nil
 		})
 	}
-	configs := configsInUse(t)
-	before, err := simCounters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Only this namespace's ProviderConfig uses the tenant.
+	const configs = 1
+	before := tenant.Server().Counters()
 
 	// For two minutes and a bit, every token dies as soon as it is issued,
 	// and each stream is poked to reconcile every two seconds.
@@ -158,9 +133,7 @@ func TestPersistentUnauthorized(t *testing.T) {
 	start := time.Now()
 	var unauthorized string
 	for i := 0; time.Since(start) < window; i++ {
-		if err := sim.Do(ctx, "POST", "/__sim/tokens/expire", nil, nil, ""); err != nil {
-			t.Fatal(err)
-		}
+		tenant.Server().ExpireTokens()
 		if i%4 == 0 {
 			for _, n := range names {
 				mustKubectl(t, nil, "annotate", "--overwrite", "eventstream.auth0.m.openmcf.org", n, "-n", ns, fmt.Sprintf("e2e.openmcf.org/poke=%d", i))
@@ -180,10 +153,7 @@ func TestPersistentUnauthorized(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(start)
-	after, err := simCounters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := tenant.Server().Counters()
 	if unauthorized == "" {
 		u, _ := getMR(ctx, ns, names[0])
 		t.Errorf("no Synced=False condition saying Auth0 refused the access token; conditions: %s", conditionsOf(u))
@@ -220,12 +190,9 @@ func TestPersistentUnauthorized(t *testing.T) {
 	// condition says so without the secret, and the provider asks at most
 	// once a minute.
 	const wrong = "wrong-client-secret-e2e"
-	before, err = simCounters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before = tenant.Server().Counters()
 	start = time.Now()
-	mustKubectl(t, credentialsSecret(t, ns, "auth0", wrong), "apply", "-f", "-")
+	mustKubectl(t, tenant.credentials(ns, "auth0", wrong), "apply", "-f", "-")
 	for i, n := range names {
 		mustKubectl(t, nil, "annotate", "--overwrite", "eventstream.auth0.m.openmcf.org", n, "-n", ns, fmt.Sprintf("e2e.openmcf.org/poke=bad-%d", i))
 	}
@@ -245,10 +212,7 @@ func TestPersistentUnauthorized(t *testing.T) {
 		t.Errorf("condition leaks the client secret: %s", refusedMsg)
 	}
 	t.Logf("condition: %s", refusedMsg)
-	after, err = simCounters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after = tenant.Server().Counters()
 	elapsed = time.Since(start)
 	requests := after.Get("POST /oauth/token", "401") - before.Get("POST /oauth/token", "401")
 	if budget := 1 + int(elapsed/time.Minute); requests > budget {
@@ -258,7 +222,7 @@ func TestPersistentUnauthorized(t *testing.T) {
 		mustKubectl(t, nil, "delete", "eventstream.auth0.m.openmcf.org", n, "-n", ns, "--wait=false")
 	}
 	// The streams cannot be deleted with refused credentials: restore them.
-	mustKubectl(t, credentialsSecret(t, ns, "auth0", state.Sim.ClientSecret), "apply", "-f", "-")
+	mustKubectl(t, tenant.credentials(ns, "auth0", tenant.secret), "apply", "-f", "-")
 	eventually(t, deleteWithin, "EventStreams deleted", func(ctx context.Context) error {
 		l, err := dyn.Resource(mrGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -277,6 +241,7 @@ func TestPersistentUnauthorized(t *testing.T) {
 // refusal, which quotes the endpoint, reaches conditions and events masked,
 // and no log of any process but the simulator's holds the password.
 func TestSecretsNotEchoed(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "secrets-echo")
 	ctx := t.Context()
 	const password = "hunter2-e2e-userinfo"

@@ -35,7 +35,8 @@ func acceptedByAuth0(objs []*unstructured.Unstructured) bool {
 // TestExamples applies every example Auth0 accepts and follows it to
 // Ready, checks its outputs against the simulator and its trace, then
 // deletes it and checks that nothing is left.
-func TestExamples(t *testing.T) { //nolint:tparallel // The examples run alongside each other, not alongside the parallel tests that inject faults.
+func TestExamples(t *testing.T) {
+	t.Parallel()
 	patterns := []string{"example/*.yaml", "example/seed/*.yaml"}
 	if legacy() {
 		patterns = append(patterns, "example/legacy/claim*.yaml")

@@ -16,6 +16,7 @@ import (
 // TestInvalidManifestsRefused applies manifests that break the schema; the
 // API server refuses each with a message naming the field.
 func TestInvalidManifestsRefused(t *testing.T) {
+	t.Parallel()
 	invalidManifestsRefused(t, nativeBackend)
 }
 
@@ -57,6 +58,7 @@ func invalidManifestsRefused(t *testing.T, b backend) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			m := fmt.Appendf(nil, "apiVersion: auth0.openmcf.org/v1\nkind: Auth0EventStream\nmetadata:\n  name: invalid\n  namespace: %s\nspec:\n  %s\n", ns, tc.spec)
 			out, err := kubectl(t.Context(), b.xr(t, m), "apply", "-f", "-")
 			if err == nil {

@@ -30,12 +30,10 @@ var eventGVR = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 // Auth0, nothing is written to Auth0 although the spec differs from the
 // stream, and deleting the resource leaves the stream.
 func TestImportObserveOnly(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "import-observe")
 	const name = "imported"
 	st := simCreate(t, ns+"-user-events", "https://hooks.example.com/imported", "user.created")
-	if err := sim.ResetCounters(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 
 	// The spec deliberately differs from the stream (endpoint and
 	// subscriptions): an Observe-only import must not act on it.
@@ -55,7 +53,7 @@ func TestImportObserveOnly(t *testing.T) {
 	if en := mr.GetAnnotations()["crossplane.io/external-name"]; en != st.ID {
 		t.Errorf("the EventStream's external name is %q, want %s", en, st.ID)
 	}
-	noWrites(t, "while observing the imported stream")
+	noWritesTo(t, st.ID, "while observing the imported stream")
 
 	// Deleting an Observe-only import forgets the stream, never deletes it.
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
@@ -68,13 +66,14 @@ func TestImportObserveOnly(t *testing.T) {
 	if _, err := simStream(t.Context(), st.ID); err != nil {
 		t.Errorf("deleting an Observe-only import removed the stream from Auth0: %v", err)
 	}
-	noWrites(t, "while deleting the Observe-only resource")
+	noWritesTo(t, st.ID, "while deleting the Observe-only resource")
 }
 
 // TestImportThenTakeOver imports a stream Observe-only, then widens the
 // policies to full management: the provider brings the same stream to the
 // spec (no new stream), and deleting the resource now deletes the stream.
 func TestImportThenTakeOver(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "import-takeover")
 	const name = "adopted"
 	st := simCreate(t, ns+"-user-events", "https://hooks.example.com/adopted", "user.created")
@@ -113,11 +112,9 @@ func TestImportThenTakeOver(t *testing.T) {
 // TestImportUnknownStream names a stream id Auth0 does not hold, with full
 // management: the resource says so and no stream is created in its place.
 func TestImportUnknownStream(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "import-unknown")
 	const name = "unknown"
-	if err := sim.ResetCounters(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	const missing = "est_0000000000000000000000"
 	mustKubectl(t, importManifest(ns, name, missing, `["*"]`, "user.created"), "apply", "-f", "-")
 	eventually(t, readyWithin, "the resource says the stream does not exist", func(ctx context.Context) error {
@@ -132,7 +129,10 @@ func TestImportUnknownStream(t *testing.T) {
 		}
 		return nil
 	})
-	noWrites(t, "for a stream id Auth0 does not hold")
+	noWritesTo(t, missing, "for a stream id Auth0 does not hold")
+	if n := streamsNamed(t, name); n != 0 {
+		t.Errorf("the simulator holds %d streams named %s: importing an id Auth0 does not hold created one", n, name)
+	}
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 }
 
@@ -140,6 +140,7 @@ func TestImportUnknownStream(t *testing.T) {
 // the stream keeps working, and the resource's Ready turns False with
 // Auth0's reason until the spec is fixed.
 func TestFailingUpdateShowsOnXR(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "failing-update")
 	const name = "refused-update"
 	manifest := func(subs string) []byte {
@@ -245,27 +246,23 @@ func simCreate(t *testing.T, name, endpoint string, subs ...string) auth0sim.Str
 	return st
 }
 
-// noWrites fails when the simulator answered any call that writes a stream
-// since its counters were last reset.
-func noWrites(t *testing.T, when string) {
+// noWritesTo fails when the simulator answered any call that wrote stream
+// id (other tests run meanwhile: only this stream's calls count).
+func noWritesTo(t *testing.T, id, when string) {
 	t.Helper()
 	c, err := simCounters(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var writes []string
-	for endpoint, byOutcome := range c.Calls {
-		method, path, _ := strings.Cut(endpoint, " ")
-		if method == http.MethodGet || !strings.HasPrefix(path, "/api/v2/event-streams") {
-			continue
-		}
-		for outcome, n := range byOutcome {
-			writes = append(writes, fmt.Sprintf("%s %s: %d", endpoint, outcome, n))
+	for endpoint, n := range c.Streams[id] {
+		if method, _, _ := strings.Cut(endpoint, " "); method != http.MethodGet {
+			writes = append(writes, fmt.Sprintf("%s: %d", endpoint, n))
 		}
 	}
 	sort.Strings(writes)
 	if len(writes) > 0 {
-		t.Errorf("Auth0 received writes %s: %s", when, strings.Join(writes, ", "))
+		t.Errorf("Auth0 received writes to %s %s: %s", id, when, strings.Join(writes, ", "))
 	}
 }
 
@@ -299,6 +296,7 @@ func composedEventStream(t *testing.T, ns, name string) *unstructured.Unstructur
 // claim gets a Warning event naming the field (never the value); a
 // namespaced XR keeps it in its namespace and gets none.
 func TestInlineSecretWarning(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "inline-secret")
 	const name, token = "inline-token", "inline-t0ken-value"
 	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1

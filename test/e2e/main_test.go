@@ -5,6 +5,16 @@
 // provider creating the stream in the Auth0 simulator, and status.outputs
 // filling in. make e2e starts the control plane (test/e2e/controlplane)
 // before these tests and stops it after them.
+//
+// Most tests wait for Crossplane and the provider, so they run side by side
+// (t.Parallel; make e2e passes -parallel 16), each in namespaces of its own
+// and looking only at its own streams (the simulator counts calls per
+// stream). A test that changes what every test shares (the plane
+// simulator's faults, rate limit or counters, the installed packages, the
+// provider's flags, streams counted by a name another test uses) does not
+// call t.Parallel: Go runs those one at a time before the parallel ones
+// start. A test that needs a tenant to misbehave gets one of its own
+// (ownTenant) and runs side by side.
 package e2e
 
 import (
@@ -43,12 +53,17 @@ var (
 	secretGVR   = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
-// Bounds on how long the loop may take. They are generous because CI
-// machines are slow; typical times are printed by make demo.
+// Bounds on how long a step of the loop may take when nothing is wrong,
+// derived from the plane's settings: Crossplane core acts on a change at
+// once or at its next poll, the provider at its next poll, and either may
+// retry a reconcile that failed for a reason the test did not cause (a
+// conflict, a slow API server on a loaded machine) at its backoff cap,
+// twice. Typical times are seconds (make demo prints them).
 const (
-	readyWithin    = 3 * time.Minute
-	convergeWithin = 3 * time.Minute
-	deleteWithin   = 3 * time.Minute
+	loopWithin     = 2*controlplane.BackoffCap + 2*(controlplane.CorePoll+controlplane.ProviderPoll)
+	readyWithin    = loopWithin
+	convergeWithin = loopWithin
+	deleteWithin   = loopWithin
 )
 
 var (

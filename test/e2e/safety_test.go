@@ -213,6 +213,7 @@ func secretManifest(ns, name, token string) []byte {
 // working; a replacement creates the new stream before deleting the old and
 // says its partner event source must be associated again.
 func TestSafetyReplacement(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "safety-replace")
 	const name = "bridge"
 	noDelete := "\n  managementPolicies: [Observe, Create, Update, LateInitialize]"
@@ -471,6 +472,7 @@ func randomStreamID(t *testing.T) string {
 // neither changes nor deletes it; an external name that is no stream id is
 // refused before any call; the first owner can import an existing stream.
 func TestSafetyOwnership(t *testing.T) {
+	t.Parallel()
 	home := namespace(t, "safety-owner")
 	intruderNS := namespace(t, "safety-intruder")
 	const name = "owned"
@@ -533,6 +535,7 @@ func TestSafetyOwnership(t *testing.T) {
 // keeps working; pointing the resource at another tenant stops it, touching
 // neither; the move annotation moves it, leaving the old stream in place.
 func TestSafetyTenantPinning(t *testing.T) {
+	t.Parallel()
 	ns := namespace(t, "safety-tenant")
 	other, err := auth0sim.Start(auth0sim.Options{Domain: "tenant-b", Clients: map[string]string{"app-one": "secret-one", "app-two": "secret-two"}})
 	if err != nil {

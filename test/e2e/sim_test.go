@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
+	"testing"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 )
@@ -37,4 +39,32 @@ func simLookup(ctx context.Context, id string) (auth0sim.Stream, bool, error) {
 func simCounters(ctx context.Context) (auth0sim.Counters, error) {
 	var out auth0sim.Counters
 	return out, sim.Do(ctx, http.MethodGet, "/__sim/counters", nil, &out, "")
+}
+
+// tenant is an Auth0 tenant of one test's own: a simulator in the test
+// process, which the provider reaches on loopback as it reaches the
+// plane's. A test that breaks tokens, injects faults or counts every call
+// does so on its own tenant, so the other tests run meanwhile.
+type tenant struct {
+	*auth0sim.Running
+
+	clientID, secret string
+}
+
+func ownTenant(t *testing.T) *tenant {
+	t.Helper()
+	tn := &tenant{clientID: "e2e-own", secret: rand.Text()}
+	r, err := auth0sim.Start(auth0sim.Options{Domain: "own-" + tn.secret[:8], Clients: map[string]string{tn.clientID: tn.secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	tn.Running = r
+	return tn
+}
+
+// credentials returns a credentials Secret name in ns for the tenant with
+// clientSecret, and the namespace's ProviderConfig default using it.
+func (tn *tenant) credentials(ns, name, clientSecret string) []byte {
+	return credentials(ns, name, tn.Domain(), tn.clientID, clientSecret, tn.CACertPEM)
 }

@@ -27,7 +27,8 @@ import (
 // TestTerraformExamples: every example Auth0 accepts, and the terraform
 // example, Ready with outputs equal to the simulator's stream, traced to
 // its Workspace, then deleted leaving no stream, Workspace or state.
-func TestTerraformExamples(t *testing.T) { //nolint:tparallel // As TestExamples.
+func TestTerraformExamples(t *testing.T) {
+	t.Parallel()
 	requireTerraform(t)
 	examples(t, terraformBackend, []string{"example/*.yaml", "example/seed/*.yaml", "example/terraform/xr.yaml"})
 }
@@ -87,6 +88,7 @@ func TestTerraformEventBridgeRegionChange(t *testing.T) {
 // what only the terraform backend cannot do (policies without Create),
 // naming the field, before composing anything.
 func TestTerraformInvalidManifestsRefused(t *testing.T) {
+	t.Parallel()
 	requireTerraform(t)
 	invalidManifestsRefused(t, terraformBackend)
 

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -349,19 +348,6 @@ func (p *plane) tool(ctx context.Context, name string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0") //nolint:noctx // Binding a loopback port returns at once; nothing to cancel.
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close() //nolint:errcheck // Only probing.
-	addr, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		return 0, fmt.Errorf("find a free port: %T is not a TCP address", l.Addr())
-	}
-	return addr.Port, nil
-}
-
 func (p *plane) ports(names ...string) error {
 	for _, n := range names {
 		port, err := freePort()
@@ -631,7 +617,7 @@ func (p *plane) crossplane(ctx context.Context) error {
 		fmt.Sprintf("--metrics-port=%d", p.state.Ports["crossplane-metrics"]),
 		fmt.Sprintf("--health-probe-port=%d", p.state.Ports["crossplane-health"]),
 		// Check composed resources for drift often: tests edit them.
-		"--poll-interval=15s",
+		"--poll-interval=" + CorePoll.String(),
 	}, env)
 	if err != nil {
 		return err

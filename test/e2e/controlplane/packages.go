@@ -2,10 +2,18 @@ package controlplane
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -128,21 +136,136 @@ func (p *plane) publish(ctx context.Context, version string) error {
 	}
 	start := time.Now()
 	out := filepath.Join(p.dir, "xpkg", version)
-	// Build in the plane's folder, so a make packages in the tree is not
-	// disturbed.
-	build := "BUILD_DIR=" + filepath.Join(p.dir, "xpkg", "build-"+version)
-	// make publish pushes with crossplane xpkg push, which trusts
-	// SSL_CERT_FILE. This program may itself run under make (make e2e):
-	// the sub-make must not inherit its jobserver or variables.
-	env := []string{"SSL_CERT_FILE=" + p.state.Registry.CACert, "MAKEFLAGS=", "MAKELEVEL=", "MFLAGS="}
-	if err := p.run(ctx, "publish", env, "make", "packages", "VERSION="+version, "XPKG_DIR="+out, build); err != nil {
-		return fmt.Errorf("build packages %s: %w", version, err)
+	built, err := p.packages(ctx, version, out)
+	if err != nil {
+		return err
 	}
-	if err := p.run(ctx, "publish", env, "make", "publish", "REGISTRY="+p.state.Registry.Repository(), "VERSION="+version, "XPKG_DIR="+out); err != nil {
+	// make publish pushes with crossplane xpkg push, which trusts
+	// SSL_CERT_FILE.
+	env := append(subMake(), "SSL_CERT_FILE="+p.state.Registry.CACert)
+	if err := p.run(ctx, "publish", env, "make", "publish", "REGISTRY="+p.state.Registry.Repository(), "VERSION="+version, "XPKG_DIR="+out, "ARCHS="+runtime.GOARCH); err != nil {
 		return fmt.Errorf("publish packages %s: %w", version, err)
 	}
-	p.logf("published the packages %s to %s in %s", version, p.state.Registry.Repository(), time.Since(start).Round(time.Second))
+	p.logf("published the packages %s (%s) to %s in %s", version, built, p.state.Registry.Repository(), time.Since(start).Round(time.Second))
 	return nil
+}
+
+// subMake is the environment of a make run by this program, which may
+// itself run under make (make e2e): the sub-make must not inherit its
+// jobserver or variables.
+func subMake() []string { return []string{"MAKEFLAGS=", "MAKELEVEL=", "MFLAGS="} }
+
+// packages puts the packages of this tree at version, for this machine's
+// architecture only (the plane runs nothing else; TestPackages proves
+// every release architecture builds), into out. They are built once per
+// tree content, version and architecture and reused by every plane that
+// asks (both flavours' planes, make bench-e2e's and make soak's), so a
+// make e2e builds each version once. It says whether it built or reused.
+func (p *plane) packages(ctx context.Context, version, out string) (string, error) {
+	key, err := treeKey(ctx, p.opts.RepoRoot)
+	if err != nil {
+		return "", err
+	}
+	cache := filepath.Join(p.opts.RepoRoot, "_output", "xpkg-cache", fmt.Sprintf("%s-%s-%s", key[:16], version, runtime.GOARCH))
+	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err != nil {
+		return "", fmt.Errorf("create the package cache: %w", err)
+	}
+	// Planes started side by side wait for one build.
+	unlock, err := lockFile(cache + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	how := "reused"
+	if _, err := os.Stat(filepath.Join(cache, "VERSION")); err != nil {
+		how = "built"
+		tmp := cache + ".tmp"
+		if err := os.RemoveAll(tmp); err != nil {
+			return "", fmt.Errorf("clean %s: %w", tmp, err)
+		}
+		// Built in the plane's folder, so a make packages in the tree is
+		// not disturbed.
+		build := "BUILD_DIR=" + filepath.Join(p.dir, "xpkg", "build-"+version)
+		if err := p.run(ctx, "publish", subMake(), "make", "packages", "VERSION="+version, "XPKG_DIR="+tmp, build, "ARCHS="+runtime.GOARCH); err != nil {
+			return "", fmt.Errorf("build packages %s: %w", version, err)
+		}
+		if err := os.Rename(tmp, cache); err != nil {
+			return "", fmt.Errorf("keep the packages %s: %w", version, err)
+		}
+	}
+	if err := os.RemoveAll(out); err != nil {
+		return "", fmt.Errorf("clean %s: %w", out, err)
+	}
+	return how, copyDir(cache, out)
+}
+
+// treeKey identifies the content packages are built from: every file git
+// tracks or would track (committed or not) with its mode, the commit (its
+// hash and time are stamped into the images) and the Go toolchain.
+func treeKey(ctx context.Context, root string) (string, error) {
+	git := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = root
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+		}
+		return b, nil
+	}
+	files, err := git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	if err != nil {
+		return "", err
+	}
+	head, err := git("log", "-1", "--format=%H %ct")
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	_, _ = fmt.Fprintf(h, "%s\x00%s\x00", head, runtime.Version())
+	names := strings.Split(strings.TrimSuffix(string(files), "\x00"), "\x00")
+	slices.Sort(names)
+	for _, n := range slices.Compact(names) {
+		fi, err := os.Lstat(filepath.Join(root, n))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted in the work tree
+		}
+		if err != nil {
+			return "", fmt.Errorf("hash %s: %w", n, err)
+		}
+		_, _ = fmt.Fprintf(h, "%s\x00%o\x00", n, fi.Mode())
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, n))
+		if err != nil {
+			return "", fmt.Errorf("hash %s: %w", n, err)
+		}
+		_, _ = fmt.Fprintf(h, "%d\x00", len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copyDir copies the folder src to a new folder dst.
+func copyDir(src, dst string) error {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// lockFile takes an exclusive lock on path (created if missing) and
+// returns its release.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
 }
 
 // imageConfig makes Crossplane pull our packages, named as users name

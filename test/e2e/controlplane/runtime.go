@@ -329,7 +329,7 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		"--auth0-ca-file=" + runtimeFiles + "/auth0-ca.crt",
 		// Check each stream against Auth0 often, so drift is corrected
 		// within a test's patience.
-		"--poll=10s",
+		"--poll=" + ProviderPoll.String(),
 		// Read delivery health at every poll (the default is 5m), so a
 		// failing destination shows within a test's patience.
 		"--delivery-poll=" + DeliveryPoll.String(),
@@ -387,8 +387,17 @@ func providerReserved() []string {
 	return []string{"kubeconfig", "metrics-bind-address", "health-probe-bind-address", "auth0-ca-file"}
 }
 
-// DeliveryPoll is the provider's --delivery-poll on the control plane.
-const DeliveryPoll = 10 * time.Second
+// The provider's --poll and --delivery-poll on the control plane, and
+// Crossplane core's --poll-interval: tests derive their bounds from them.
+const (
+	ProviderPoll = 10 * time.Second
+	DeliveryPoll = 10 * time.Second
+	CorePoll     = 15 * time.Second
+	// BackoffCap is the longest Crossplane core and crossplane-runtime
+	// wait before retrying a reconcile that failed: their per-item
+	// exponential backoff, 1s doubling up to 60s.
+	BackoffCap = 60 * time.Second
+)
 
 var errNoRegistry = errors.New("the control plane runs no registry")
 
