@@ -78,6 +78,10 @@ test: ## Run unit, golden, validation and integration tests.
 	cached=$$(go list ./... | grep -vxF $(foreach p,$(UNCACHED_TESTS),-e $$module$(patsubst .%,%,$(p)))); \
 	set -x; go test -vet=off -timeout 30m $$cached && go test -vet=off -count=1 -timeout 30m $(UNCACHED_TESTS)
 
+.PHONY: check
+check: ## Every test and check, as CI runs them: tools, generate-check, then make e2e (with N=20 bench-e2e and soak) beside make lint, make test and make bench (N=20) (hack/check.sh).
+	@hack/check.sh
+
 # Release version of the binaries, images and packages. Packages and tags
 # must be semver (vMAJOR.MINOR.PATCH[-PRERELEASE]): Crossplane's dependency
 # resolver ignores other tags.
