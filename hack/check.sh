@@ -13,14 +13,17 @@ step() { # command...
   return $rc
 }
 
-step make tools
+# The tools the control planes and the tests run, side by side. The lint
+# lane builds golangci-lint itself, while the end-to-end tests wait.
+step hack/build-tools.sh terraform-provider-auth0 kubernetes tofu crossplane provider-terraform etcd registry
+# Before the planes start: it rewrites the generated files in place.
 step make generate-check
 
 # The end-to-end tests (both API flavours' control planes side by side,
 # then the N=20 bench-e2e and soak on one of them) mostly wait for
-# Crossplane and the provider; lint and the unit and integration tests,
-# which mostly compute, run beside them. The small provider benchmark
-# follows the tests: like bench-e2e and soak, it fails on duplicates, leaks
+# Crossplane and the provider; lint (with golangci-lint's build) and the
+# unit and integration tests, which mostly compute, run beside them. The
+# small provider benchmark follows the tests: like bench-e2e and soak, it fails on duplicates, leaks
 # or secrets in logs, never on times.
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
