@@ -144,6 +144,10 @@ func Start(tb testing.TB, o Options) *Env {
 	}
 
 	env := &Env{Kube: kube, Config: cfg, Sim: sim, Scheme: scheme}
+	// The provider's own namespace, where it keeps its proof key.
+	if err := kube.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: KeyNamespace}}); err != nil {
+		tb.Fatal(err)
+	}
 	if o.NoProvider {
 		return env
 	}
@@ -176,9 +180,6 @@ func Start(tb testing.TB, o Options) *Env {
 	clients := auth0client.NewCache(auth0client.Config{UserAgent: "provider-test", Metrics: metrics, Hosts: hosts})
 	// As cmd/provider: the key is made in the provider's namespace on the
 	// first start.
-	if err := kube.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: KeyNamespace}}); err != nil {
-		tb.Fatal(err)
-	}
 	proofs, err := proof.LoadOrCreate(context.Background(), kube, KeyNamespace)
 	if err != nil {
 		tb.Fatal(err)
