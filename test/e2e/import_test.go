@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
+	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
 )
 
 var eventGVR = schema.GroupVersionResource{Version: "v1", Resource: "events"}
@@ -70,20 +71,23 @@ func TestImportObserveOnly(t *testing.T) {
 }
 
 // TestImportThenTakeOver imports a stream Observe-only, then widens the
-// policies to full management: the provider brings the same stream to the
+// policies to full management, through a ClusterProviderConfig whose
+// spec.importPolicy is Manage (the platform allows imports) and that
+// serves this namespace only: the provider brings the same stream to the
 // spec (no new stream), and deleting the resource now deletes the stream.
 func TestImportThenTakeOver(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "import-takeover")
 	const name = "adopted"
 	st := simCreate(t, ns+"-user-events", "https://hooks.example.com/adopted", "user.created")
+	pc := manageImports(t, ns)
 
-	mustKubectl(t, importManifest(ns, name, st.ID, "[Observe]", "user.created"), "apply", "-f", "-")
+	mustKubectl(t, withProviderConfig(importManifest(ns, name, st.ID, "[Observe]", "user.created"), pc), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	waitOutputsMatch(t, ns, name, nil)
 
 	t.Log("widen managementPolicies to take over the stream: the spec's name, one more subscription and the referenced token")
-	mustKubectl(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), "apply", "-f", "-")
+	mustKubectl(t, withProviderConfig(importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), pc), "apply", "-f", "-")
 	_, got := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "enabled", "adopted-token")
 	})
@@ -191,6 +195,35 @@ spec:
 	deleteAndVerify(t, ns, name, got.ID)
 }
 
+// manageImports makes a ClusterProviderConfig with the plane's credentials
+// that lets EventStreams of namespace ns (and no other) take over the
+// streams they name, and returns its name.
+func manageImports(t *testing.T, ns string) string {
+	t.Helper()
+	name := ns + "-manage-imports"
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: ClusterProviderConfig
+metadata: {name: %s}
+spec:
+  importPolicy: Manage
+  namespaceSelector:
+    matchLabels: {kubernetes.io/metadata.name: %s}
+  credentials:
+    source: Secret
+    secretRef: {namespace: crossplane-system, name: %s}
+`, name, ns, controlplane.CredentialsSecret), "apply", "-f", "-")
+	t.Cleanup(func() {
+		_, _ = kubectl(context.Background(), nil, "delete", "clusterproviderconfig.auth0.m.openmcf.org", name, "--wait=false")
+	})
+	return name
+}
+
+// withProviderConfig points the Auth0EventStream of manifest at
+// ClusterProviderConfig name.
+func withProviderConfig(manifest []byte, name string) []byte {
+	return []byte(strings.Replace(string(manifest), "\nspec:\n", "\nspec:\n  providerConfigRef: {kind: ClusterProviderConfig, name: "+name+"}\n", 1))
+}
+
 // importManifest is a webhook Auth0EventStream naming a stream id, with
 // the Secret holding its token.
 func importManifest(ns, name, id, policies, subs string) []byte {
@@ -199,6 +232,7 @@ kind: Secret
 metadata:
   name: %[2]s-token
   namespace: %[1]s
+  labels: {auth0.m.openmcf.org/webhook-secret: "true"}
 stringData:
   token: %[2]s-token
 ---

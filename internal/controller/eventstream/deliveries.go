@@ -271,6 +271,8 @@ func (e *external) performAction(ctx context.Context, cr *v1alpha1.EventStream, 
 	switch {
 	case !mayUpdate(cr):
 		why = fmt.Sprintf("the EventStream only observes its stream (spec.managementPolicies %v): the provider sends no test events and no redeliveries for it", cr.GetManagementPolicies())
+	case !e.owned:
+		why = fmt.Sprintf("the stream is an import this EventStream does not own (%s's spec.importPolicy is %s): the provider sends no test events and no redeliveries for it", e.config, e.importPolicy)
 	case deref(s.Status) != v1alpha1.StreamStatusEnabled:
 		why = fmt.Sprintf("the stream is %s in Auth0, so Auth0 delivers nothing: enable it (spec status enabled), then set a new value", deref(s.Status))
 	default:

@@ -83,22 +83,22 @@ func TestDeliveryHealth(t *testing.T) {
 	}{
 		"NewStreamReadAPollAfterCreation": {
 			// Created a minute ago (the fake Auth0's created_at): nothing to read yet.
-			poll: 5 * time.Minute, es: webhookES("bearer", withExternalName(streamID)),
+			poll: 5 * time.Minute, es: webhookES("bearer", withStream(streamID)),
 			calls: []string{get}, status: corev1.ConditionUnknown, reason: reasonNotChecked, msg: []string{"after the stream was created"},
 		},
 		"NeverCheckedHealthy": {
-			poll: time.Minute, es: webhookES("bearer", withExternalName(streamID)),
+			poll: time.Minute, es: webhookES("bearer", withStream(streamID)),
 			api:   func(f *fakeAPI) { f.stats = auth0client.DeliveryStats{Successful: 12} },
 			calls: []string{get, stats}, status: corev1.ConditionTrue, reason: reasonDelivering, msg: []string{"12 delivered"},
 			want: &v1alpha1.DeliveriesObservation{Successful24h: 12},
 		},
 		"CheckedWithinThePollCostsNothing": {
-			poll: 5 * time.Minute, es: webhookES("bearer", withExternalName(streamID), checkedAgo(4*time.Minute+59*time.Second)),
+			poll: 5 * time.Minute, es: webhookES("bearer", withStream(streamID), checkedAgo(4*time.Minute+59*time.Second)),
 			calls: []string{get}, status: corev1.ConditionUnknown, reason: reasonNotChecked,
 			want: &v1alpha1.DeliveriesObservation{Failed24h: 7},
 		},
 		"FailuresListedMostRecentKept": {
-			poll: 5 * time.Minute, es: webhookES("bearer", withExternalName(streamID), checkedAgo(5*time.Minute)),
+			poll: 5 * time.Minute, es: webhookES("bearer", withStream(streamID), checkedAgo(5*time.Minute)),
 			api: func(f *fakeAPI) {
 				f.stats = auth0client.DeliveryStats{Successful: 3, Failed: 8}
 				f.failed = []auth0client.FailedDelivery{
@@ -114,19 +114,19 @@ func TestDeliveryHealth(t *testing.T) {
 			},
 		},
 		"FailuresAllRedelivered": {
-			poll: time.Minute, es: webhookES("bearer", withExternalName(streamID)),
+			poll: time.Minute, es: webhookES("bearer", withStream(streamID)),
 			api:   func(f *fakeAPI) { f.stats = auth0client.DeliveryStats{Successful: 4, Failed: 4} },
 			calls: []string{get, stats, failed}, status: corev1.ConditionTrue, reason: reasonDelivering, msg: []string{"redelivered since"},
 			want: &v1alpha1.DeliveriesObservation{Successful24h: 4, Failed24h: 4},
 		},
 		"StatsFailing": {
-			poll: time.Minute, es: webhookES("bearer", withExternalName(streamID)),
+			poll: time.Minute, es: webhookES("bearer", withStream(streamID)),
 			api:   func(f *fakeAPI) { f.err["STATS"] = &apiError{403, "Insufficient scope"} },
 			calls: []string{get, stats}, status: corev1.ConditionUnknown, reason: reasonCheckFailed, msg: []string{"403", "scopes"},
 			want: &v1alpha1.DeliveriesObservation{},
 		},
 		"Disabled": {
-			es:    webhookES("bearer", withExternalName(streamID)),
+			es:    webhookES("bearer", withStream(streamID)),
 			calls: []string{get}, status: corev1.ConditionUnknown, reason: reasonCheckDisabled, msg: []string{"--delivery-poll 0"},
 		},
 	}
@@ -182,7 +182,7 @@ func TestDeliveryHealth(t *testing.T) {
 // status included.
 func TestDeliveryHealthReadOncePerPoll(t *testing.T) {
 	api := newAPI(webhookRemote(streamID))
-	es := webhookES("bearer", withExternalName(streamID))
+	es := webhookES("bearer", withStream(streamID))
 	e, kube, _ := setup(t, api, es, hookSecret(token))
 	e.deliveryPoll = 30 * time.Second
 	now := created.Add(time.Minute)
@@ -233,51 +233,51 @@ func TestDeliveryActions(t *testing.T) {
 		event   event.Type
 	}{
 		"TestEvent": {
-			es:    webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationSendTestEvent, "user.created#1")),
+			es:    webhookES("bearer", withStream(streamID), withAnnotation(AnnotationSendTestEvent, "user.created#1")),
 			calls: []string{get, "TEST " + streamID + " user.created"}, outcome: v1alpha1.ActionAccepted, msg: "evt_cccccccccccccccccccccc", event: event.TypeNormal,
 		},
 		"TestEventAlreadyPerformed": {
-			es: webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationSendTestEvent, "user.created#1"),
+			es: webhookES("bearer", withStream(streamID), withAnnotation(AnnotationSendTestEvent, "user.created#1"),
 				func(es *v1alpha1.EventStream) {
 					es.Status.DeliveryActions = map[string]string{AnnotationSendTestEvent: "user.created#1"}
 				}),
 			calls: []string{get},
 		},
 		"TestEventOfUnsubscribedType": {
-			es:    webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationSendTestEvent, "user.deleted")),
+			es:    webhookES("bearer", withStream(streamID), withAnnotation(AnnotationSendTestEvent, "user.deleted")),
 			calls: []string{get}, outcome: v1alpha1.ActionRefused, msg: "not subscribed to user.deleted", event: event.TypeWarning,
 		},
 		"TestEventOfNoType": {
-			es:    webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationSendTestEvent, "yes")),
+			es:    webhookES("bearer", withStream(streamID), withAnnotation(AnnotationSendTestEvent, "yes")),
 			calls: []string{get}, outcome: v1alpha1.ActionRefused, msg: `"yes" is not an Auth0 event type`, event: event.TypeWarning,
 		},
 		"TestEventRefusedByAuth0": {
-			es:     webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationSendTestEvent, "user.created")),
+			es:     webhookES("bearer", withStream(streamID), withAnnotation(AnnotationSendTestEvent, "user.created")),
 			remote: func(f *fakeAPI) { f.err["TEST"] = &apiError{400, "bad token " + token} },
 			calls:  []string{get, "TEST " + streamID + " user.created"}, outcome: v1alpha1.ActionFailed, msg: "bad token [redacted]", event: event.TypeWarning,
 		},
 		"Redeliver": {
-			es:    webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationRedeliver, "failed#2")),
+			es:    webhookES("bearer", withStream(streamID), withAnnotation(AnnotationRedeliver, "failed#2")),
 			calls: []string{get, "REDELIVER " + streamID}, outcome: v1alpha1.ActionAccepted, msg: "redelivery", event: event.TypeNormal,
 		},
 		"RedeliverWhat": {
-			es:    webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationRedeliver, "all")),
+			es:    webhookES("bearer", withStream(streamID), withAnnotation(AnnotationRedeliver, "all")),
 			calls: []string{get}, outcome: v1alpha1.ActionRefused, msg: "failed[#anything]", event: event.TypeWarning,
 		},
 		"ObserveOnly": {
-			es: webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationRedeliver, "failed"),
+			es: webhookES("bearer", withStream(streamID), withAnnotation(AnnotationRedeliver, "failed"),
 				func(es *v1alpha1.EventStream) {
 					es.SetManagementPolicies(xpv2.ManagementPolicies{xpv2.ManagementActionObserve})
 				}),
 			calls: []string{get}, outcome: v1alpha1.ActionRefused, msg: "only observes", event: event.TypeWarning,
 		},
 		"Disabled": {
-			es:     webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationSendTestEvent, "user.created")),
+			es:     webhookES("bearer", withStream(streamID), withAnnotation(AnnotationSendTestEvent, "user.created")),
 			remote: func(f *fakeAPI) { f.streams[streamID].Status = new("disabled") },
 			calls:  []string{get}, outcome: v1alpha1.ActionRefused, msg: "disabled in Auth0", event: event.TypeWarning,
 		},
 		"InterruptedBefore": {
-			es: webhookES("bearer", withExternalName(streamID), withAnnotation(AnnotationRedeliver, "failed#1"),
+			es: webhookES("bearer", withStream(streamID), withAnnotation(AnnotationRedeliver, "failed#1"),
 				func(es *v1alpha1.EventStream) {
 					es.Status.DeliveryActions = map[string]string{AnnotationRedeliver: "failed#1"}
 					es.Status.AtProvider.Deliveries = &v1alpha1.DeliveriesObservation{LastAction: &v1alpha1.DeliveryAction{

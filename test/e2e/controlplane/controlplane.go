@@ -106,6 +106,10 @@ type Sim struct {
 	CACert       string `json:"caCert"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
+	// OtherTenant is host:port where a test may serve a second simulator
+	// standing in for another Auth0 tenant: the provider's --auth0-domains
+	// admits it and Domain, nothing else.
+	OtherTenant string `json:"otherTenant,omitempty"`
 }
 
 type plane struct {

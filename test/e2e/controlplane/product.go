@@ -22,7 +22,9 @@ const (
 	CredentialsSecret  = "auth0-credentials"
 	ProviderConfigName = "default"
 	simProcessName     = "auth0-sim"
-	eventStreamCRD     = "eventstreams.auth0.m.openmcf.org"
+	// otherTenantPort is reserved for a test's second simulator.
+	otherTenantPort = "auth0-sim-other-tenant"
+	eventStreamCRD  = "eventstreams.auth0.m.openmcf.org"
 )
 
 // ClusterProviderConfigGVR is the provider's cluster-scoped configuration.
@@ -80,7 +82,7 @@ func (p *plane) product(ctx context.Context) error {
 }
 
 func (p *plane) startSim(ctx context.Context, bin string) error {
-	if err := p.ports(simProcessName); err != nil {
+	if err := p.ports(simProcessName, otherTenantPort); err != nil {
 		return err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", p.state.Ports[simProcessName])
@@ -92,6 +94,7 @@ func (p *plane) startSim(ctx context.Context, bin string) error {
 		CACert:       filepath.Join(tlsDir, "ca.crt"),
 		ClientID:     SimClientID,
 		ClientSecret: secret,
+		OtherTenant:  fmt.Sprintf("127.0.0.1:%d", p.state.Ports[otherTenantPort]),
 	}
 	// The secret goes in the environment, not the command line, which the
 	// process's log header and ps show; the simulator never logs it.
