@@ -71,23 +71,41 @@ func TestImportObserveOnly(t *testing.T) {
 }
 
 // TestImportThenTakeOver imports a stream Observe-only, then widens the
-// policies to full management, through a ClusterProviderConfig whose
-// spec.importPolicy is Manage (the platform allows imports) and that
-// serves this namespace only: the provider brings the same stream to the
-// spec (no new stream), and deleting the resource now deletes the stream.
+// policies to full management. With the packaged Composition (imports
+// Observe-only) the widening is refused, naming spec.managementPolicies,
+// and changes nothing; with the Composition a platform installs to allow
+// adoption (example/import/composition-manage.yaml) and a
+// ClusterProviderConfig whose spec.importPolicy is Manage (serving this
+// namespace only), the provider brings the same stream to the spec (no new
+// stream), and deleting the resource now deletes the stream.
 func TestImportThenTakeOver(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "import-takeover")
 	const name = "adopted"
 	st := simCreate(t, ns+"-user-events", "https://hooks.example.com/adopted", "user.created")
 	pc := manageImports(t, ns)
+	manage := manageComposition(t, "example/import/composition-manage.yaml")
 
 	mustKubectl(t, withProviderConfig(importManifest(ns, name, st.ID, "[Observe]", "user.created"), pc), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	waitOutputsMatch(t, ns, name, nil)
 
-	t.Log("widen managementPolicies to take over the stream: the spec's name, one more subscription and the referenced token")
+	t.Log("widen managementPolicies with the packaged Composition, which imports Observe-only: refused")
 	mustKubectl(t, withProviderConfig(importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), pc), "apply", "-f", "-")
+	eventually(t, readyWithin, "Synced=False naming spec.managementPolicies and importPolicy", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		if s, _, msg := condition(u, "Synced"); s != "False" || !strings.Contains(msg, "spec.managementPolicies") || !strings.Contains(msg, "importPolicy") {
+			return fmt.Errorf("conditions: %s", conditionsOf(u))
+		}
+		return nil
+	})
+	noWritesTo(t, st.ID, "while the packaged Composition refused to widen the import")
+
+	t.Log("the Composition that allows adoption: take over the stream (the spec's name, one more subscription and the referenced token)")
+	mustKubectl(t, withProviderConfig(withComposition(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), manage), pc), "apply", "-f", "-")
 	_, got := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "enabled", "adopted-token")
 	})
@@ -114,13 +132,15 @@ func TestImportThenTakeOver(t *testing.T) {
 }
 
 // TestImportUnknownStream names a stream id Auth0 does not hold, with full
-// management: the resource says so and no stream is created in its place.
+// management where adoption is allowed: the resource says so and no stream
+// is created in its place.
 func TestImportUnknownStream(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "import-unknown")
 	const name = "unknown"
+	manage := manageComposition(t, "example/import/composition-manage.yaml")
 	const missing = "est_0000000000000000000000"
-	mustKubectl(t, importManifest(ns, name, missing, `["*"]`, "user.created"), "apply", "-f", "-")
+	mustKubectl(t, withComposition(t, importManifest(ns, name, missing, `["*"]`, "user.created"), manage), "apply", "-f", "-")
 	eventually(t, readyWithin, "the resource says the stream does not exist", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, name)
 		if err != nil {
@@ -225,7 +245,7 @@ func withProviderConfig(manifest []byte, name string) []byte {
 }
 
 // importManifest is a webhook Auth0EventStream naming a stream id, with
-// the Secret holding its token.
+// the Secret holding its token, offered as a webhook secret.
 func importManifest(ns, name, id, policies, subs string) []byte {
 	return fmt.Appendf(nil, `apiVersion: v1
 kind: Secret
