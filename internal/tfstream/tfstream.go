@@ -13,6 +13,7 @@ package tfstream
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
@@ -274,11 +275,18 @@ func Outputs(o map[string]any) (map[string]any, bool) {
 		return nil, false
 	}
 	raw, _ := o[OutputSubscriptions].([]any)
-	subs := make([]any, 0, len(raw))
+	names := make([]string, 0, len(raw))
 	for _, s := range raw {
 		if s, ok := s.(string); ok {
-			subs = append(subs, s)
+			names = append(names, s)
 		}
+	}
+	// Sorted, as the native backend's: the composite's status holds them,
+	// and an order Terraform or Auth0 may vary must not write it.
+	slices.Sort(names)
+	subs := make([]any, 0, len(names))
+	for _, s := range names {
+		subs = append(subs, s)
 	}
 	return map[string]any{
 		"id":                    id,

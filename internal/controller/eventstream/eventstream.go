@@ -88,8 +88,9 @@ type connector struct {
 	adoption     adoptionWindow
 	listings     *listings
 	maxListPages int
-	// deliveryPoll: see external.
+	// deliveryPoll, reads: see external.
 	deliveryPoll time.Duration
+	reads        *deliveryReads
 	// reader: see external.
 	reader client.Reader
 	// workspaces reads provider-terraform Workspaces; the API server
@@ -163,6 +164,7 @@ func (c *connector) connect(ctx context.Context, cr *v1alpha1.EventStream, red *
 		listings:     c.listings,
 		maxListPages: c.maxListPages,
 		deliveryPoll: c.deliveryPoll,
+		reads:        c.reads,
 		reader:       c.reader,
 		workspaces:   c.workspaces,
 		mask:         red.String,
@@ -270,6 +272,9 @@ type external struct {
 	// deliveryPoll is the least time between two reads of delivery
 	// health; zero disables them.
 	deliveryPoll time.Duration
+	// reads says when this process last read each resource's delivery
+	// health; shared by every reconcile.
+	reads *deliveryReads
 	// mask cleans text Auth0 sends back that is stored in status (a
 	// delivery's error message may quote the endpoint with its user-info).
 	mask func(string) string

@@ -130,6 +130,7 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 			listings:     newListings(),
 			maxListPages: eo.MaxListPages,
 			deliveryPoll: eo.DeliveryPoll,
+			reads:        newDeliveryReads(),
 			reader:       mgr.GetAPIReader(),
 			workspaces:   mgr.GetAPIReader(),
 		}),
