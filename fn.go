@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,6 +105,43 @@ type Function struct {
 	fnv1.UnimplementedFunctionRunnerServiceServer
 
 	log logging.Logger
+	// steady is the TTL of a response for a converged composite; zero
+	// means DefaultSteadyTTL.
+	steady time.Duration
+}
+
+// DefaultSteadyTTL is the TTL of a response for a converged composite:
+// every composed resource ready, no warning. With Crossplane's realtime
+// compositions (on by default) core re-runs the pipeline after the
+// shortest TTL of its functions, not after its --poll-interval, so the
+// SDK's default of a minute cost a RunFunction call, a composite status
+// update and a server-side apply of every composed resource per composite
+// per minute while nothing changed. What the function composes from
+// changes with the composite (watched), its composed resources (watched:
+// realtime compositions) and the Secrets it requires; a changed Secret
+// reaches the composite through the provider, which watches them and
+// reports on the EventStream. So a converged composite needs no re-run
+// for its own sake; ten minutes bound how long a function upgrade takes to
+// relabel what it composed, and core's --sync-interval (1h) re-runs
+// everything anyway. A composite that is not converged keeps the SDK's
+// default: it is waiting for something.
+const DefaultSteadyTTL = 10 * time.Minute
+
+func (f *Function) steadyTTL() time.Duration {
+	if f.steady > 0 {
+		return f.steady
+	}
+	return DefaultSteadyTTL
+}
+
+// warned is true when rsp holds a result that is not Normal.
+func warned(rsp *fnv1.RunFunctionResponse) bool {
+	for _, r := range rsp.GetResults() {
+		if r.GetSeverity() != fnv1.Severity_SEVERITY_NORMAL {
+			return true
+		}
+	}
+	return false
 }
 
 // RunFunction runs the Function.
@@ -248,11 +287,16 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		}
 	}
 
-	setDesired(rsp, be.resourceName(), esc, readiness(esObserved && isReady(oes.Resource)))
+	esReady := esObserved && isReady(oes.Resource)
+	setDesired(rsp, be.resourceName(), esc, readiness(esReady))
+	secretReady := true
 	if sc != nil {
 		// A Secret has no Ready condition: it is ready once it exists.
-		_, ok := observed[NameSecret]
-		setDesired(rsp, NameSecret, sc, readiness(ok))
+		_, secretReady = observed[NameSecret]
+		setDesired(rsp, NameSecret, sc, readiness(secretReady))
+	}
+	if esReady && secretReady && !warned(rsp) {
+		rsp.Meta.Ttl = durationpb.New(f.steadyTTL())
 	}
 	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))

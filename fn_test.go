@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -68,11 +69,18 @@ type want struct {
 	results      []*fnv1.Result
 	conditions   []*fnv1.Condition
 	requirements *fnv1.Requirements
+	// steady: the composite is converged, so the response's TTL is
+	// DefaultSteadyTTL instead of the SDK's default.
+	steady bool
 }
 
 func (w want) rsp() *fnv1.RunFunctionResponse {
+	ttl := response.DefaultTTL
+	if w.steady {
+		ttl = DefaultSteadyTTL
+	}
 	r := &fnv1.RunFunctionResponse{
-		Meta:         &fnv1.ResponseMeta{Tag: "t", Ttl: durationpb.New(response.DefaultTTL)},
+		Meta:         &fnv1.ResponseMeta{Tag: "t", Ttl: durationpb.New(ttl)},
 		Results:      w.results,
 		Conditions:   w.conditions,
 		Requirements: w.requirements,
@@ -335,6 +343,7 @@ func TestRunFunction(t *testing.T) {
 				"webhook-authorization": secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}),
 			}),
 			want: want{
+				steady: true,
 				resources: map[string]*fnv1.Resource{
 					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_TRUE),
 					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_TRUE),
@@ -351,6 +360,7 @@ func TestRunFunction(t *testing.T) {
 					"atProvider":{"id":"est_1","name":"sec","status":"enabled","destinationType":"eventbridge","createdAt":"c","updatedAt":"u","subscriptions":["user.created"],"awsPartnerEventSource":"aws.partner/auth0.com/t-1/auth0.events"}}`),
 			}),
 			want: want{
+				steady: true,
 				resources: map[string]*fnv1.Resource{
 					"event-stream": ready(esJSON("sec", `{"name":"sec","subscriptions":["user.created"],"status":"enabled","destination":{"type":"eventbridge","eventbridge":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}}`), fnv1.Ready_READY_TRUE),
 				},
@@ -551,6 +561,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 				"event-stream": observedAction(pinnedA, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["Observe"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
@@ -581,6 +592,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 				"event-stream": observedAction(pinnedA, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["*"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
@@ -617,6 +629,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["*"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
@@ -640,6 +653,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esJSONWith("team-a", "users", fpAction, `{"kind":"ClusterProviderConfig","name":"default"}`, `["Observe"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
@@ -697,6 +711,36 @@ func TestRunFunctionXRLevel(t *testing.T) {
 			got, _ := runPipeline(t, tc.req, testCluster(t))
 			if diff := cmp.Diff(tc.want.rsp(), got, protocmp.Transform()); diff != "" {
 				t.Errorf("%s\nRunFunction(...): -want rsp, +got rsp:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+// TestSteadyTTL: only a converged composite (every composed resource ready,
+// no warning) lets Crossplane wait the steady TTL before running the
+// function again; one still waiting for something, or warned about, keeps
+// the SDK's default.
+func TestSteadyTTL(t *testing.T) {
+	readyES := observedES("users", `{"conditions":[{"type":"Ready","status":"True","reason":"Available","lastTransitionTime":"2026-01-01T00:00:00Z"}],"atProvider":{"id":"est_kh8FhJtLmm5hwVNZYMLWEU"}}`)
+	secret := secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"})
+	warnedXR := strings.Replace(xrJSON("users", webhookBearerInline), `"namespace":"team-a"`, `"namespace":"team-a","annotations":{"auth0.openmcf.org/redeliver":"all"}`, 1)
+	cases := map[string]struct {
+		req  *fnv1.RunFunctionRequest
+		want time.Duration
+	}{
+		"Converged":      {req(xrJSON("users", webhookBearerInline), "", map[string]string{"event-stream": readyES, "webhook-authorization": secret}), 42 * time.Minute},
+		"SecretNotYet":   {req(xrJSON("users", webhookBearerInline), "", map[string]string{"event-stream": readyES}), response.DefaultTTL},
+		"StreamNotReady": {req(xrJSON("users", webhookBearerInline), "", map[string]string{"event-stream": observedES("users", `{}`), "webhook-authorization": secret}), response.DefaultTTL},
+		"Warned":         {req(warnedXR, "", map[string]string{"event-stream": readyES, "webhook-authorization": secret}), response.DefaultTTL},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rsp, err := (&Function{log: logging.NewNopLogger(), steady: 42 * time.Minute}).RunFunction(context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rsp.GetMeta().GetTtl().AsDuration(); got != tc.want {
+				t.Errorf("TTL %v, want %v; results %v", got, tc.want, rsp.GetResults())
 			}
 		})
 	}
