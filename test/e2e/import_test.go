@@ -159,9 +159,13 @@ func TestImportUnknownStream(t *testing.T) {
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 }
 
-// TestFailingUpdateShowsOnXR changes a stream to something Auth0 refuses:
-// the stream keeps working, and the resource's Ready turns False with
-// Auth0's reason until the spec is fixed.
+// TestFailingUpdateShowsOnXR changes a live stream to something Auth0
+// would refuse (an event type outside its catalog): the function refuses
+// it first, naming the field, and the composite's StreamReady says so
+// (reaching a claim too) until the spec is fixed; meanwhile the stream
+// keeps working unchanged and its EventStream is neither changed nor
+// deleted (a Fatal result composes nothing, and Crossplane then deletes
+// nothing).
 func TestFailingUpdateShowsOnXR(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "failing-update")
@@ -183,23 +187,27 @@ spec:
 	mustKubectl(t, manifest("user.created"), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	_, st := waitOutputsMatch(t, ns, name, nil)
+	mr := composedEventStream(t, ns, name)
 
 	t.Log("subscribe to an event type Auth0 refuses")
 	mustKubectl(t, manifest("user.created, authentication.success"), "apply", "-f", "-")
-	eventually(t, readyWithin, "Ready=False with Auth0's reason", func(ctx context.Context) error {
+	eventually(t, readyWithin, "StreamReady=False naming the refused subscription", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, name)
 		if err != nil {
 			return err
 		}
-		ready, _, _ := condition(u, "Ready")
-		s, _, msg := condition(u, "StreamReady")
-		if ready != "False" || s != "False" || !strings.Contains(msg, "authentication.success") {
-			return fmt.Errorf("want Ready=False and StreamReady=False naming authentication.success; conditions: %s", conditionsOf(u))
+		s, reason, msg := condition(u, "StreamReady")
+		synced, _, _ := condition(u, "Synced")
+		if s != "False" || reason != "Refused" || synced != "False" || !strings.Contains(msg, `spec.subscriptions[1]: Invalid value: "authentication.success"`) {
+			return fmt.Errorf("want Synced=False and StreamReady=False Refused naming spec.subscriptions[1]; conditions: %s", conditionsOf(u))
 		}
 		return nil
 	})
-	if got, err := simStream(t.Context(), st.ID); err != nil || !slices.Equal(got.Subscriptions, []string{"user.created"}) {
-		t.Errorf("the stream should be unchanged (user.created): %v, %v", got.Subscriptions, err)
+	if got, err := simStream(t.Context(), st.ID); err != nil || !slices.Equal(got.Subscriptions, []string{"user.created"}) || !got.UpdatedAt.Equal(st.UpdatedAt) {
+		t.Errorf("the stream should be unchanged (user.created, updated at %s): %v, %s, %v", st.UpdatedAt, got.Subscriptions, got.UpdatedAt, err)
+	}
+	if still, err := dyn.Resource(mrGVR).Namespace(ns).Get(t.Context(), mr.GetName(), metav1.GetOptions{}); err != nil || still.GetDeletionTimestamp() != nil {
+		t.Errorf("EventStream %s after the refused update: %v (deleting: %v)", mr.GetName(), err, still.GetDeletionTimestamp())
 	}
 
 	t.Log("fix the spec")
