@@ -423,6 +423,11 @@ func TestMaskedMessages(t *testing.T) {
 			secrets: []string{hookToken, blob},
 			want:    "Workspace users is not synced: Terraform encountered an error. Summary: 401 Unauthorized: Bearer [redacted]. " + terraformOutputOmitted,
 		},
+		"TerraformUserInfo": {
+			xr: bearerRefSpec, in: tfInput, observed: map[string]string{string(NameWorkspace): wsWith(syncFailed(tfError("POST https://user:pa55@hooks.example.com/x: 400")))},
+			secrets: []string{"pa55", blob},
+			want:    "Workspace users is not synced: Terraform encountered an error. Summary: POST https://[redacted]@hooks.example.com/x: 400. " + terraformOutputOmitted,
+		},
 		"TerraformPattern": {
 			xr: webhookBearerInline, in: tfInput, observed: map[string]string{string(NameWorkspace): wsWith(syncFailed(tfError(`invalid: {\"client_secret\": \"abc123\"}`)))},
 			secrets: []string{"abc123", blob},

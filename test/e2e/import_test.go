@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
-	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
 )
 
 var eventGVR = schema.GroupVersionResource{Version: "v1", Resource: "events"}
@@ -74,24 +73,24 @@ func TestImportObserveOnly(t *testing.T) {
 // policies to full management. With the packaged Composition (imports
 // Observe-only) the widening is refused, naming spec.managementPolicies,
 // and changes nothing; with the Composition a platform installs to allow
-// adoption (example/import/composition-manage.yaml) and a
-// ClusterProviderConfig whose spec.importPolicy is Manage (serving this
-// namespace only), the provider brings the same stream to the spec (no new
-// stream), and deleting the resource now deletes the stream.
+// adoption (example/import/composition-manage.yaml), whose
+// ClusterProviderConfig says spec.importPolicy Manage and serves only the
+// namespaces its namespaceSelector admits (this one), the provider brings
+// the same stream to the spec (no new stream), and deleting the resource
+// now deletes the stream.
 func TestImportThenTakeOver(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "import-takeover")
 	const name = "adopted"
 	st := simCreate(t, ns+"-user-events", "https://hooks.example.com/adopted", "user.created")
-	pc := manageImports(t, ns)
-	manage := manageComposition(t, "example/import/composition-manage.yaml")
+	manage := manageComposition(t, "example/import/composition-manage.yaml", ns)
 
-	mustKubectl(t, withProviderConfig(importManifest(ns, name, st.ID, "[Observe]", "user.created"), pc), "apply", "-f", "-")
+	mustKubectl(t, importManifest(ns, name, st.ID, "[Observe]", "user.created"), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	waitOutputsMatch(t, ns, name, nil)
 
 	t.Log("widen managementPolicies with the packaged Composition, which imports Observe-only: refused")
-	mustKubectl(t, withProviderConfig(importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), pc), "apply", "-f", "-")
+	mustKubectl(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), "apply", "-f", "-")
 	eventually(t, readyWithin, "Synced=False naming spec.managementPolicies and importPolicy", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, name)
 		if err != nil {
@@ -105,7 +104,7 @@ func TestImportThenTakeOver(t *testing.T) {
 	noWritesTo(t, st.ID, "while the packaged Composition refused to widen the import")
 
 	t.Log("the Composition that allows adoption: take over the stream (the spec's name, one more subscription and the referenced token)")
-	mustKubectl(t, withProviderConfig(withComposition(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), manage), pc), "apply", "-f", "-")
+	mustKubectl(t, withComposition(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), manage), "apply", "-f", "-")
 	_, got := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "enabled", "adopted-token")
 	})
@@ -138,7 +137,7 @@ func TestImportUnknownStream(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "import-unknown")
 	const name = "unknown"
-	manage := manageComposition(t, "example/import/composition-manage.yaml")
+	manage := manageComposition(t, "example/import/composition-manage.yaml", ns)
 	const missing = "est_0000000000000000000000"
 	mustKubectl(t, withComposition(t, importManifest(ns, name, missing, `["*"]`, "user.created"), manage), "apply", "-f", "-")
 	eventually(t, readyWithin, "the resource says the stream does not exist", func(ctx context.Context) error {
@@ -160,9 +159,13 @@ func TestImportUnknownStream(t *testing.T) {
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 }
 
-// TestFailingUpdateShowsOnXR changes a stream to something Auth0 refuses:
-// the stream keeps working, and the resource's Ready turns False with
-// Auth0's reason until the spec is fixed.
+// TestFailingUpdateShowsOnXR changes a live stream to something Auth0
+// would refuse (an event type outside its catalog): the function refuses
+// it first, naming the field, and the composite's StreamReady says so
+// (reaching a claim too) until the spec is fixed; meanwhile the stream
+// keeps working unchanged and its EventStream is neither changed nor
+// deleted (a Fatal result composes nothing, and Crossplane then deletes
+// nothing).
 func TestFailingUpdateShowsOnXR(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "failing-update")
@@ -184,23 +187,27 @@ spec:
 	mustKubectl(t, manifest("user.created"), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	_, st := waitOutputsMatch(t, ns, name, nil)
+	mr := composedEventStream(t, ns, name)
 
 	t.Log("subscribe to an event type Auth0 refuses")
 	mustKubectl(t, manifest("user.created, authentication.success"), "apply", "-f", "-")
-	eventually(t, readyWithin, "Ready=False with Auth0's reason", func(ctx context.Context) error {
+	eventually(t, readyWithin, "StreamReady=False naming the refused subscription", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, name)
 		if err != nil {
 			return err
 		}
-		ready, _, _ := condition(u, "Ready")
-		s, _, msg := condition(u, "StreamReady")
-		if ready != "False" || s != "False" || !strings.Contains(msg, "authentication.success") {
-			return fmt.Errorf("want Ready=False and StreamReady=False naming authentication.success; conditions: %s", conditionsOf(u))
+		s, reason, msg := condition(u, "StreamReady")
+		synced, _, _ := condition(u, "Synced")
+		if s != "False" || reason != "Refused" || synced != "False" || !strings.Contains(msg, `spec.subscriptions[1]: Invalid value: "authentication.success"`) {
+			return fmt.Errorf("want Synced=False and StreamReady=False Refused naming spec.subscriptions[1]; conditions: %s", conditionsOf(u))
 		}
 		return nil
 	})
-	if got, err := simStream(t.Context(), st.ID); err != nil || !slices.Equal(got.Subscriptions, []string{"user.created"}) {
-		t.Errorf("the stream should be unchanged (user.created): %v, %v", got.Subscriptions, err)
+	if got, err := simStream(t.Context(), st.ID); err != nil || !slices.Equal(got.Subscriptions, []string{"user.created"}) || !got.UpdatedAt.Equal(st.UpdatedAt) {
+		t.Errorf("the stream should be unchanged (user.created, updated at %s): %v, %s, %v", st.UpdatedAt, got.Subscriptions, got.UpdatedAt, err)
+	}
+	if still, err := dyn.Resource(mrGVR).Namespace(ns).Get(t.Context(), mr.GetName(), metav1.GetOptions{}); err != nil || still.GetDeletionTimestamp() != nil {
+		t.Errorf("EventStream %s after the refused update: %v (deleting: %v)", mr.GetName(), err, still.GetDeletionTimestamp())
 	}
 
 	t.Log("fix the spec")
@@ -213,35 +220,6 @@ spec:
 		return nil
 	})
 	deleteAndVerify(t, ns, name, got.ID)
-}
-
-// manageImports makes a ClusterProviderConfig with the plane's credentials
-// that lets EventStreams of namespace ns (and no other) take over the
-// streams they name, and returns its name.
-func manageImports(t *testing.T, ns string) string {
-	t.Helper()
-	name := ns + "-manage-imports"
-	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.m.openmcf.org/v1alpha1
-kind: ClusterProviderConfig
-metadata: {name: %s}
-spec:
-  importPolicy: Manage
-  namespaceSelector:
-    matchLabels: {kubernetes.io/metadata.name: %s}
-  credentials:
-    source: Secret
-    secretRef: {namespace: crossplane-system, name: %s}
-`, name, ns, controlplane.CredentialsSecret), "apply", "-f", "-")
-	t.Cleanup(func() {
-		_, _ = kubectl(context.Background(), nil, "delete", "clusterproviderconfig.auth0.m.openmcf.org", name, "--wait=false")
-	})
-	return name
-}
-
-// withProviderConfig points the Auth0EventStream of manifest at
-// ClusterProviderConfig name.
-func withProviderConfig(manifest []byte, name string) []byte {
-	return []byte(strings.Replace(string(manifest), "\nspec:\n", "\nspec:\n  providerConfigRef: {kind: ClusterProviderConfig, name: "+name+"}\n", 1))
 }
 
 // importManifest is a webhook Auth0EventStream naming a stream id, with

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -27,14 +26,22 @@ var compositionGVR = schema.GroupVersionResource{Group: "apiextensions.crossplan
 
 // importsProviderConfig is the ClusterProviderConfig example/import's
 // native Composition composes with: the plane's tenant, with the
-// provider's importPolicy Manage (a provider without that field prunes it).
+// provider's importPolicy Manage (a provider without that field prunes it),
+// serving only the namespaces labelled mayAdopt, as a platform would limit
+// adoption.
 const importsProviderConfig = "auth0-imports"
+
+// mayAdopt is the namespace label importsProviderConfig's namespaceSelector
+// admits.
+const mayAdopt = "e2e.auth0.openmcf.org/may-adopt"
 
 // manageComposition installs example/import's Composition (the native or
 // the terraform one, file) for the plane's flavour, and for the native one
-// the ClusterProviderConfig it composes with, until the test ends. It
-// returns the Composition's name.
-func manageComposition(t *testing.T, file string) string {
+// the ClusterProviderConfig it composes with, labelling namespaces so that
+// it serves them. It returns the Composition's name. Both stay installed:
+// tests running side by side share them, so none may delete them while
+// another uses them.
+func manageComposition(t *testing.T, file string, namespaces ...string) string {
 	t.Helper()
 	var c unstructured.Unstructured
 	if err := yaml.Unmarshal(repoFile(t, file), &c.Object); err != nil {
@@ -46,20 +53,25 @@ func manageComposition(t *testing.T, file string) string {
 			t.Fatal(err)
 		}
 	}
-	mustKubectl(t, encode(t, &c), "apply", "-f", "-")
-	t.Cleanup(func() {
-		_ = dyn.Resource(compositionGVR).Delete(context.Background(), c.GetName(), metav1.DeleteOptions{})
-	})
+	// Created, not applied: tests side by side install it at once, and
+	// kubectl apply's get-then-create loses that race.
+	if _, err := dyn.Resource(compositionGVR).Create(t.Context(), &c, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("create Composition %s: %v", c.GetName(), err)
+	}
 	backend, _, _ := unstructured.NestedString(c.Object, "spec", "pipeline", "0", "input", "backend")
 	if strings.Contains(file, "terraform") || backend == "terraform" {
 		return c.GetName()
+	}
+	for _, ns := range namespaces {
+		mustKubectl(t, nil, "label", "namespace", ns, mayAdopt+"=true", "--overwrite")
 	}
 	pc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": controlplane.ClusterProviderConfigGVR.GroupVersion().String(),
 		"kind":       "ClusterProviderConfig",
 		"metadata":   map[string]any{"name": importsProviderConfig},
 		"spec": map[string]any{
-			"importPolicy": "Manage",
+			"importPolicy":      "Manage",
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{mayAdopt: "true"}},
 			"credentials": map[string]any{
 				"source":    "Secret",
 				"secretRef": map[string]any{"namespace": "crossplane-system", "name": controlplane.CredentialsSecret},

@@ -20,25 +20,6 @@ const (
 	AuthMethodCustomHeader = "custom_header"
 )
 
-// Labels the provider and the function share.
-const (
-	// LabelWebhookSecret, set to "true" on a Secret, offers the Secret's
-	// values for webhook authorization: the provider reads a Secret that
-	// destination.webhook.authorization references only when it carries
-	// this label, and sends nothing to Auth0 otherwise. Without an opt-in,
-	// anyone allowed to create an EventStream (or a composite) could have
-	// the provider send any Secret key of the namespace to an endpoint of
-	// their choosing.
-	LabelWebhookSecret = "auth0.m.openmcf.org/webhook-secret"
-
-	// LabelStreamID is the Auth0 event stream id a resource owns, on the
-	// EventStreams the provider owns a stream for and on the
-	// provider-terraform Workspaces the function composes. It is a hint
-	// used only to refuse a second owner of an id, never to grant anything:
-	// anyone who may edit the resource may edit its labels.
-	LabelStreamID = "auth0.openmcf.org/stream-id"
-)
-
 // Stream statuses Auth0 accepts.
 const (
 	StreamStatusEnabled  = "enabled"

@@ -78,6 +78,12 @@ func TestNoAuthorityInWhatTenantsWrite(t *testing.T) {
 			r := ownedStream(testKey, es.UID, tenant, streamID, v1alpha1.OriginCreated)
 			es.Status.Ownership.Replaced = r
 		},
+		"EveryLegacyAnnotation": func(es *v1alpha1.EventStream) {
+			// What a release without proofs trusted, outside the upgrade
+			// (TestLegacyUpgrade): none of it is considered.
+			meta.AddAnnotations(es, map[string]string{legacyAnnotationReplaced: streamID, legacyAnnotationTenant: tenant, legacyAnnotationMadeNothing: created.Add(-time.Hour).Format(time.RFC3339)})
+			meta.SetExternalCreatePending(es, created)
+		},
 		"CreatePendingAnnotation": func(es *v1alpha1.EventStream) {
 			meta.SetExternalCreatePending(es, created)
 			meta.SetExternalCreateFailed(es, created.Add(time.Second))
