@@ -84,14 +84,15 @@ func (p *plane) product(ctx context.Context) error {
 }
 
 func (p *plane) startSim(ctx context.Context, bin string) error {
-	names := []string{simProcessName}
+	names := make([]string, 0, 1+otherTenants)
+	names = append(names, simProcessName)
 	for i := range otherTenants {
 		names = append(names, fmt.Sprintf(otherTenantPort, i))
 	}
 	if err := p.ports(names...); err != nil {
 		return err
 	}
-	var others []string
+	others := make([]string, 0, otherTenants)
 	for _, n := range names[1:] {
 		others = append(others, fmt.Sprintf("127.0.0.1:%d", p.state.Ports[n]))
 	}
