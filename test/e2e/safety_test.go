@@ -562,7 +562,7 @@ func TestSafetyTenantPinning(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "safety-tenant")
 	// Served where the plane's provider may call (--auth0-domains).
-	other, err := auth0sim.Listen(auth0sim.New(auth0sim.Options{Domain: "tenant-b", Clients: map[string]string{"app-one": "secret-one", "app-two": "secret-two"}}), auth0sim.ListenConfig{Addr: state.Sim.OtherTenant})
+	other, err := auth0sim.Listen(auth0sim.New(auth0sim.Options{Domain: "tenant-b", Clients: map[string]string{"app-one": "secret-one", "app-two": "secret-two"}}), auth0sim.ListenConfig{Addr: tenantAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

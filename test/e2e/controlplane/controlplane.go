@@ -106,10 +106,11 @@ type Sim struct {
 	CACert       string `json:"caCert"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
-	// OtherTenant is host:port where a test may serve a second simulator
-	// standing in for another Auth0 tenant: the provider's --auth0-domains
-	// admits it and Domain, nothing else.
-	OtherTenant string `json:"otherTenant,omitempty"`
+	// OtherTenants are host:port where tests may serve simulators of
+	// their own standing in for other Auth0 tenants, one test at a time
+	// each: the provider's --auth0-domains admits them and Domain, nothing
+	// else.
+	OtherTenants []string `json:"otherTenants,omitempty"`
 }
 
 type plane struct {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -327,9 +328,9 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", ports[0]),
 		"--health-probe-bind-address=" + health,
 		"--auth0-ca-file=" + runtimeFiles + "/auth0-ca.crt",
-		// The simulator, and where a test may serve another tenant, are
-		// the only hosts the provider may call here.
-		"--auth0-domains=" + p.state.Sim.Domain + "," + p.state.Sim.OtherTenant,
+		// The simulator, and where tests may serve other tenants, are the
+		// only hosts the provider may call here.
+		"--auth0-domains=" + strings.Join(append([]string{p.state.Sim.Domain}, p.state.Sim.OtherTenants...), ","),
 		// Check each stream against Auth0 often, so drift is corrected
 		// within a test's patience.
 		"--poll=" + ProviderPoll.String(),
