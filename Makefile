@@ -108,8 +108,16 @@ GO_LDFLAGS = -s -w -X github.com/xp-auth0/auth0-eventstream/internal/version.Ver
 check_version = [[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$$ ]] || \
 	{ echo "$@: VERSION=$(VERSION) is not a semver version such as v1.2.3 or v1.2.3-rc.1 (Crossplane resolves only semver tags)" >&2; exit 1; }
 
+# The Configurations, as package/<folder>:<package name>: the API (namespaced
+# and for claims), and the terraform backend's Composition for each, which
+# a platform installs only where it offers that backend.
+CONFIGURATIONS := configuration:configuration-auth0-eventstream \
+	configuration-legacy:configuration-auth0-eventstream-legacy \
+	configuration-terraform:configuration-auth0-eventstream-terraform \
+	configuration-legacy-terraform:configuration-auth0-eventstream-legacy-terraform
+
 .PHONY: packages
-packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provider xpkgs per architecture and both Configurations into $(XPKG_DIR), for VERSION.
+packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provider xpkgs per architecture and the four Configurations into $(XPKG_DIR), for VERSION.
 	@$(check_version)
 	@[[ -n "$(SOURCE_DATE_EPOCH)" ]] || { echo "packages: set SOURCE_DATE_EPOCH (no git history to take it from)" >&2; exit 1; }
 	@rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR) $(XPKG_DIR) && rm -f $(XPKG_DIR)/*.xpkg $(XPKG_DIR)/VERSION
@@ -134,14 +142,15 @@ packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provide
 	done; \
 	v=$(VERSION); core=$${v%%-*}; IFS=. read -r major minor _ <<<"$${core#v}"; \
 	constraint=">=$$v, <v$$major.$$((minor + 1)).0"; \
-	for c in configuration configuration-legacy; do \
-	  root=$(BUILD_DIR)/package/$$c; mkdir -p $$root; cp -R package/$$c/. $$root/; \
+	for c in $(CONFIGURATIONS); do \
+	  dir=$${c%%:*}; name=$${c#*:}; \
+	  root=$(BUILD_DIR)/package/$$dir; mkdir -p $$root; cp -R package/$$dir/. $$root/; \
+	  want=$$(grep -c '# stamped by make packages' package/$$dir/crossplane.yaml || true); \
 	  sed -E -i 's/^([[:space:]]*version: )"[^"]*"([[:space:]]*# stamped by make packages.*)$$/\1"'"$$constraint"'"\2/' $$root/crossplane.yaml; \
 	  n=$$(grep -cF "version: \"$$constraint\"" $$root/crossplane.yaml || true); \
-	  [[ $$n == 2 ]] || { echo "packages: stamped $$n dependsOn versions in $$root/crossplane.yaml, want 2 (Function and Provider)" >&2; exit 1; }; \
-	  $$crank xpkg build --package-root=$$root --examples-root=$$root/no-examples -o $(XPKG_DIR)/$$c-auth0-eventstream.xpkg; \
+	  [[ $$want -gt 0 && $$n == $$want ]] || { echo "packages: stamped $$n dependsOn versions in $$root/crossplane.yaml, want the $$want marked # stamped by make packages" >&2; exit 1; }; \
+	  $$crank xpkg build --package-root=$$root --examples-root=$$root/no-examples -o $(XPKG_DIR)/$$name.xpkg; \
 	done; \
-	mv $(XPKG_DIR)/configuration-legacy-auth0-eventstream.xpkg $(XPKG_DIR)/configuration-auth0-eventstream-legacy.xpkg; \
 	echo "$(VERSION)" >$(XPKG_DIR)/VERSION; \
 	ls -1 $(XPKG_DIR)/*.xpkg
 
@@ -159,8 +168,9 @@ publish: ## Push the packages make packages built to REGISTRY=host/org as VERSIO
 	  files=; for arch in $(ARCHS); do files=$${files:+$$files,}$(XPKG_DIR)/$$p-auth0-eventstream-$$arch.xpkg; done; \
 	  $$crank xpkg push -f $$files $(REGISTRY)/$$p-auth0-eventstream:$(VERSION); \
 	done; \
-	for c in configuration-auth0-eventstream configuration-auth0-eventstream-legacy; do \
-	  $$crank xpkg push -f $(XPKG_DIR)/$$c.xpkg $(REGISTRY)/$$c:$(VERSION); \
+	for c in $(CONFIGURATIONS); do \
+	  name=$${c#*:}; \
+	  $$crank xpkg push -f $(XPKG_DIR)/$$name.xpkg $(REGISTRY)/$$name:$(VERSION); \
 	done
 
 .PHONY: render
@@ -168,11 +178,13 @@ render: ## crossplane render XR (default: the seed's Quick Start) with the funct
 	@test/render/render.sh $(or $(XR),example/seed/quick-start.yaml) $(OBSERVED)
 
 .PHONY: render-quickstart
-render-quickstart: ## Render the seed's Quick Start as created, then with its EventStream observed (status.outputs filled in).
-	@echo "# crossplane render example/seed/quick-start.yaml"
-	@test/render/render.sh example/seed/quick-start.yaml
-	@echo "# crossplane render example/seed/quick-start.yaml --observed-resources=example/observed/seed-quick-start.yaml"
-	@test/render/render.sh example/seed/quick-start.yaml example/observed/seed-quick-start.yaml
+render-quickstart: ## Render the seed's Quick Start (refused: Auth0 refuses its event types), then example/quick-start.yaml as created and with its EventStream observed (status.outputs filled in).
+	@echo "# crossplane render example/seed/quick-start.yaml (the function refuses it, as Auth0 would)"
+	@! test/render/render.sh example/seed/quick-start.yaml
+	@echo "# crossplane render example/quick-start.yaml"
+	@test/render/render.sh example/quick-start.yaml
+	@echo "# crossplane render example/quick-start.yaml --observed-resources=example/observed/quick-start.yaml"
+	@test/render/render.sh example/quick-start.yaml example/observed/quick-start.yaml
 
 SIM_ADDR ?= 127.0.0.1:8443
 SIM_ARGS ?= --client demo:demo-secret --state _output/auth0-sim/state.json

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
+	"github.com/crossplane/function-sdk-go/resource"
 )
 
 // BenchmarkRunFunction measures one RunFunction call on the seed's Quick
@@ -24,13 +25,26 @@ func BenchmarkRunFunction(b *testing.B) {
 	// The seed names no namespace; the API server gives it the default.
 	xr := strings.Replace(benchJSON(b, "example/seed/quick-start.yaml"), `"metadata":{`, `"metadata":{"namespace":"default",`, 1)
 	observed := map[string]string{string(NameEventStream): benchJSON(b, "example/observed/seed-quick-start.yaml")}
-	// The input of example/composition.yaml.
-	input := `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"native",
+	// The input of example/composition.yaml, admitting the seed's event
+	// types (Auth0's catalog does not list them): the request stays the
+	// one function-go-templating is measured on.
+	input := `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"native","importPolicy":"ObserveOnly",
+		"extraEventTypes":["authentication.success","authentication.failure"],
 		"providerConfigRef":{"kind":"ClusterProviderConfig","name":"default"},"managementPolicies":["*"]}`
+	// The same stream with its token in a Secret: Crossplane calls twice,
+	// first without the Secret, then with it.
+	withRef := strings.Replace(xr, `"token":"your-secret-token"`, `"tokenSecretRef":{"name":"hook","key":"token"}`, 1)
+	secretRound := req(withRef, input, observed)
+	secretRound.RequiredResources = map[string]*fnv1.Resources{reqWebhookSecret: {Items: []*fnv1.Resource{{
+		Resource: resource.MustStructJSON(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"hook","namespace":"default","labels":{"auth0.m.openmcf.org/webhook-secret":"true"}},"data":{"token":"eW91ci1zZWNyZXQtdG9rZW4="}}`),
+	}}}}
 
 	for name, r := range map[string]*fnv1.RunFunctionRequest{
 		"XROnly":       req(xr, input, nil),
 		"WithObserved": req(xr, input, observed),
+		// The two calls of one reconcile.
+		"SecretRefFirstRound":  req(withRef, input, observed),
+		"SecretRefSecondRound": secretRound,
 	} {
 		b.Run(name, func(b *testing.B) {
 			f := &Function{log: logging.NewNopLogger()}

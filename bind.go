@@ -60,6 +60,14 @@ func bind(spec *xrSpec, in *v1beta1.Input, be streamBackend, name string, oes *c
 	if err := allowProviderConfig(in.AllowedProviderConfigs, b.ProviderConfigRef, spec.ProviderConfigRef != nil); err != nil {
 		errs = append(errs, err)
 	}
+	if spec.StreamID != "" && importPolicyOf(in) == v1beta1.ImportObserveOnly {
+		if err := observeOnlyImport(spec, be); err != nil {
+			errs = append(errs, err)
+		}
+		if be.canObserve() {
+			b.ManagementPolicies = xpv2.ManagementPolicies{xpv2.ManagementActionObserve}
+		}
+	}
 	en, err := bindStream(spec.StreamID, b.ManagementPolicies, be.kind()+" "+name, oes)
 	if err != nil {
 		errs = append(errs, err)
@@ -72,6 +80,33 @@ func bind(spec *xrSpec, in *v1beta1.Input, be streamBackend, name string, oes *c
 		b.ManagementPolicies = xpv2.ManagementPolicies{xpv2.ManagementActionObserve}
 	}
 	return b, errs
+}
+
+// importPolicyOf is the input's import policy, ObserveOnly when it sets
+// none: Crossplane does not default a function's input.
+func importPolicyOf(in *v1beta1.Input) string {
+	if in.ImportPolicy == "" {
+		return v1beta1.ImportObserveOnly
+	}
+	return in.ImportPolicy
+}
+
+// observeOnlyImport refuses what a composite naming spec.streamId asks
+// beyond reading the stream, where the composition imports Observe-only:
+// adopting a stream that no resource of ours created is the platform's
+// decision (the function input's importPolicy), not a tenant's.
+func observeOnlyImport(spec *xrSpec, be streamBackend) *field.Error {
+	if !be.canObserve() {
+		return field.Forbidden(field.NewPath("spec", "streamId"), fmt.Sprintf("this composition imports existing streams Observe-only (function input importPolicy: %s, a platform decision), and the %s backend cannot only observe a stream: import it with the native backend's Composition, or ask your platform team for a Composition whose importPolicy is %s",
+			v1beta1.ImportObserveOnly, be.name(), v1beta1.ImportManage))
+	}
+	for _, p := range spec.ManagementPolicies {
+		if xpv2.ManagementAction(p) != xpv2.ManagementActionObserve {
+			return field.Forbidden(field.NewPath("spec", "managementPolicies"), fmt.Sprintf("%v ask for more than Observe of the stream spec.streamId names, and this composition imports existing streams Observe-only (function input importPolicy: %s, a platform decision): use [Observe], or ask your platform team for a Composition whose importPolicy is %s",
+				spec.ManagementPolicies, v1beta1.ImportObserveOnly, v1beta1.ImportManage))
+		}
+	}
+	return nil
 }
 
 // foundStream is the id of the stream the provider last found for the
@@ -97,6 +132,10 @@ func validateInput(in *v1beta1.Input) field.ErrorList {
 		errs = append(errs, field.NotSupported(field.NewPath("backend"), in.Backend, backends()))
 	}
 	errs = append(errs, validateTerraformInput(in)...)
+	if p := in.ImportPolicy; p != "" && p != v1beta1.ImportObserveOnly && p != v1beta1.ImportManage {
+		errs = append(errs, field.NotSupported(field.NewPath("importPolicy"), p, []string{v1beta1.ImportObserveOnly, v1beta1.ImportManage}))
+	}
+	errs = append(errs, validateExtraEventTypes(in.ExtraEventTypes)...)
 	p := field.NewPath("allowedProviderConfigs")
 	if in.AllowedProviderConfigs != nil && len(in.AllowedProviderConfigs) == 0 {
 		errs = append(errs, field.Required(p, "must not be empty: omit it to allow every ProviderConfig"))

@@ -72,12 +72,15 @@ func checkDeliveryAction(key, v string, subscriptions []string) string {
 	head, _, _ := strings.Cut(v, "#")
 	switch key {
 	case AnnotationSendTestEvent:
+		// A subscription is a type Auth0 accepts (checkSubscriptions),
+		// extraEventTypes included.
+		if slices.Contains(subscriptions, head) {
+			return ""
+		}
 		if !eventtypes.Known(head) {
 			return fmt.Sprintf("%q is not an Auth0 event type; use <event type>[#anything], e.g. user.created#2 (a new suffix sends another)", head)
 		}
-		if !slices.Contains(subscriptions, head) {
-			return fmt.Sprintf("%s is not in spec.subscriptions; Auth0 only sends test events of subscribed types", head)
-		}
+		return fmt.Sprintf("%s is not in spec.subscriptions; Auth0 only sends test events of subscribed types", head)
 	case AnnotationRedeliver:
 		if head != "failed" {
 			return fmt.Sprintf("%q is not failed; use failed#<anything> (a new suffix redelivers again)", head)
@@ -88,8 +91,8 @@ func checkDeliveryAction(key, v string, subscriptions []string) string {
 
 // surfaceDeliveries copies the EventStream's delivery health to the
 // composite's status.deliveries and its DeliveriesHealthy condition, when
-// the provider has reported them.
-func surfaceDeliveries(rsp *fnv1.RunFunctionResponse, dxr *composite.Unstructured, es *composed.Unstructured, claim bool) error {
+// the provider has reported them, their messages masked by m.
+func surfaceDeliveries(rsp *fnv1.RunFunctionResponse, dxr *composite.Unstructured, es *composed.Unstructured, claim bool, m masker) error {
 	// Read in place, not through JSON (GetValueInto, GetCondition).
 	d := &v1alpha1.DeliveriesObservation{}
 	if raw, ok := atProvider(es)["deliveries"].(map[string]any); ok && runtime.DefaultUnstructuredConverter.FromUnstructured(raw, d) == nil {
@@ -98,10 +101,10 @@ func surfaceDeliveries(rsp *fnv1.RunFunctionResponse, dxr *composite.Unstructure
 			out.CheckedAt = d.CheckedAt.UTC().Format("2006-01-02T15:04:05Z")
 		}
 		if f := d.LastFailure; f != nil {
-			out.LastFailure = &platformv1.DeliveryFailure{Time: f.Time, EventType: f.EventType, Message: f.Message}
+			out.LastFailure = &platformv1.DeliveryFailure{Time: f.Time, EventType: f.EventType, Message: m.String(f.Message)}
 		}
 		if a := d.LastAction; a != nil {
-			out.LastAction = &platformv1.DeliveryAction{Annotation: a.Annotation, Value: a.Value, Time: a.Time, Outcome: a.Outcome, Message: a.Message}
+			out.LastAction = &platformv1.DeliveryAction{Annotation: a.Annotation, Value: a.Value, Time: a.Time, Outcome: a.Outcome, Message: m.String(a.Message)}
 		}
 		v, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&out)
 		if err != nil {
@@ -124,7 +127,7 @@ func surfaceDeliveries(rsp *fnv1.RunFunctionResponse, dxr *composite.Unstructure
 	default:
 		set = response.ConditionUnknown
 	}
-	co := set(rsp, ConditionDeliveriesHealthy, string(c.Reason)).WithMessage(c.Message)
+	co := set(rsp, ConditionDeliveriesHealthy, string(c.Reason)).WithMessage(m.String(c.Message))
 	if claim {
 		co.TargetCompositeAndClaim()
 	}

@@ -50,7 +50,7 @@ func TestStructOfMatchesFrom(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			b, errs := bind(spec, &v1beta1.Input{}, nativeBackend{}, "n", nil)
+			b, errs := bind(spec, &v1beta1.Input{ImportPolicy: v1beta1.ImportManage}, nativeBackend{}, "n", nil)
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}

@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
+	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +22,6 @@ import (
 	"github.com/crossplane/function-sdk-go/response"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
-	"github.com/xp-auth0/auth0-eventstream/internal/eventtypes"
 	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
@@ -49,6 +49,9 @@ const ConditionStreamReady = "StreamReady"
 const (
 	ReasonAvailable = "Available"
 	ReasonPending   = "Creating"
+	// ReasonRefused: the function refused the composite (its Fatal
+	// result's message).
+	ReasonRefused = "Refused"
 )
 
 // Reasons of the function's Warning results, the XR's event reasons.
@@ -102,10 +105,47 @@ type Function struct {
 	fnv1.UnimplementedFunctionRunnerServiceServer
 
 	log logging.Logger
+	// steady is the TTL of a response for a converged composite; zero
+	// means DefaultSteadyTTL.
+	steady time.Duration
+}
+
+// DefaultSteadyTTL is the TTL of a response for a converged composite:
+// every composed resource ready, no warning. With Crossplane's realtime
+// compositions (on by default) core re-runs the pipeline after the
+// shortest TTL of its functions, not after its --poll-interval, so the
+// SDK's default of a minute cost a RunFunction call, a composite status
+// update and a server-side apply of every composed resource per composite
+// per minute while nothing changed. What the function composes from
+// changes with the composite (watched), its composed resources (watched:
+// realtime compositions) and the Secrets it requires; a changed Secret
+// reaches the composite through the provider, which watches them and
+// reports on the EventStream. So a converged composite needs no re-run
+// for its own sake; ten minutes bound how long a function upgrade takes to
+// relabel what it composed, and core's --sync-interval (1h) re-runs
+// everything anyway. A composite that is not converged keeps the SDK's
+// default: it is waiting for something.
+const DefaultSteadyTTL = 10 * time.Minute
+
+func (f *Function) steadyTTL() time.Duration {
+	if f.steady > 0 {
+		return f.steady
+	}
+	return DefaultSteadyTTL
+}
+
+// warned is true when rsp holds a result that is not Normal.
+func warned(rsp *fnv1.RunFunctionResponse) bool {
+	for _, r := range rsp.GetResults() {
+		if r.GetSeverity() != fnv1.Severity_SEVERITY_NORMAL {
+			return true
+		}
+	}
+	return false
 }
 
 // RunFunction runs the Function.
-func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) { //nolint:gocognit // The request, step by step: each step returns early with its own result.
+func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest) (rsp *fnv1.RunFunctionResponse, err error) { //nolint:gocognit,gocyclo // The request, step by step: each step returns early with its own result.
 	defer func() {
 		// A panic would kill every in-flight composition; answer this one
 		// with a Fatal result instead. The panic value is not logged: it
@@ -150,11 +190,6 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		return rsp, nil
 	}
 
-	dxr, err := request.GetDesiredCompositeResource(req)
-	if err != nil {
-		response.Fatal(rsp, errors.Wrap(err, errDesiredXR))
-		return rsp, nil
-	}
 	observed, err := request.GetObservedComposedResources(req)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errObservedCDs))
@@ -162,25 +197,56 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 
 	be := backendFor(in)
+	if err := refuseBackendSwitch(be, observed); err != nil {
+		log().Info("Refused a backend switch", "backend", be.kind())
+		refuse(rsp, err, t.Claim)
+		return rsp, nil
+	}
 	oes, esObserved := observed[be.resourceName()]
 	var oesr *composed.Unstructured
 	if esObserved {
 		oesr = be.observedForBind(oes.Resource)
 	}
 	b, errs := bind(spec, in, be, t.Name, oesr)
-	errs = append(errs, be.refuse(t, b)...)
+	errs = append(errs, be.refuse(t, b, oesr, oes.Resource)...)
+	errs = append(errs, checkSubscriptions(spec.Subscriptions, in.ExtraEventTypes)...)
+	if maxLen, ok := streamNameMaxLength(); ok {
+		if err := checkStreamName(spec, t, maxLen); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		log().Info("Refused composite resource", "errors", len(errs))
-		response.Fatal(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)))
+		refuse(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)), t.Claim)
 		return rsp, nil
 	}
 
-	if unknown := unknownEventTypes(spec.Subscriptions); len(unknown) > 0 {
-		w := response.Warning(rsp, errors.Errorf("spec.subscriptions: %s not in Auth0's event type catalog; Auth0 may reject the stream", strings.Join(unknown, ", ")))
-		if t.Claim {
-			w.TargetCompositeAndClaim()
+	// What the function must see before it composes: the Secret the
+	// composite references, and for an import that nothing else holds
+	// its stream. Crossplane fetches them and calls again, once.
+	secretValues := inlineSecretValues(spec)
+	if need := requirementsFor(spec, t, b, be, oesr); need != nil {
+		rsp.Requirements = need
+		got, ok := fulfilled(req, need)
+		if !ok {
+			log().Debug("Asked for required resources", "requirements", len(need.GetResources()))
+			return rsp, nil
 		}
+		v, errs := checkRequired(got, need, spec, t, b)
+		if len(errs) > 0 {
+			log().Info("Refused composite resource", "errors", len(errs))
+			refuse(rsp, errors.Errorf("%s: %s", errInvalidXR, fieldErrorsMessage(errs)), t.Claim)
+			return rsp, nil
+		}
+		secretValues = append(secretValues, v...)
 	}
+
+	dxr, err := request.GetDesiredCompositeResource(req)
+	if err != nil {
+		response.Fatal(rsp, errors.Wrap(err, errDesiredXR))
+		return rsp, nil
+	}
+
 	if t.Claim && oxr.Resource.GetNamespace() == "" {
 		warnInlineSecrets(rsp, spec, oxr.Resource.GetName(), t)
 	}
@@ -188,7 +254,7 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	es, secret := compose(spec, t, b)
 	// Encoded now, so that a resource that cannot be encoded fails the
 	// call; set in the response last.
-	esc, err := be.compose(rsp, oxr.Resource, spec, es, t.Claim)
+	esc, err := be.compose(rsp, oxr.Resource, spec, es, oes.Resource, t.Claim)
 	if err != nil {
 		response.Fatal(rsp, err)
 		return rsp, nil
@@ -212,19 +278,25 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 			}
 		}
 	}
-	streamCondition(rsp, be.kind(), oes.Resource, esObserved, es.GetName(), t.Claim)
+	m := newMasker(secretValues...)
+	streamCondition(rsp, be.kind(), oes.Resource, esObserved, es.GetName(), t.Claim, m)
 	if esObserved {
-		if err := be.surface(rsp, dxr.Resource, oes.Resource, t.Claim); err != nil {
+		if err := be.surface(rsp, dxr.Resource, oes.Resource, t.Claim, m); err != nil {
 			response.Fatal(rsp, err)
 			return rsp, nil
 		}
 	}
 
-	setDesired(rsp, be.resourceName(), esc, readiness(esObserved && isReady(oes.Resource)))
+	esReady := esObserved && isReady(oes.Resource)
+	setDesired(rsp, be.resourceName(), esc, readiness(esReady))
+	secretReady := true
 	if sc != nil {
 		// A Secret has no Ready condition: it is ready once it exists.
-		_, ok := observed[NameSecret]
-		setDesired(rsp, NameSecret, sc, readiness(ok))
+		_, secretReady = observed[NameSecret]
+		setDesired(rsp, NameSecret, sc, readiness(secretReady))
+	}
+	if esReady && secretReady && !warned(rsp) {
+		rsp.Meta.Ttl = durationpb.New(f.steadyTTL())
 	}
 	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
@@ -232,6 +304,27 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	}
 	log().Debug("Composed the stream", "kind", be.kind(), "name", es.GetName(), "namespace", es.GetNamespace(), "secret", secret != nil)
 	return rsp, nil
+}
+
+// refuse answers with a Fatal result: Crossplane applies and deletes nothing
+// while it lasts. Its message is also StreamReady's, which unlike the
+// composite's Synced reaches a claim.
+func refuse(rsp *fnv1.RunFunctionResponse, err error, claim bool) {
+	response.Fatal(rsp, err)
+	c := response.ConditionFalse(rsp, ConditionStreamReady, ReasonRefused).WithMessage(err.Error())
+	if claim {
+		c.TargetCompositeAndClaim()
+	}
+}
+
+// streamNameMaxLength is the XRD's limit on spec.name, which is Auth0's on
+// a stream's name.
+func streamNameMaxLength() (int64, bool) {
+	s, err := specSchema()
+	if err != nil {
+		return 0, false
+	}
+	return s.MaxLength("name")
 }
 
 // target is where and under which names the function composes.
@@ -348,8 +441,11 @@ func compose(spec *xrSpec, t target, b binding) (*v1alpha1.EventStream, *corev1.
 		}
 		d.Webhook = &v1alpha1.WebhookDestination{Endpoint: spec.WebhookConfiguration.WebhookEndpoint, Authorization: wa}
 		if len(data) > 0 {
+			labels := versionLabels()
+			// Offered for this use, as a referenced Secret must be.
+			labels[v1alpha1.LabelWebhookSecret] = "true"
 			secret = &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: t.Namespace, Labels: versionLabels()},
+				ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: t.Namespace, Labels: labels},
 				Type:       corev1.SecretTypeOpaque,
 				Data:       data,
 			}
@@ -379,16 +475,6 @@ func ownedByReader(s *corev1.Secret, reader *composed.Unstructured) {
 
 func versionLabels() map[string]string {
 	return map[string]string{LabelFunctionVersion: version.Version}
-}
-
-func unknownEventTypes(subs []string) []string {
-	var unknown []string
-	for _, s := range subs {
-		if !eventtypes.Known(s) {
-			unknown = append(unknown, s)
-		}
-	}
-	return unknown
 }
 
 // warnInlineSecrets warns, on a legacy XR and its claim, about each secret
@@ -481,14 +567,14 @@ func conditionOf(cd *composed.Unstructured, t xpv2.ConditionType) xpv2.Condition
 // streamCondition surfaces the state of the composed EventStream (or
 // Workspace, its kind) on the XR (and its claim):
 // a failed sync first, because that is usually why a stream is not ready,
-// then its Ready condition.
-func streamCondition(rsp *fnv1.RunFunctionResponse, kind string, es *composed.Unstructured, observed bool, name string, claim bool) {
+// then its Ready condition. Messages are masked by m.
+func streamCondition(rsp *fnv1.RunFunctionResponse, kind string, es *composed.Unstructured, observed bool, name string, claim bool, m masker) {
 	status, reason, msg := false, ReasonPending, fmt.Sprintf("%s %s has not been created yet", kind, name)
 	if observed {
 		synced, ready := conditionOf(es, xpv2.TypeSynced), conditionOf(es, xpv2.TypeReady)
 		switch {
 		case synced.Status == corev1.ConditionFalse:
-			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("%s %s is not synced", kind, name), synced.Message)
+			reason, msg = orDefault(string(synced.Reason), "ReconcileError"), withDetail(fmt.Sprintf("%s %s is not synced", kind, name), m.String(synced.Message))
 			// An event on every run while it lasts, next to Ready=False.
 			w := response.Warning(rsp, errors.New(msg)).WithReason(ReasonStreamNotSynced)
 			if claim {
@@ -497,7 +583,7 @@ func streamCondition(rsp *fnv1.RunFunctionResponse, kind string, es *composed.Un
 		case ready.Status == corev1.ConditionTrue:
 			status, reason, msg = true, ReasonAvailable, fmt.Sprintf("%s %s is ready", kind, name)
 		default:
-			reason, msg = orDefault(string(ready.Reason), ReasonPending), withDetail(fmt.Sprintf("%s %s is not ready", kind, name), ready.Message)
+			reason, msg = orDefault(string(ready.Reason), ReasonPending), withDetail(fmt.Sprintf("%s %s is not ready", kind, name), m.String(ready.Message))
 		}
 	}
 	newCondition := response.ConditionFalse

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -17,6 +18,7 @@ import (
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/response"
 
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
@@ -35,9 +37,11 @@ func esJSONWith(ns, name, forProvider, pcr, mp string) string {
 	return fmt.Sprintf(`{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":%q,"namespace":%q,"labels":{%q:%q}},"spec":{"forProvider":%s,"providerConfigRef":%s,"managementPolicies":%s}}`, name, ns, LabelFunctionVersion, version.Version, forProvider, pcr, mp)
 }
 
+// secretJSON is the Secret the function composes for inline values, offered
+// as a webhook secret.
 func secretJSON(ns, name string, data map[string]string) string {
 	b, _ := json.Marshal(data)
-	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q,"namespace":%q,"labels":{%q:%q}},"type":"Opaque","data":%s}`, name, ns, LabelFunctionVersion, version.Version, b)
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":%q,"namespace":%q,"labels":{%q:%q,%q:"true"}},"type":"Opaque","data":%s}`, name, ns, LabelFunctionVersion, version.Version, v1alpha1.LabelWebhookSecret, b)
 }
 
 func req(xr string, input string, observed map[string]string) *fnv1.RunFunctionRequest {
@@ -60,17 +64,26 @@ func req(xr string, input string, observed map[string]string) *fnv1.RunFunctionR
 // rsp builds the expected response: desired resources, the desired XR (or
 // nil), results and conditions.
 type want struct {
-	resources  map[string]*fnv1.Resource
-	xr         string
-	results    []*fnv1.Result
-	conditions []*fnv1.Condition
+	resources    map[string]*fnv1.Resource
+	xr           string
+	results      []*fnv1.Result
+	conditions   []*fnv1.Condition
+	requirements *fnv1.Requirements
+	// steady: the composite is converged, so the response's TTL is
+	// DefaultSteadyTTL instead of the SDK's default.
+	steady bool
 }
 
 func (w want) rsp() *fnv1.RunFunctionResponse {
+	ttl := response.DefaultTTL
+	if w.steady {
+		ttl = DefaultSteadyTTL
+	}
 	r := &fnv1.RunFunctionResponse{
-		Meta:       &fnv1.ResponseMeta{Tag: "t", Ttl: durationpb.New(response.DefaultTTL)},
-		Results:    w.results,
-		Conditions: w.conditions,
+		Meta:         &fnv1.ResponseMeta{Tag: "t", Ttl: durationpb.New(ttl)},
+		Results:      w.results,
+		Conditions:   w.conditions,
+		Requirements: w.requirements,
 	}
 	if w.resources != nil {
 		xr := &structpb.Struct{Fields: map[string]*structpb.Value{}}
@@ -94,10 +107,6 @@ func creating(name string) []*fnv1.Condition {
 	return cond(fnv1.Status_STATUS_CONDITION_FALSE, "Creating", "EventStream "+name+" has not been created yet")
 }
 
-func warning(msg string) []*fnv1.Result {
-	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_WARNING, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
-}
-
 // inlineSecret is the warning on a legacy XR (and its claim in team-b)
 // whose field holds an inline secret that ref should hold instead.
 func inlineSecret(field, ref, claim, xr string) []*fnv1.Result {
@@ -114,6 +123,12 @@ func notSynced(msg string) []*fnv1.Result {
 
 func fatal(msg string) []*fnv1.Result {
 	return []*fnv1.Result{{Severity: fnv1.Severity_SEVERITY_FATAL, Message: msg, Target: fnv1.Target_TARGET_COMPOSITE.Enum()}}
+}
+
+// refused is the answer to a composite the function refuses: the Fatal
+// result, and StreamReady saying the same.
+func refused(msg string) want {
+	return want{results: fatal(msg), conditions: cond(fnv1.Status_STATUS_CONDITION_FALSE, ReasonRefused, msg)}
 }
 
 // toClaim targets conditions at the claim too, as the function does for a
@@ -163,7 +178,8 @@ func TestRunFunction(t *testing.T) {
 					"event-stream": ready(esJSON("users", `{"name":"users","subscriptions":["user.created"],"status":"enabled",
 						"destination":{"type":"webhook","webhook":{"endpoint":"https://api.example.com/hook","authorization":{"method":"bearer","tokenSecretRef":{"name":"hook","key":"tok"}}}}}`), fnv1.Ready_READY_FALSE),
 				},
-				conditions: creating("users"),
+				conditions:   creating("users"),
+				requirements: secretRequirement("team-a", "hook"),
 			},
 		},
 		"WebhookBasicInline": {
@@ -188,7 +204,8 @@ func TestRunFunction(t *testing.T) {
 					"event-stream": ready(esJSON("api-audit", `{"name":"api-audit","subscriptions":["user.updated"],"status":"enabled",
 						"destination":{"type":"webhook","webhook":{"endpoint":"https://audit.example.com","authorization":{"method":"basic","username":"u","passwordSecretRef":{"name":"audit","key":"password"}}}}}`), fnv1.Ready_READY_FALSE),
 				},
-				conditions: creating("api-audit"),
+				conditions:   creating("api-audit"),
+				requirements: secretRequirement("team-a", "audit"),
 			},
 		},
 		"WebhookCustomHeaderInline": {
@@ -213,19 +230,19 @@ func TestRunFunction(t *testing.T) {
 					"event-stream": ready(esJSON("hdr", `{"name":"hdr","subscriptions":["user.updated"],"status":"enabled",
 						"destination":{"type":"webhook","webhook":{"endpoint":"https://h.example.com","authorization":{"method":"custom_header","headerKey":"X-Api-Key","headerValueSecretRef":{"name":"h","key":"k"}}}}}`), fnv1.Ready_READY_FALSE),
 				},
-				conditions: creating("hdr"),
+				conditions:   creating("hdr"),
+				requirements: secretRequirement("team-a", "h"),
 			},
 		},
 		"EventBridge": {
-			reason: "EventBridge streams carry account and region; unknown event types are a warning, not an error.",
-			req: req(xrJSON("security-events", `{"destinationType":"eventbridge","subscriptions":["authentication.success","user.created"],
+			reason: "EventBridge streams carry account and region.",
+			req: req(xrJSON("security-events", `{"destinationType":"eventbridge","subscriptions":["user.updated","user.created"],
 				"eventbridgeConfiguration":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}`), "", nil),
 			want: want{
 				resources: map[string]*fnv1.Resource{
-					"event-stream": ready(esJSON("security-events", `{"name":"security-events","subscriptions":["authentication.success","user.created"],"status":"enabled",
+					"event-stream": ready(esJSON("security-events", `{"name":"security-events","subscriptions":["user.updated","user.created"],"status":"enabled",
 						"destination":{"type":"eventbridge","eventbridge":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}}`), fnv1.Ready_READY_FALSE),
 				},
-				results:    warning("spec.subscriptions: authentication.success not in Auth0's event type catalog; Auth0 may reject the stream"),
 				conditions: creating("security-events"),
 			},
 		},
@@ -282,18 +299,15 @@ func TestRunFunction(t *testing.T) {
 			},
 		},
 		"LegacyClaimLabels": {
-			reason: "Without a claimRef the claim labels Crossplane sets locate the claim; warnings reach the claim too.",
+			reason: "Without a claimRef the claim labels Crossplane sets locate the claim; the input's extraEventTypes admit a type outside the catalog.",
 			req: req(`{"apiVersion":"auth0.openmcf.org/v1","kind":"XAuth0EventStream","metadata":{"name":"a-x","labels":{"crossplane.io/claim-name":"a","crossplane.io/claim-namespace":"team-c"}},
-				"spec":{"destinationType":"action","subscriptions":["user.created","management.client.created"],"actionConfiguration":{"actionId":"x"}}}`, "", nil),
+				"spec":{"destinationType":"action","subscriptions":["user.created","management.client.created"],"actionConfiguration":{"actionId":"x"}}}`,
+				input+`,"extraEventTypes":["management.client.created"]}`, nil),
 			want: want{
 				resources: map[string]*fnv1.Resource{
 					"event-stream": ready(esJSONWith("team-c", "a", `{"name":"a","subscriptions":["user.created","management.client.created"],"status":"enabled","destination":{"type":"action","action":{"actionId":"x"}}}`,
 						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 				},
-				results: []*fnv1.Result{{
-					Severity: fnv1.Severity_SEVERITY_WARNING, Target: fnv1.Target_TARGET_COMPOSITE_AND_CLAIM.Enum(),
-					Message: "spec.subscriptions: management.client.created not in Auth0's event type catalog; Auth0 may reject the stream",
-				}},
 				conditions: toClaim(creating("a")),
 			},
 		},
@@ -329,6 +343,7 @@ func TestRunFunction(t *testing.T) {
 				"webhook-authorization": secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}),
 			}),
 			want: want{
+				steady: true,
 				resources: map[string]*fnv1.Resource{
 					"event-stream":          ready(esJSON("users", fpBearerInline), fnv1.Ready_READY_TRUE),
 					"webhook-authorization": ready(secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"}), fnv1.Ready_READY_TRUE),
@@ -345,6 +360,7 @@ func TestRunFunction(t *testing.T) {
 					"atProvider":{"id":"est_1","name":"sec","status":"enabled","destinationType":"eventbridge","createdAt":"c","updatedAt":"u","subscriptions":["user.created"],"awsPartnerEventSource":"aws.partner/auth0.com/t-1/auth0.events"}}`),
 			}),
 			want: want{
+				steady: true,
 				resources: map[string]*fnv1.Resource{
 					"event-stream": ready(esJSON("sec", `{"name":"sec","subscriptions":["user.created"],"status":"enabled","destination":{"type":"eventbridge","eventbridge":{"awsAccountId":"123456789012","awsRegion":"us-east-1"}}}`), fnv1.Ready_READY_TRUE),
 				},
@@ -409,11 +425,7 @@ func TestRunFunction(t *testing.T) {
 
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			f := &Function{log: logging.NewNopLogger()}
-			got, err := f.RunFunction(context.Background(), tc.req)
-			if err != nil {
-				t.Fatalf("%s\nRunFunction(...): unexpected error: %v", tc.reason, err)
-			}
+			got, _ := runPipeline(t, tc.req, testCluster(t))
 			if diff := cmp.Diff(tc.want.rsp(), got, protocmp.Transform()); diff != "" {
 				t.Errorf("%s\nRunFunction(...): -want rsp, +got rsp:\n%s", tc.reason, diff)
 			}
@@ -518,12 +530,12 @@ func TestRunFunctionXRLevel(t *testing.T) {
 			reason: "A ProviderConfig outside the allow-list is a Fatal result naming the field and the allowed set; nothing is composed.",
 			req: req(actionXR(`,"providerConfigRef":{"kind":"ClusterProviderConfig","name":"other-tenant"}`),
 				input+`,"allowedProviderConfigs":[{"kind":"ClusterProviderConfig","name":"default"},{"kind":"ProviderConfig"}]}`, nil),
-			want: want{results: fatal("invalid Auth0EventStream: spec.providerConfigRef: Forbidden: ClusterProviderConfig/other-tenant is not allowed by the composition; allowed: ClusterProviderConfig/default, ProviderConfig/* (kind/* is any name of that kind)")},
+			want: refused("invalid Auth0EventStream: spec.providerConfigRef: Forbidden: ClusterProviderConfig/other-tenant is not allowed by the composition; allowed: ClusterProviderConfig/default, ProviderConfig/* (kind/* is any name of that kind)"),
 		},
 		"RefusedDefaultProviderConfig": {
 			reason: "When the default is not allowed, an XR without providerConfigRef is told to choose one.",
 			req:    req(actionXR(""), input+`,"allowedProviderConfigs":[{"kind":"ProviderConfig"}]}`, nil),
-			want:   want{results: fatal("invalid Auth0EventStream: spec.providerConfigRef: Required value: the default ClusterProviderConfig/default is not allowed by the composition; choose one of ProviderConfig/*")},
+			want:   refused("invalid Auth0EventStream: spec.providerConfigRef: Required value: the default ClusterProviderConfig/default is not allowed by the composition; choose one of ProviderConfig/*"),
 		},
 		"EmptyAllowList": {
 			reason: "An empty allow-list is ambiguous and refused; omitting it allows everything.",
@@ -549,14 +561,15 @@ func TestRunFunctionXRLevel(t *testing.T) {
 				"event-stream": observedAction(pinnedA, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["Observe"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
 			},
 		},
 		"AdoptObservesFirst": {
-			reason: "Under full management an id is only observed until the provider finds its stream, so a wrong id never leads to a create.",
-			req:    req(actionXR(`,"streamId":"`+idA+`"`), "", nil),
+			reason: "Where the composition lets imports be managed, an id is only observed until the provider finds its stream, so a wrong id never leads to a create.",
+			req:    req(actionXR(`,"streamId":"`+idA+`"`), input+`,"importPolicy":"Manage"}`, nil),
 			want: want{
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["Observe"]`), fnv1.Ready_READY_FALSE)},
 				conditions: creating("users"),
@@ -564,7 +577,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 		},
 		"AdoptNotFound": {
 			reason: "A stream Auth0 does not hold keeps the EventStream Observe-only, not synced, and the XR says why.",
-			req: req(actionXR(`,"streamId":"`+idA+`"`), "", map[string]string{
+			req: req(actionXR(`,"streamId":"`+idA+`"`), input+`,"importPolicy":"Manage"}`, map[string]string{
 				"event-stream": observedAction(pinnedA, notFound),
 			}),
 			want: want{
@@ -574,11 +587,12 @@ func TestRunFunctionXRLevel(t *testing.T) {
 			},
 		},
 		"AdoptFound": {
-			reason: "Once found, the stream is managed with the XR's policies.",
-			req: req(actionXR(`,"streamId":"`+idA+`"`), "", map[string]string{
+			reason: "Where the composition lets imports be managed, the stream is managed with the XR's policies once found.",
+			req: req(actionXR(`,"streamId":"`+idA+`"`), input+`,"importPolicy":"Manage"}`, map[string]string{
 				"event-stream": observedAction(pinnedA, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["*"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
@@ -589,7 +603,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 			req: req(actionXR(`,"streamId":"`+idB+`"`), "", map[string]string{
 				"event-stream": observedAction(pinnedA, found(idA)),
 			}),
-			want: want{results: fatal(`invalid Auth0EventStream: spec.streamId: Invalid value: "` + idB + `": EventStream users is bound to stream ` + idA + `, which exists: changing the id would switch streams; import ` + idB + ` with a new resource instead`)},
+			want: refused(`invalid Auth0EventStream: spec.streamId: Invalid value: "` + idB + `": EventStream users is bound to stream ` + idA + `, which exists: changing the id would switch streams; import ` + idB + ` with a new resource instead`),
 		},
 		"StreamIDFixedWhileNotFound": {
 			reason: "An id whose stream was never found (a typo) may be corrected: nothing is bound yet.",
@@ -607,14 +621,15 @@ func TestRunFunctionXRLevel(t *testing.T) {
 			req: req(actionXR(`,"streamId":"`+idB+`"`), "", map[string]string{
 				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
 			}),
-			want: want{results: fatal(`invalid Auth0EventStream: spec.streamId: Invalid value: "` + idB + `": EventStream users manages stream ` + idA + `: changing the id would switch streams; set spec.streamId to ` + idA + `, or import ` + idB + ` with a new resource`)},
+			want: refused(`invalid Auth0EventStream: spec.streamId: Invalid value: "` + idB + `": EventStream users manages stream ` + idA + `: changing the id would switch streams; set spec.streamId to ` + idA + `, or import ` + idB + ` with a new resource`),
 		},
 		"StreamIDOfCreated": {
-			reason: "Naming the stream the EventStream already manages pins it.",
-			req: req(actionXR(`,"streamId":"`+idA+`"`), "", map[string]string{
+			reason: "Naming the stream the EventStream already manages pins it; where imports may be managed, its policies stay.",
+			req: req(actionXR(`,"streamId":"`+idA+`"`), input+`,"importPolicy":"Manage"}`, map[string]string{
 				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esPinned(idA, `["*"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
@@ -625,12 +640,12 @@ func TestRunFunctionXRLevel(t *testing.T) {
 			req: req(actionXR(""), "", map[string]string{
 				"event-stream": observedAction(pinnedA, found(idA)),
 			}),
-			want: want{results: fatal("invalid Auth0EventStream: spec.streamId: Required value: cannot be removed: EventStream users was bound to stream " + idA + " by spec.streamId, and without its external name that stream would be taken for a new one; set spec.streamId back, or delete this resource (with managementPolicies without Delete to keep the stream)")},
+			want: refused("invalid Auth0EventStream: spec.streamId: Required value: cannot be removed: EventStream users was bound to stream " + idA + " by spec.streamId, and without its external name that stream would be taken for a new one; set spec.streamId back, or delete this resource (with managementPolicies without Delete to keep the stream)"),
 		},
 		"ObserveOnlyWithoutStream": {
 			reason: "Policies that cannot create need a stream to observe.",
 			req:    req(actionXR(`,"managementPolicies":["Observe"]`), "", nil),
-			want:   want{results: fatal("invalid Auth0EventStream: spec.streamId: Required value: managementPolicies [Observe] do not allow Create: name the existing stream to observe")},
+			want:   refused("invalid Auth0EventStream: spec.streamId: Required value: managementPolicies [Observe] do not allow Create: name the existing stream to observe"),
 		},
 		"ObserveOnlyCreatedStream": {
 			reason: "Narrowing a created stream's policies to Observe needs no id: the EventStream holds one.",
@@ -638,6 +653,7 @@ func TestRunFunctionXRLevel(t *testing.T) {
 				"event-stream": observedAction(map[string]string{AnnotationExternalName: idA}, found(idA)),
 			}),
 			want: want{
+				steady:     true,
 				resources:  map[string]*fnv1.Resource{"event-stream": ready(esJSONWith("team-a", "users", fpAction, `{"kind":"ClusterProviderConfig","name":"default"}`, `["Observe"]`), fnv1.Ready_READY_TRUE)},
 				xr:         outputsOf(idA),
 				conditions: cond(fnv1.Status_STATUS_CONDITION_TRUE, "Available", "EventStream users is ready"),
@@ -684,20 +700,47 @@ func TestRunFunctionXRLevel(t *testing.T) {
 						"destination":{"type":"webhook","webhook":{"endpoint":"https://h.example.com","authorization":{"method":"basic","username":"u","passwordSecretRef":{"name":"s","key":"k"}}}}}`,
 						`{"kind":"ClusterProviderConfig","name":"default"}`, `["*"]`), fnv1.Ready_READY_FALSE),
 				},
-				conditions: toClaim(creating("a")),
+				conditions:   toClaim(creating("a")),
+				requirements: secretRequirement("team-b", "s"),
 			},
 		},
 	}
 
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			f := &Function{log: logging.NewNopLogger()}
-			got, err := f.RunFunction(context.Background(), tc.req)
-			if err != nil {
-				t.Fatalf("%s\nRunFunction(...): unexpected error: %v", tc.reason, err)
-			}
+			got, _ := runPipeline(t, tc.req, testCluster(t))
 			if diff := cmp.Diff(tc.want.rsp(), got, protocmp.Transform()); diff != "" {
 				t.Errorf("%s\nRunFunction(...): -want rsp, +got rsp:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+// TestSteadyTTL: only a converged composite (every composed resource ready,
+// no warning) lets Crossplane wait the steady TTL before running the
+// function again; one still waiting for something, or warned about, keeps
+// the SDK's default.
+func TestSteadyTTL(t *testing.T) {
+	readyES := observedES("users", `{"conditions":[{"type":"Ready","status":"True","reason":"Available","lastTransitionTime":"2026-01-01T00:00:00Z"}],"atProvider":{"id":"est_kh8FhJtLmm5hwVNZYMLWEU"}}`)
+	secret := secretJSON("team-a", "users-webhook-authorization", map[string]string{"token": "czNjcjN0LXRva2Vu"})
+	warnedXR := strings.Replace(xrJSON("users", webhookBearerInline), `"namespace":"team-a"`, `"namespace":"team-a","annotations":{"auth0.openmcf.org/redeliver":"all"}`, 1)
+	cases := map[string]struct {
+		req  *fnv1.RunFunctionRequest
+		want time.Duration
+	}{
+		"Converged":      {req(xrJSON("users", webhookBearerInline), "", map[string]string{"event-stream": readyES, "webhook-authorization": secret}), 42 * time.Minute},
+		"SecretNotYet":   {req(xrJSON("users", webhookBearerInline), "", map[string]string{"event-stream": readyES}), response.DefaultTTL},
+		"StreamNotReady": {req(xrJSON("users", webhookBearerInline), "", map[string]string{"event-stream": observedES("users", `{}`), "webhook-authorization": secret}), response.DefaultTTL},
+		"Warned":         {req(warnedXR, "", map[string]string{"event-stream": readyES, "webhook-authorization": secret}), response.DefaultTTL},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rsp, err := (&Function{log: logging.NewNopLogger(), steady: 42 * time.Minute}).RunFunction(context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rsp.GetMeta().GetTtl().AsDuration(); got != tc.want {
+				t.Errorf("TTL %v, want %v; results %v", got, tc.want, rsp.GetResults())
 			}
 		})
 	}

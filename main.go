@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -19,12 +20,13 @@ type CLI struct {
 
 	Debug bool `help:"Emit debug logs in addition to info logs." short:"d"`
 
-	Network               string `default:"tcp"   help:"Network on which to listen for gRPC connections."`
-	Address               string `default:":9443" help:"Address at which to listen for gRPC connections."`
-	TLSCertsDir           string `env:"TLS_SERVER_CERTS_DIR" help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)." name:"tls-server-certs-dir"`
-	Insecure              bool   `help:"Run without mTLS credentials. If you supply this flag --tls-server-certs-dir will be ignored."`
-	MaxReceiveMessageSize int    `default:"4"     help:"Maximum size of received messages in MB."`
-	MetricsAddress        string `default:":8080" help:"Address at which to serve Prometheus metrics; empty disables them."`
+	Network               string        `default:"tcp"   help:"Network on which to listen for gRPC connections."`
+	Address               string        `default:":9443" help:"Address at which to listen for gRPC connections."`
+	TLSCertsDir           string        `env:"TLS_SERVER_CERTS_DIR" help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)." name:"tls-server-certs-dir"`
+	Insecure              bool          `help:"Run without mTLS credentials. If you supply this flag --tls-server-certs-dir will be ignored."`
+	MaxReceiveMessageSize int           `default:"4"     help:"Maximum size of received messages in MB."`
+	MetricsAddress        string        `default:":8080" help:"Address at which to serve Prometheus metrics; empty disables them."`
+	SteadyTTL             time.Duration `default:"10m" help:"How long Crossplane may wait before running the function again for a converged composite (every composed resource ready, no warning); changes of the composite and its composed resources run it at once regardless. Others get the SDK's default, a minute." name:"steady-ttl"`
 }
 
 // Run this Function.
@@ -39,7 +41,10 @@ func (c *CLI) Run() error {
 		return fmt.Errorf("cannot load the Auth0EventStream schema: %w", err)
 	}
 
-	return function.Serve(&Function{log: log},
+	if c.SteadyTTL <= 0 {
+		return fmt.Errorf("--steady-ttl %s must be more than 0", c.SteadyTTL)
+	}
+	return function.Serve(&Function{log: log, steady: c.SteadyTTL},
 		function.Listen(c.Network, c.Address),
 		function.MTLSCertificates(c.TLSCertsDir),
 		function.Insecure(c.Insecure),

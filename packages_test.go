@@ -139,24 +139,50 @@ func TestPackages(t *testing.T) {
 		}
 	}
 
-	configurations := map[string][]string{
+	// The API's Configurations carry the XRD and the native Composition;
+	// the terraform backend's Composition is a Configuration of its own
+	// (opt-in), which depends on the API's.
+	configurations := map[string]struct {
+		objects []string
+		// Packages of the dependencies; those of ours have the stamped
+		// version.
+		dependsOn []string
+	}{
 		"configuration-auth0-eventstream": {
-			"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream",
-			"apiextensions.crossplane.io/v1/Composition/auth0eventstreams.auth0.openmcf.org",
-			"apiextensions.crossplane.io/v1/Composition/auth0eventstreams-terraform.auth0.openmcf.org",
-			"apiextensions.crossplane.io/v2/CompositeResourceDefinition/auth0eventstreams.auth0.openmcf.org",
+			objects: []string{
+				"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream",
+				"apiextensions.crossplane.io/v1/Composition/auth0eventstreams.auth0.openmcf.org",
+				"apiextensions.crossplane.io/v2/CompositeResourceDefinition/auth0eventstreams.auth0.openmcf.org",
+			},
+			dependsOn: []string{ourPackage("function-auth0-eventstream"), ourPackage("provider-auth0-eventstream")},
 		},
 		"configuration-auth0-eventstream-legacy": {
-			"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream-legacy",
-			"apiextensions.crossplane.io/v1/Composition/xauth0eventstreams.auth0.openmcf.org",
-			"apiextensions.crossplane.io/v1/Composition/xauth0eventstreams-terraform.auth0.openmcf.org",
-			"apiextensions.crossplane.io/v1/CompositeResourceDefinition/xauth0eventstreams.auth0.openmcf.org",
+			objects: []string{
+				"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream-legacy",
+				"apiextensions.crossplane.io/v1/Composition/xauth0eventstreams.auth0.openmcf.org",
+				"apiextensions.crossplane.io/v1/CompositeResourceDefinition/xauth0eventstreams.auth0.openmcf.org",
+			},
+			dependsOn: []string{ourPackage("function-auth0-eventstream"), ourPackage("provider-auth0-eventstream")},
+		},
+		"configuration-auth0-eventstream-terraform": {
+			objects: []string{
+				"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream-terraform",
+				"apiextensions.crossplane.io/v1/Composition/auth0eventstreams-terraform.auth0.openmcf.org",
+			},
+			dependsOn: []string{ourPackage("configuration-auth0-eventstream"), ourPackage("function-auth0-eventstream"), providerTerraformPackage},
+		},
+		"configuration-auth0-eventstream-legacy-terraform": {
+			objects: []string{
+				"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream-legacy-terraform",
+				"apiextensions.crossplane.io/v1/Composition/xauth0eventstreams-terraform.auth0.openmcf.org",
+			},
+			dependsOn: []string{ourPackage("configuration-auth0-eventstream-legacy"), ourPackage("function-auth0-eventstream"), providerTerraformPackage},
 		},
 	}
 	for pkg, want := range configurations {
 		t.Run(pkg, func(t *testing.T) {
 			files := imageFiles(t, loadXpkg(t, filepath.Join(xpkgDir, pkg+".xpkg")))
-			if diff := cmp.Diff(want, packageObjects(t, files), sortStrings()); diff != "" {
+			if diff := cmp.Diff(want.objects, packageObjects(t, files), sortStrings()); diff != "" {
 				t.Errorf("package.yaml: -want, +got:\n%s", diff)
 			}
 			var meta configurationMeta
@@ -167,12 +193,22 @@ func TestPackages(t *testing.T) {
 					}
 				}
 			}
-			if len(meta.Spec.DependsOn) != 2 {
-				t.Fatalf("dependsOn has %d entries, want the Function and the Provider", len(meta.Spec.DependsOn))
+			var deps []string
+			for _, d := range meta.Spec.DependsOn {
+				deps = append(deps, d.Package)
+			}
+			if diff := cmp.Diff(want.dependsOn, deps, sortStrings()); diff != "" {
+				t.Fatalf("dependsOn packages: -want, +got:\n%s", diff)
 			}
 			// What Crossplane's resolver (Masterminds/semver v1, as in
 			// Crossplane v2.2.1) picks among published tags.
 			for _, d := range meta.Spec.DependsOn {
+				if d.Package == providerTerraformPackage {
+					if d.Version != providerTerraformVersion {
+						t.Errorf("%s: version %q, want %q", d.Package, d.Version, providerTerraformVersion)
+					}
+					continue
+				}
 				c, err := semver.NewConstraint(d.Version)
 				if err != nil {
 					t.Fatalf("%s: version %q: %v", d.Package, d.Version, err)
@@ -190,13 +226,25 @@ func TestPackages(t *testing.T) {
 	}
 }
 
+// ourPackage is the package a Configuration names for one of ours.
+func ourPackage(name string) string { return "xpkg.crossplane.io/xp-auth0/" + name }
+
+// provider-terraform, the terraform Configurations' dependency: the
+// release the function composes Workspaces for, and its patches.
+const (
+	providerTerraformPackage = "xpkg.upbound.io/upbound/provider-terraform"
+	providerTerraformVersion = ">=v1.0.1, <v1.1.0"
+)
+
 // TestFunctionRefMatchesDependsOn checks that every Composition calls the
 // function by the name Crossplane gives the Function it installs from the
 // Configuration's dependsOn, and that the Function render uses has it too.
 func TestFunctionRefMatchesDependsOn(t *testing.T) {
 	for cfg, compositions := range map[string][]string{
-		"package/configuration":        {"package/configuration/composition.yaml", "package/configuration/composition-terraform.yaml", "example/composition.yaml"},
-		"package/configuration-legacy": {"package/configuration-legacy/composition.yaml", "package/configuration-legacy/composition-terraform.yaml", "example/legacy/composition.yaml"},
+		"package/configuration":                  {"package/configuration/composition.yaml", "example/composition.yaml", "example/import/composition-manage.yaml", "example/import/composition-manage-terraform.yaml"},
+		"package/configuration-legacy":           {"package/configuration-legacy/composition.yaml", "example/legacy/composition.yaml"},
+		"package/configuration-terraform":        {"package/configuration-terraform/composition.yaml"},
+		"package/configuration-legacy-terraform": {"package/configuration-legacy-terraform/composition.yaml"},
 	} {
 		t.Run(filepath.Base(cfg), func(t *testing.T) {
 			var meta configurationMeta

@@ -84,6 +84,9 @@ type renderCase struct {
 	composition string
 	xrd         string
 	observed    string
+	// refused is whether the function refuses the XR: crossplane render
+	// then fails, and the golden file holds its error.
+	refused bool
 }
 
 func renderCases() []renderCase {
@@ -93,10 +96,13 @@ func renderCases() []renderCase {
 		legacy = "package/configuration-legacy/definition.yaml"
 	)
 	cases := []renderCase{}
-	for _, n := range []string{"quick-start", "eventbridge-security-events", "webhook-bearer-user-lifecycle", "webhook-basic-api-audit"} {
-		cases = append(cases, renderCase{name: "seed-" + n, xr: "example/seed/" + n + ".yaml", composition: comp, xrd: xrd})
+	// Three of the seed's four manifests subscribe to event types outside
+	// Auth0's catalog (authentication.*, api.authorization.*,
+	// management.*): Auth0 refuses them, and so does the function.
+	for n, refused := range map[string]bool{"quick-start": true, "eventbridge-security-events": true, "webhook-bearer-user-lifecycle": false, "webhook-basic-api-audit": true} {
+		cases = append(cases, renderCase{name: "seed-" + n, xr: "example/seed/" + n + ".yaml", composition: comp, xrd: xrd, refused: refused})
 	}
-	for _, n := range []string{"webhook-bearer", "webhook-basic", "webhook-custom-header", "eventbridge", "action"} {
+	for _, n := range []string{"quick-start", "webhook-bearer", "webhook-basic", "webhook-custom-header", "eventbridge", "action"} {
 		cases = append(cases, renderCase{name: n, xr: "example/" + n + ".yaml", composition: comp, xrd: xrd})
 	}
 	// An import names a stream that must already exist, so it is not among
@@ -105,17 +111,27 @@ func renderCases() []renderCase {
 		renderCase{name: "import", xr: "example/import/observe-only.yaml", composition: comp, xrd: xrd},
 		renderCase{name: "legacy-composite", xr: "example/legacy/composite.yaml", composition: "example/legacy/composition.yaml", xrd: legacy})
 
-	// Every example again, as the provider reports it once Auth0 has it.
+	// Every example Auth0 accepts again, as the provider reports it once
+	// Auth0 has it.
 	out := make([]renderCase, 0, 2*len(cases))
 	for _, c := range cases {
+		out = append(out, c)
+		if c.refused {
+			continue
+		}
 		o := c
 		o.name += ".observed"
 		o.observed = "example/observed/" + c.name + ".yaml"
-		out = append(out, c, o)
+		out = append(out, o)
 	}
+	slices.SortFunc(out, func(a, b renderCase) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
+// render runs crossplane render over c, with the Secrets the examples
+// reference (offered as webhook secrets) as the resources the function may
+// require. It returns what render printed, or for a refused case its
+// error.
 func render(t *testing.T, cli, addr string, c renderCase) []byte {
 	t.Helper()
 	args := []string{
@@ -123,6 +139,7 @@ func render(t *testing.T, cli, addr string, c renderCase) []byte {
 		"--xrd=" + c.xrd,
 		"--include-function-results",
 		"--include-full-xr",
+		"--required-resources=example/secrets.yaml",
 		"--function-annotations=render.crossplane.io/runtime-development-target=" + addr,
 		"--timeout=30s",
 	}
@@ -132,7 +149,13 @@ func render(t *testing.T, cli, addr string, c renderCase) []byte {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(cli, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	switch {
+	case c.refused && err == nil:
+		t.Fatalf("crossplane %s: rendered what the function should refuse:\n%s", strings.Join(args, " "), stdout.String())
+	case c.refused:
+		return stderr.Bytes()
+	case err != nil:
 		t.Fatalf("crossplane %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.Bytes()
@@ -153,14 +176,26 @@ func TestRender(t *testing.T) {
 	}
 }
 
-// TestRenderQuickStart checks what the README promises of the seed's Quick
-// Start, independently of the golden files: the EventStream plus the Secret
-// for the inline token, and with an observed EventStream, an XR with all
-// eight status.outputs.
+// TestRenderQuickStart checks what the README says of the seed's Quick
+// Start, independently of the golden files: as seeded, the function refuses
+// it, naming both of its subscriptions Auth0 refuses and the escape hatch;
+// with event types in Auth0's catalog (example/quick-start.yaml) it composes
+// the EventStream plus the Secret for the inline token, and with an
+// observed EventStream an XR with all eight status.outputs.
 func TestRenderQuickStart(t *testing.T) {
 	cli := crossplaneCLI(t)
 	addr := startFunction(t)
-	cases := renderCases()
+	byName := map[string]renderCase{}
+	for _, c := range renderCases() {
+		byName[c.name] = c
+	}
+
+	refusal := string(render(t, cli, addr, byName["seed-quick-start"]))
+	for _, want := range []string{`spec.subscriptions[0]: Invalid value: "authentication.success"`, `spec.subscriptions[1]: Invalid value: "authentication.failure"`, "extraEventTypes"} {
+		if !strings.Contains(refusal, want) {
+			t.Errorf("the seed's Quick Start is not refused naming %q:\n%s", want, refusal)
+		}
+	}
 
 	docs := func(out []byte) map[string]map[string]any {
 		m := map[string]map[string]any{}
@@ -176,7 +211,7 @@ func TestRenderQuickStart(t *testing.T) {
 		return m
 	}
 
-	plain := docs(render(t, cli, addr, cases[0]))
+	plain := docs(render(t, cli, addr, byName["quick-start"]))
 	es, ok := plain["EventStream"]
 	if !ok {
 		t.Fatalf("no EventStream rendered; got kinds %v", keys(plain))
@@ -193,7 +228,7 @@ func TestRenderQuickStart(t *testing.T) {
 		t.Errorf("Secret data = %s, want the base64 of the seed's token", got)
 	}
 
-	observed := docs(render(t, cli, addr, cases[1]))
+	observed := docs(render(t, cli, addr, byName["quick-start.observed"]))
 	xr, ok := observed["Auth0EventStream"]
 	if !ok {
 		t.Fatalf("no XR rendered; got kinds %v", keys(observed))
@@ -235,9 +270,13 @@ func checkGolden(t *testing.T, golden string, got []byte, test, what string) {
 	}
 }
 
-// goldenByFlavour splits the golden files in dir of cases by API flavour.
+// goldenByFlavour splits the golden files in dir of cases by API flavour,
+// leaving out refusals, which hold no resources.
 func goldenByFlavour(dir string, cases []renderCase) (namespaced, legacy []string) {
 	for _, c := range cases {
+		if c.refused {
+			continue
+		}
 		golden := filepath.Join(dir, c.name+".yaml")
 		if strings.HasPrefix(c.name, "legacy-") {
 			legacy = append(legacy, golden)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -73,12 +74,21 @@ func newTerraformBackend(in *v1beta1.Terraform) terraformBackend {
 	return terraformBackend{perWorkspaceState: in == nil || in.StateIsolation != v1beta1.StateIsolationProviderConfig}
 }
 
+func (terraformBackend) name() string { return v1beta1.BackendTerraform }
+
 func (terraformBackend) resourceName() resource.Name { return NameWorkspace }
 
 func (terraformBackend) kind() string { return KindWorkspace }
 
-func (tb terraformBackend) refuse(t target, b binding) field.ErrorList {
+// canObserve is false: provider-terraform applies a Workspace only
+// through Create, an import included.
+func (terraformBackend) canObserve() bool { return false }
+
+func (tb terraformBackend) refuse(t target, b binding, bound, observed *composed.Unstructured) field.ErrorList {
 	var errs field.ErrorList
+	if err := pinTenant(b, bound, observed); err != nil {
+		errs = append(errs, err)
+	}
 	if !mayCreate(b.ManagementPolicies) {
 		// provider-terraform applies a new Workspace (an import included)
 		// only through Create, and its outputs come from the state an
@@ -113,12 +123,39 @@ func (terraformBackend) observedForBind(ws *composed.Unstructured) *composed.Uns
 	return v
 }
 
+// pinTenant refuses another ProviderConfig for a Workspace that holds a
+// stream, as the native provider refuses a tenant change: the Terraform
+// state that holds the stream is the old ProviderConfig's (its backend,
+// its credentials' tenant), so under another one Terraform would find no
+// state and create a second stream, leaving the first unmanaged.
+func pinTenant(b binding, bound, observed *composed.Unstructured) *field.Error {
+	id := foundStream(bound)
+	if id == "" || observed == nil {
+		return nil
+	}
+	spec, _ := observed.Object["spec"].(map[string]any)
+	pcr, _ := spec["providerConfigRef"].(map[string]any)
+	kind, _ := pcr["kind"].(string)
+	name, _ := pcr["name"].(string)
+	if kind == "" || name == "" || (kind == b.ProviderConfigRef.Kind && name == b.ProviderConfigRef.Name) {
+		return nil
+	}
+	return field.Forbidden(field.NewPath("spec", "providerConfigRef"), fmt.Sprintf("%s %s holds stream %s through %s/%s, whose Terraform state records it; %s/%s (the composite's, else the composition's) would start from no state and create a second stream, leaving %s unmanaged. Set it back to %s/%s; to move the stream to another tenant, delete this composite with managementPolicies without Delete and import the stream with a new one",
+		KindWorkspace, observed.GetName(), id, kind, name, b.ProviderConfigRef.Kind, b.ProviderConfigRef.Name, id, kind, name))
+}
+
+// checksHolders is true while the Workspace does not hold the stream
+// spec.streamId names: provider-terraform would import any id.
+func (terraformBackend) checksHolders(id string, bound *composed.Unstructured) bool {
+	return id != "" && foundStream(bound) != id
+}
+
 // importCannotCreate is true: Terraform imports in the plan, which fails
 // when the stream does not exist, and an address already in the state is
 // not imported again, so the Workspace need not be held to Observe.
 func (terraformBackend) importCannotCreate() bool { return true }
 
-func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, _ *xrSpec, es *v1alpha1.EventStream, claim bool) (*structpb.Struct, error) {
+func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.Unstructured, _ *xrSpec, es *v1alpha1.EventStream, observed *composed.Unstructured, claim bool) (*structpb.Struct, error) {
 	for _, a := range []string{AnnotationSendTestEvent, AnnotationRedeliver} {
 		if _, ok := xr.GetAnnotations()[a]; ok {
 			w := response.Warning(rsp, errors.Errorf("annotation %s: the terraform backend does not perform delivery actions; it is ignored", a)).WithReason(ReasonBackendUnsupported)
@@ -127,7 +164,13 @@ func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.
 			}
 		}
 	}
-	ws, err := workspaceFor(es, tb.perWorkspaceState)
+	held := ""
+	if observed != nil {
+		if out, ok := terraformOutputs(observed); ok {
+			held, _ = out["id"].(string)
+		}
+	}
+	ws, err := workspaceFor(es, held, tb.perWorkspaceState)
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s %s", errCompose, KindWorkspace)
 	}
@@ -140,8 +183,9 @@ func (tb terraformBackend) compose(rsp *fnv1.RunFunctionResponse, xr *composite.
 
 // workspaceFor returns the Workspace that manages the stream es describes,
 // under the same name, namespace, labels, ProviderConfig and management
-// policies.
-func workspaceFor(es *v1alpha1.EventStream, perWorkspaceState bool) (*composed.Unstructured, error) {
+// policies, labelled with the stream it holds (held, the id in its
+// outputs) or imports.
+func workspaceFor(es *v1alpha1.EventStream, held string, perWorkspaceState bool) (*composed.Unstructured, error) {
 	// The pinned id, when spec.streamId names a stream to import.
 	streamID := es.GetAnnotations()[AnnotationStreamID]
 	c, err := tfstream.For(es.Spec.ForProvider, streamID)
@@ -188,7 +232,16 @@ func workspaceFor(es *v1alpha1.EventStream, perWorkspaceState bool) (*composed.U
 	u.SetKind(KindWorkspace)
 	u.SetName(es.GetName())
 	u.SetNamespace(es.GetNamespace())
-	u.SetLabels(es.GetLabels())
+	labels := maps.Clone(es.GetLabels())
+	if id := orDefault(streamID, held); id != "" && len(validation.IsValidLabelValue(id)) == 0 {
+		// What other imports check (checkHolders), and the native
+		// provider too.
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[v1alpha1.LabelStreamID] = id
+	}
+	u.SetLabels(labels)
 	ann := map[string]string{}
 	if streamID != "" {
 		// Not crossplane.io/external-name: that names the Terraform
@@ -234,6 +287,6 @@ func terraformOutputs(ws *composed.Unstructured) (map[string]any, bool) {
 }
 
 // surface has nothing to add: Terraform reports no delivery health.
-func (terraformBackend) surface(*fnv1.RunFunctionResponse, *composite.Unstructured, *composed.Unstructured, bool) error {
+func (terraformBackend) surface(*fnv1.RunFunctionResponse, *composite.Unstructured, *composed.Unstructured, bool, masker) error {
 	return nil
 }

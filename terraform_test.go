@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
@@ -15,22 +14,23 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
-	"github.com/crossplane/function-sdk-go/logging"
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
-const tfInput = `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform"}`
+const (
+	tfInput = `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform"}`
+	// tfManage is the terraform backend's input where imports may be
+	// managed.
+	tfManage = `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform","importPolicy":"Manage"}`
+)
 
-// runTF runs the function and decodes what it answered.
+// runTF runs the function as Crossplane would, over testCluster.
 func runTF(t *testing.T, r *fnv1.RunFunctionRequest) *fnv1.RunFunctionResponse {
 	t.Helper()
-	f := &Function{log: logging.NewNopLogger()}
-	rsp, err := f.RunFunction(context.Background(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsp, _ := runPipeline(t, r, testCluster(t))
 	return rsp
 }
 
@@ -228,8 +228,13 @@ func TestTerraformRefuses(t *testing.T) {
 	}{
 		"ObserveOnly": {
 			xr:    xrJSON("users", bearerRef+`,"streamId":"est_GvjBteLHIa0va68OQ8mnM6","managementPolicies":["Observe"]}`),
-			input: tfInput,
+			input: tfManage,
 			want:  "invalid Auth0EventStream: spec.managementPolicies: Forbidden: [Observe] (the composite's, else the composition's) do not allow Create, which the terraform backend needs",
+		},
+		"ImportWhereImportsAreObserveOnly": {
+			xr:    xrJSON("users", bearerRef+`,"streamId":"est_GvjBteLHIa0va68OQ8mnM6"}`),
+			input: tfInput,
+			want:  "invalid Auth0EventStream: spec.streamId: Forbidden: this composition imports existing streams Observe-only (function input importPolicy: ObserveOnly, a platform decision), and the terraform backend cannot only observe a stream",
 		},
 		"NameTooLongForStateLabel": {
 			// With stateIsolation ProviderConfig the Terraform workspace is
@@ -306,9 +311,15 @@ func TestTerraformIgnoresDeliveryActions(t *testing.T) {
 // composite (or claim) and checks that no secret value of any of them (an
 // inline password, token or header value, or a value of an example Secret)
 // appears in the Workspace, nor anywhere in the answer but the composed
-// Secret.
+// Secret. The input admits the seed's event types and managed imports, so
+// that every example composes; the example Secrets are in every namespace.
 func TestTerraformKeepsSecretsOutOfWorkspace(t *testing.T) {
-	var secrets []string
+	const in = `{"apiVersion":"auth0eventstream.fn.openmcf.org/v1beta1","kind":"Input","backend":"terraform","importPolicy":"Manage",
+		"extraEventTypes":["authentication.success","authentication.failure","api.authorization.success","api.authorization.failure","management.client.created","management.connection.updated"]}`
+	var (
+		secrets []string
+		c       cluster
+	)
 	type manifest struct {
 		file string
 		obj  map[string]any
@@ -322,9 +333,10 @@ func TestTerraformKeepsSecretsOutOfWorkspace(t *testing.T) {
 			for _, doc := range splitYAML(t, path) {
 				switch doc["kind"] {
 				case "Secret":
+					data := map[string]string{}
 					for _, k := range []string{"stringData", "data"} {
 						m, _ := doc[k].(map[string]any)
-						for _, v := range m {
+						for key, v := range m {
 							s, _ := v.(string)
 							if k == "data" {
 								b, err := base64.StdEncoding.DecodeString(s)
@@ -336,7 +348,12 @@ func TestTerraformKeepsSecretsOutOfWorkspace(t *testing.T) {
 							if s != "" {
 								secrets = append(secrets, s)
 							}
+							data[key] = base64.StdEncoding.EncodeToString([]byte(s))
 						}
+					}
+					name, _ := doc["metadata"].(map[string]any)["name"].(string)
+					for _, ns := range []string{"default", "team-a"} {
+						c = append(c, webhookSecret(ns, name, data, true))
 					}
 				case "Auth0EventStream", "XAuth0EventStream":
 					if doc["apiVersion"] != "auth0.openmcf.org/v1" {
@@ -372,7 +389,7 @@ func TestTerraformKeepsSecretsOutOfWorkspace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rsp := runTF(t, req(string(b), tfInput, nil))
+		rsp, _ := runPipeline(t, req(string(b), in, nil), c)
 		ws := desiredObject(t, rsp, string(NameWorkspace))
 		if ws != nil {
 			workspaces++
@@ -423,13 +440,24 @@ func splitYAML(t *testing.T, path string) []map[string]any {
 
 // TestCompositionBackends checks that every Composition the packages ship
 // carries the backend label of the backend its input selects, one of each
-// per flavour, and that each XRD's default is the native one.
+// per flavour (the terraform one in a Configuration of its own), that each
+// XRD's default is the native one, and that each imports Observe-only.
 func TestCompositionBackends(t *testing.T) {
-	for dir, xrd := range map[string]string{"package/configuration": xrdNamespaced, "package/configuration-legacy": xrdLegacy} {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			files, err := filepath.Glob(filepath.Join(dir, "composition*.yaml"))
-			if err != nil {
-				t.Fatal(err)
+	for flavour, tc := range map[string]struct {
+		dirs []string
+		xrd  string
+	}{
+		"namespaced": {[]string{"package/configuration", "package/configuration-terraform"}, xrdNamespaced},
+		"legacy":     {[]string{"package/configuration-legacy", "package/configuration-legacy-terraform"}, xrdLegacy},
+	} {
+		t.Run(flavour, func(t *testing.T) {
+			var files []string
+			for _, dir := range tc.dirs {
+				f, err := filepath.Glob(filepath.Join(dir, "composition*.yaml"))
+				if err != nil || len(f) != 1 {
+					t.Fatalf("%s: compositions %v (%v), want one", dir, f, err)
+				}
+				files = append(files, f...)
 			}
 			byBackend := map[string]string{}
 			for _, f := range files {
@@ -441,7 +469,8 @@ func TestCompositionBackends(t *testing.T) {
 					Spec struct {
 						Pipeline []struct {
 							Input struct {
-								Backend string `json:"backend"`
+								Backend      string `json:"backend"`
+								ImportPolicy string `json:"importPolicy"`
 							} `json:"input"`
 						} `json:"pipeline"`
 					} `json:"spec"`
@@ -449,15 +478,18 @@ func TestCompositionBackends(t *testing.T) {
 				readYAML(t, f, &c)
 				label := c.Metadata.Labels["auth0.openmcf.org/backend"]
 				if len(c.Spec.Pipeline) != 1 || c.Spec.Pipeline[0].Input.Backend != label {
-					t.Errorf("%s: label auth0.openmcf.org/backend %q does not name the backend of its input %+v", f, label, c.Spec.Pipeline)
+					t.Fatalf("%s: label auth0.openmcf.org/backend %q does not name the backend of its input %+v", f, label, c.Spec.Pipeline)
+				}
+				if p := c.Spec.Pipeline[0].Input.ImportPolicy; p != "ObserveOnly" {
+					t.Errorf("%s: importPolicy %q, want ObserveOnly (adoption is a platform decision, made in a Composition of its own)", f, p)
 				}
 				byBackend[label] = c.Metadata.Name
 			}
 			if byBackend["native"] == "" || byBackend["terraform"] == "" || len(byBackend) != 2 {
 				t.Errorf("Compositions by backend %v, want one native and one terraform", byBackend)
 			}
-			if got := loadXRD(t, xrd).Spec.DefaultCompositionRef; got == nil || got.Name != byBackend["native"] {
-				t.Errorf("%s: defaultCompositionRef %v, want the native Composition %s", xrd, got, byBackend["native"])
+			if got := loadXRD(t, tc.xrd).Spec.DefaultCompositionRef; got == nil || got.Name != byBackend["native"] {
+				t.Errorf("%s: defaultCompositionRef %v, want the native Composition %s", tc.xrd, got, byBackend["native"])
 			}
 		})
 	}
@@ -493,7 +525,7 @@ func TestTerraformImport(t *testing.T) {
 	}
 
 	t.Run("Pins", func(t *testing.T) {
-		rsp := runTF(t, req(xrJSON("users", spec(id)), tfInput, nil))
+		rsp := runTF(t, req(xrJSON("users", spec(id)), tfManage, nil))
 		if m := fatalMessage(rsp); m != "" {
 			t.Fatal(m)
 		}
@@ -501,6 +533,9 @@ func TestTerraformImport(t *testing.T) {
 		md := ws["metadata"].(map[string]any)
 		if diff := cmp.Diff(map[string]any{AnnotationStreamID: id, AnnotationExternalName: workspaceName("team-a", "users")}, md["annotations"]); diff != "" {
 			t.Errorf("Workspace annotations: -want, +got:\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]any{LabelFunctionVersion: version.Version, v1alpha1.LabelStreamID: id}, md["labels"]); diff != "" {
+			t.Errorf("Workspace labels (the id it imports): -want, +got:\n%s", diff)
 		}
 		sp := ws["spec"].(map[string]any)
 		if diff := cmp.Diff([]any{"*"}, sp["managementPolicies"]); diff != "" {
@@ -530,7 +565,7 @@ func TestTerraformImport(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			rsp := runTF(t, req(xrJSON("users", spec(tc.streamID)), tfInput, map[string]string{string(NameWorkspace): workspace(tc.pinned, tc.holds)}))
+			rsp := runTF(t, req(xrJSON("users", spec(tc.streamID)), tfManage, map[string]string{string(NameWorkspace): workspace(tc.pinned, tc.holds)}))
 			m := fatalMessage(rsp)
 			switch {
 			case tc.want == "" && m != "":

@@ -81,7 +81,7 @@ func BenchmarkProvider(b *testing.B) {
 		for _, o := range []client.Object{
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 			secret,
-			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"}, Data: map[string][]byte{"token": []byte("bench-token")}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook", Labels: map[string]string{v1alpha1.LabelWebhookSecret: "true"}}, Data: map[string][]byte{"token": []byte("bench-token")}},
 			&v1alpha1.ProviderConfig{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"},
 				Spec: v1alpha1.ProviderConfigSpec{Credentials: v1alpha1.LocalCredentials{
@@ -101,7 +101,7 @@ func BenchmarkProvider(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca,
+	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca, "--auth0-domains", env.Sim.Domain(), "--namespace", providertest.KeyNamespace,
 		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", strconv.Itoa(rate), "--delivery-poll", deliveryPoll.String(),
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
 	cmd.Stdout, cmd.Stderr = log, log

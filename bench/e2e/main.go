@@ -39,6 +39,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
 )
@@ -383,7 +384,7 @@ func (r *run) setup(ctx context.Context) error {
 		if _, err := r.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", ns, err)
 		}
-		if err := r.createSecret(ctx, ns, "auth0", map[string]string{
+		if err := r.createSecret(ctx, ns, "auth0", nil, map[string]string{
 			"domain": r.st.Sim.Domain, "clientId": r.st.Sim.ClientID, "clientSecret": r.st.Sim.ClientSecret, "caCert": string(caPEM),
 		}); err != nil {
 			return err
@@ -408,12 +409,13 @@ func (r *run) setup(ctx context.Context) error {
 		r.mu.Lock()
 		r.secrets[tok] = true
 		r.mu.Unlock()
-		return r.createSecret(ctx, r.ns(i), r.name(i)+"-token", map[string]string{"token": tok})
+		// Offered for webhook authorization, as the provider requires.
+		return r.createSecret(ctx, r.ns(i), r.name(i)+"-token", map[string]string{v1alpha1.LabelWebhookSecret: "true"}, map[string]string{"token": tok})
 	})
 }
 
-func (r *run) createSecret(ctx context.Context, ns, name string, data map[string]string) error {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+func (r *run) createSecret(ctx context.Context, ns, name string, labels, data map[string]string) error {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, StringData: data}
 	if _, err := r.kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
 		if !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create Secret %s/%s: %w", ns, name, err)

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -34,6 +37,7 @@ import (
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
 	xpcontroller "github.com/xp-auth0/auth0-eventstream/internal/controller"
 	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
+	"github.com/xp-auth0/auth0-eventstream/internal/proof"
 	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
@@ -57,6 +61,9 @@ type cli struct {
 
 	EnableManagementPolicies bool `default:"true" env:"ENABLE_MANAGEMENT_POLICIES" help:"Honour spec.managementPolicies, e.g. Observe-only imports." negatable:""`
 
+	Namespace string `default:"crossplane-system" env:"POD_NAMESPACE" help:"The provider's own namespace, where it keeps the key of its ownership proofs (Secret auth0-eventstream-proof-key). Tenants must not be able to read Secrets there."`
+
+	Auth0Domains    string        `default:"*.auth0.com" env:"AUTH0_DOMAINS" help:"Comma-separated hosts a ProviderConfig's credentials may name: exact host[:port], or *.suffix[:port] for any subdomain; a port * admits any port. The default admits Auth0's own tenant domains only. Checked before any token or API request." name:"auth0-domains"`
 	Auth0CAFile     string        `env:"AUTH0_CA_FILE" help:"PEM file of extra CA certificates to trust for Auth0 tenants (a local simulator's CA)." name:"auth0-ca-file" type:"existingfile"`
 	Auth0Timeout    time.Duration `default:"30s" help:"Timeout of one HTTP attempt to Auth0." name:"auth0-timeout"`
 	Auth0MaxRetries int           `default:"3" help:"Retries of an Auth0 GET, PATCH or DELETE after a 429, 5xx or connection error (go-auth0 waits for x-ratelimit-reset). Creates are never retried." name:"auth0-max-retries"`
@@ -76,6 +83,15 @@ func (c *cli) validate() error {
 	}
 	if c.DeliveryPoll < 0 {
 		return fmt.Errorf("--delivery-poll %s must be at least 0 (0 disables delivery health)", c.DeliveryPoll)
+	}
+	if c.MaxReconcileRate <= 0 {
+		return fmt.Errorf("--max-reconcile-rate %d must be at least 1: it is the reconciles per second and the concurrent reconciles of the controller", c.MaxReconcileRate)
+	}
+	if _, err := auth0client.ParseHosts(c.Auth0Domains); err != nil {
+		return fmt.Errorf("--auth0-domains: %w", err)
+	}
+	if c.Namespace == "" {
+		return errors.New("--namespace must name the provider's own namespace")
 	}
 	return nil
 }
@@ -162,24 +178,38 @@ func (c *cli) run() error {
 		log.Info("Beta feature enabled", "flag", feature.EnableBetaManagementPolicies)
 	}
 
+	hosts := auth0client.MustParseHosts(c.Auth0Domains)
 	clients := auth0client.NewCache(auth0client.Config{
 		CACerts:        ca,
 		UserAgent:      "provider-auth0-eventstream/" + version.Version,
 		AttemptTimeout: c.Auth0Timeout,
 		MaxRetries:     c.Auth0MaxRetries,
 		Metrics:        auth0Metrics,
+		Hosts:          hosts,
 	})
+	// The key is read once, before any reconcile; an uncached client,
+	// since the manager's cache does not run yet.
+	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("cannot create a Kubernetes client: %w", err)
+	}
+	keyCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	proofs, err := proof.LoadOrCreate(keyCtx, direct, c.Namespace)
+	cancel()
+	if err != nil {
+		return err
+	}
 	// Safe-start: controllers of a kind start once its CRD is established.
 	if err := customresourcesgate.Setup(mgr, o); err != nil {
 		return fmt.Errorf("cannot set up the CRD gate: %w", err)
 	}
 	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{
 		Clients: clients, CreationGracePeriod: c.CreationGracePeriod, PollJitter: c.PollJitter, MaxReconcileRate: c.MaxReconcileRate,
-		CreateAttemptTimeout: c.Auth0Timeout, DeliveryPoll: c.DeliveryPoll,
+		CreateAttemptTimeout: c.Auth0Timeout, DeliveryPoll: c.DeliveryPoll, Proofs: proofs, Hosts: hosts,
 	}); err != nil {
 		return fmt.Errorf("cannot set up controllers: %w", err)
 	}
-	log.Info("Starting", "version", version.Version, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "deliveryPoll", c.DeliveryPoll.String(), "sync", c.Sync.String())
+	log.Info("Starting", "version", version.Version, "auth0Domains", hosts.String(), "namespace", c.Namespace, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "deliveryPoll", c.DeliveryPoll.String(), "sync", c.Sync.String())
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestFlags(t *testing.T) {
 	}
 	if c.Sync != time.Hour || c.MaxReconcileRate != 10 || c.MetricsBindAddress != ":8080" || c.HealthProbeBindAddress != ":8081" ||
 		c.Auth0MaxRetries != 3 || c.Auth0Timeout != 30*time.Second || c.CreationGracePeriod != 30*time.Second || c.PollJitter != 6*time.Second ||
-		c.DeliveryPoll != 5*time.Minute {
+		c.DeliveryPoll != 5*time.Minute || c.Auth0Domains != "*.auth0.com" || (os.Getenv("POD_NAMESPACE") == "" && c.Namespace != "crossplane-system") {
 		t.Errorf("defaults = %+v", c)
 	}
 	if err := c.validate(); err != nil {
@@ -46,6 +47,24 @@ func TestFlags(t *testing.T) {
 	c.DeliveryPoll = -time.Second
 	if err := c.validate(); err == nil {
 		t.Errorf("validate() accepted --delivery-poll -1s")
+	}
+	c.DeliveryPoll = 0
+	for _, rate := range []int{0, -1} {
+		c.MaxReconcileRate = rate
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--max-reconcile-rate") {
+			t.Errorf("validate() of --max-reconcile-rate %d = %v, want a refusal naming the flag", rate, err)
+		}
+	}
+	c.MaxReconcileRate = 10
+	for _, domains := range []string{"", "evil.example/.auth0.com", "user@x.auth0.com", " , "} {
+		c.Auth0Domains = domains
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--auth0-domains") {
+			t.Errorf("validate() of --auth0-domains %q = %v, want a refusal naming the flag", domains, err)
+		}
+	}
+	c.Auth0Domains = "*.auth0.com,127.0.0.1:8443"
+	if err := c.validate(); err != nil {
+		t.Errorf("validate() of --auth0-domains %q = %v", c.Auth0Domains, err)
 	}
 	var fresh cli
 	if _, err := kong.Must(&fresh).Parse([]string{"--auth0-ca-file", filepath.Join(t.TempDir(), "missing.pem")}); err == nil {

@@ -22,6 +22,22 @@ const (
 	BackendTerraform = "terraform"
 )
 
+// Import policies: what a composite naming an existing stream
+// (spec.streamId) may do with it.
+const (
+	// ImportObserveOnly composes such a composite Observe-only, whatever
+	// it asks: the stream is read, never changed or deleted. A composite
+	// whose own managementPolicies ask for more is refused.
+	ImportObserveOnly = "ObserveOnly"
+	// ImportManage lets such a composite manage the stream with its
+	// management policies once the stream is found (adoption).
+	ImportManage = "Manage"
+)
+
+// EventTypePattern is what an event type looks like: dotted lower-case
+// words, the rule the XRD holds each of spec.subscriptions to.
+const EventTypePattern = `^[a-z0-9_]+(\.[a-z0-9_]+)+$`
+
 // Input configures the Auth0EventStream composition function. Every field is
 // optional; an XR may override providerConfigRef (within
 // allowedProviderConfigs) and managementPolicies.
@@ -70,6 +86,31 @@ type Input struct {
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?-?)?$`
 	// +optional
 	NamePrefix string `json:"namePrefix,omitempty"`
+
+	// ImportPolicy is the platform's decision on what a composite naming an
+	// existing Auth0 stream (spec.streamId) may do with a stream no
+	// resource of ours created. ObserveOnly (the default) only reads it:
+	// the composed EventStream is Observe-only whatever the composite
+	// asks, and a composite whose own managementPolicies ask for more is
+	// refused; the terraform backend, which cannot only observe, refuses
+	// spec.streamId. Manage lets the composite adopt the stream with its
+	// policies once it is found (the provider's ProviderConfig must allow
+	// it too: its spec.importPolicy Manage).
+	// +kubebuilder:validation:Enum=ObserveOnly;Manage
+	// +kubebuilder:default=ObserveOnly
+	// +optional
+	ImportPolicy string `json:"importPolicy,omitempty"`
+
+	// ExtraEventTypes are event types spec.subscriptions may name beyond
+	// Auth0's event type catalog embedded in this release of the function,
+	// for types Auth0 added since. Any other type outside the catalog is
+	// refused, as Auth0 would refuse it.
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9_]+(\.[a-z0-9_]+)+$`
+	// +kubebuilder:validation:items:MaxLength=128
+	// +listType=set
+	// +optional
+	ExtraEventTypes []string `json:"extraEventTypes,omitempty"`
 
 	// Terraform configures the terraform backend. Only allowed with
 	// backend terraform.

@@ -45,6 +45,11 @@ func (in *Input) DeepCopyInto(out *Input) {
 		*out = make(v2.ManagementPolicies, len(*in))
 		copy(*out, *in)
 	}
+	if in.ExtraEventTypes != nil {
+		in, out := &in.ExtraEventTypes, &out.ExtraEventTypes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Terraform != nil {
 		in, out := &in.Terraform, &out.Terraform
 		*out = new(Terraform)

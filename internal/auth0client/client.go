@@ -65,6 +65,13 @@ type Config struct {
 	MaxRetries int
 	// Metrics to count calls and token fetches in; required.
 	Metrics *Metrics
+	// Hosts, when set, are the only domains New builds a client for (the
+	// --auth0-domains flag). Callers check it first to name the config in
+	// their error; this is the second guard.
+	Hosts Hosts
+	// MaxResponseBytes bounds every response body read, token responses
+	// included. Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 }
 
 // retryStatuses are answers after which a request is retried.
@@ -97,6 +104,14 @@ func New(creds Credentials, cfg Config) (API, error) {
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 3
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if !cfg.Hosts.IsZero() {
+		if err := cfg.Hosts.Check(creds.Domain); err != nil {
+			return nil, err
+		}
+	}
 	host := creds.Domain
 	if i := strings.Index(host, "//"); i != -1 {
 		host = host[i+2:]
@@ -116,7 +131,7 @@ func New(creds Credentials, cfg Config) (API, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	base := instrumented{base: tr, metrics: cfg.Metrics}
+	base := instrumented{base: capped{base: noRedirects{base: tr}, max: cfg.MaxResponseBytes}, metrics: cfg.Metrics}
 
 	audience := creds.Audience
 	if audience == "" {
@@ -174,7 +189,7 @@ func (c *client) Read(ctx context.Context, id string) (*management.EventStream, 
 }
 
 func (c *client) List(ctx context.Context, from string) (*management.EventStreamList, error) {
-	opts := []management.RequestOption{management.Take(100)}
+	opts := []management.RequestOption{management.Take(PageSize)}
 	if from != "" {
 		opts = append(opts, management.From(from))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/controller"
 
+	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/controller/config"
 	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
 	"github.com/xp-auth0/auth0-eventstream/internal/secretcache"
@@ -24,7 +25,7 @@ func CacheOptions(syncPeriod *time.Duration) cache.Options {
 	return cache.Options{
 		SyncPeriod:       syncPeriod,
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Secret{}: {Transform: secretcache.StripMetadata}},
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Secret{}: {Transform: secretcache.StripMetadata(v1alpha1.LabelWebhookSecret)}},
 	}
 }
 

@@ -66,6 +66,8 @@ type harness struct {
 	t   *testing.T
 	env *providertest.Env
 	ctx context.Context
+	// other is a second tenant, when the test runs one.
+	other *auth0sim.Running
 }
 
 func (h *harness) sim() *auth0sim.Server { return h.env.Sim.Server() }
@@ -96,7 +98,10 @@ func eventBridge(name, region string) *v1alpha1.EventStream {
 
 func (h *harness) secret(t *testing.T, name, token string) {
 	t.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"token": []byte(token)}}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{v1alpha1.LabelWebhookSecret: "true"}},
+		Data:       map[string][]byte{"token": []byte(token)},
+	}
 	if err := h.env.Kube.Create(h.ctx, s); err != nil {
 		t.Fatal(err)
 	}

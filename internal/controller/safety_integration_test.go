@@ -32,10 +32,20 @@ const (
 // ownership and tenant pinning. It has its own environment so its token
 // and call counts do not mix with TestIntegration's.
 func TestSafetyIntegration(t *testing.T) {
-	env := providertest.Start(t, providertest.Options{Sim: auth0sim.Options{Clients: map[string]string{rotatedClientID: rotatedClientSecret}}})
+	// A second simulator stands in for another tenant; the provider may
+	// call it (--auth0-domains), as it may call the first.
+	other, err := auth0sim.Start(auth0sim.Options{Clients: map[string]string{"tenant-b": "tenant-b-secret"}, Domain: "tenant-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	env := providertest.Start(t, providertest.Options{
+		Sim:          auth0sim.Options{Clients: map[string]string{rotatedClientID: rotatedClientSecret}},
+		Auth0Domains: []string{other.Domain()},
+	})
 	ctx := context.Background()
 	env.Namespace(ctx, t, ns, providertest.ClientSecret)
-	h := &harness{t: t, env: env, ctx: ctx}
+	h := &harness{t: t, env: env, ctx: ctx, other: other}
 
 	t.Run("ReplacementNeedsDeletePolicy", h.replacementNeedsDeletePolicy)
 	t.Run("RefusedReplacementKeepsOldStream", h.refusedReplacementKeepsOldStream)
@@ -44,6 +54,9 @@ func TestSafetyIntegration(t *testing.T) {
 	t.Run("AdoptionFinishesUnderRateLimits", h.adoptionFinishesUnderRateLimits)
 	t.Run("CreateThatSentNothingDoesNotList", h.createThatSentNothingDoesNotList)
 	t.Run("TenantPinning", h.tenantPinning)
+	t.Run("ImportsAreObservedOnly", h.importsAreObservedOnly)
+	t.Run("ForgedRecordsDeleteNothing", h.forgedRecordsDeleteNothing)
+	t.Run("UnofferedSecretIsNotSent", h.unofferedSecretIsNotSent)
 }
 
 // synced waits for the resource's Synced condition to be False with a
@@ -259,8 +272,11 @@ func (h *harness) createThatSentNothingDoesNotList(t *testing.T) {
 		if !strings.Contains(c.Message, "cannot get a webhook authorization Secret") {
 			return "Synced: " + c.Message
 		}
-		if meta.GetExternalCreatePending(es).IsZero() || es.GetAnnotations()["auth0.m.openmcf.org/external-create-rejected"] == "" {
+		if meta.GetExternalCreatePending(es).IsZero() || meta.GetExternalCreateFailed(es).IsZero() {
 			return "no failed attempt recorded yet"
+		}
+		if es.Status.Ownership != nil {
+			return fmt.Sprintf("status.ownership %+v: a create that sent nothing leaves nothing to search for", es.Status.Ownership)
 		}
 		return ""
 	})
@@ -289,11 +305,7 @@ func (h *harness) createThatSentNothingDoesNotList(t *testing.T) {
 // simulator), which stops it, then lets it move; and rotates the client of
 // the first tenant, which keeps working.
 func (h *harness) tenantPinning(t *testing.T) {
-	other, err := auth0sim.Start(auth0sim.Options{Clients: map[string]string{"tenant-b": "tenant-b-secret"}, Domain: "tenant-b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := h.other
 	h.create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tenant-b"}, Data: map[string][]byte{
 		v1alpha1.CredentialDomain: []byte(other.Domain()), v1alpha1.CredentialClientID: []byte("tenant-b"),
 		v1alpha1.CredentialClientSecret: []byte("tenant-b-secret"), v1alpha1.CredentialCACert: other.CACertPEM,
@@ -308,8 +320,8 @@ func (h *harness) tenantPinning(t *testing.T) {
 	es := h.ready(t, "pinned")
 	id := meta.GetExternalName(es)
 	home := h.env.Sim.Domain()
-	if got := es.GetAnnotations()["auth0.m.openmcf.org/tenant"]; got != home {
-		t.Fatalf("tenant annotation = %q, want %q", got, home)
+	if o := es.Status.Ownership; o == nil || o.Stream == nil || o.Stream.ID != id || o.Stream.Tenant != home {
+		t.Fatalf("status.ownership = %+v, want %s recorded in tenant %s", o, id, home)
 	}
 
 	// Rotation: another application of the same tenant.
@@ -356,8 +368,8 @@ func (h *harness) tenantPinning(t *testing.T) {
 		if moved == "" || moved == id {
 			return "external name " + moved
 		}
-		if es.GetAnnotations()["auth0.m.openmcf.org/tenant"] != other.Domain() {
-			return "tenant annotation " + es.GetAnnotations()["auth0.m.openmcf.org/tenant"]
+		if o := es.Status.Ownership; o == nil || o.Stream == nil || o.Stream.Tenant != other.Domain() {
+			return fmt.Sprintf("status.ownership %+v", o)
 		}
 		return providertest.Ready(es)
 	})
@@ -372,4 +384,104 @@ func (h *harness) tenantPinning(t *testing.T) {
 		t.Errorf("stream %s in tenant b still exists", moved)
 	}
 	h.sim().DeleteStream(id)
+}
+
+// importsAreObservedOnly: under the default spec.importPolicy
+// (ObserveOnly) an EventStream naming a stream it did not create, with
+// every management policy, observes it, refuses to change it, and is
+// deleted without deleting it.
+func (h *harness) importsAreObservedOnly(t *testing.T) {
+	s, err := h.sim().CreateStream([]byte(`{"name":"someone-elses","subscriptions":[{"event_type":"user.created"}],
+		"destination":{"type":"action","configuration":{"action_id":"act_theirs"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := webhook("import-all", "")
+	es.Spec.ForProvider.Name = "someone-elses"
+	es.Spec.ForProvider.Subscriptions = []string{"user.created", "user.deleted"}
+	es.Spec.ForProvider.Destination = v1alpha1.Destination{Type: "action", Action: &v1alpha1.ActionDestination{ActionID: "act_mine"}}
+	meta.SetExternalName(es, s.ID)
+	h.create(t, es)
+	h.syncedFalse(t, "import-all", "event stream "+s.ID+" differs from spec", "spec.importPolicy is ObserveOnly", "ProviderConfig "+ns+"/default")
+	got := h.get(t, "import-all")
+	if got.Status.AtProvider.ID != s.ID || got.GetCondition(xpv2.TypeReady).Status != corev1.ConditionTrue {
+		t.Errorf("atProvider %+v, Ready %s; want the stream observed", got.Status.AtProvider, got.GetCondition(xpv2.TypeReady).Status)
+	}
+	if got.Status.Ownership != nil {
+		t.Errorf("status.ownership = %+v, want nothing recorded", got.Status.Ownership)
+	}
+	h.deleteAndWait(t, "import-all")
+	after := h.stream(t, s.ID)
+	if !after.UpdatedAt.Equal(s.UpdatedAt) || after.Destination.Action.ActionID != "act_theirs" {
+		t.Errorf("the import changed the stream: %+v", after)
+	}
+	h.sim().DeleteStream(s.ID)
+}
+
+// forgedRecordsDeleteNothing: whoever may edit an EventStream writes, in
+// its status and annotations, a replaced stream to delete and a record of
+// owning another stream. Deleting the EventStream deletes its own stream
+// only.
+func (h *harness) forgedRecordsDeleteNothing(t *testing.T) {
+	victim, err := h.sim().CreateStream([]byte(`{"name":"victim","subscriptions":[{"event_type":"user.created"}],
+		"destination":{"type":"action","configuration":{"action_id":"act_victim"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.create(t, eventBridge("forger", "us-east-1"))
+	own := meta.GetExternalName(h.ready(t, "forger"))
+	h.update(t, "forger", func(es *v1alpha1.EventStream) {
+		meta.AddAnnotations(es, map[string]string{"auth0.m.openmcf.org/replaced-stream": victim.ID})
+	})
+	providertest.Eventually(t, timeout, "forge status", func() string {
+		es := h.get(t, "forger")
+		es.Status.Ownership.Replaced = &v1alpha1.OwnedStream{ID: victim.ID, Tenant: h.env.Sim.Domain(), Proof: es.Status.Ownership.Stream.Proof}
+		if err := h.env.Kube.Status().Update(h.ctx, es); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	h.deleteAndWait(t, "forger")
+	if _, ok := h.sim().Stream(own); ok {
+		t.Errorf("its own stream %s still exists", own)
+	}
+	if s := h.stream(t, victim.ID); !s.UpdatedAt.Equal(victim.UpdatedAt) {
+		t.Errorf("the victim changed")
+	}
+	h.sim().DeleteStream(victim.ID)
+}
+
+// unofferedSecretIsNotSent: a webhook Secret without the opt-in label is
+// refused, naming it, its key and the label; its value never reaches
+// Auth0. Labelled, it is sent.
+func (h *harness) unofferedSecretIsNotSent(t *testing.T) {
+	const password = "db-password-not-for-webhooks"
+	h.create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db-creds"}, Data: map[string][]byte{"token": []byte(password)}})
+	posts := h.calls(epPost)
+	h.create(t, webhook("confused-deputy", "db-creds"))
+	h.syncedFalse(t, "confused-deputy", "Secret "+ns+"/db-creds (key token) is not offered for webhook authorization", v1alpha1.LabelWebhookSecret)
+	if got := h.calls(epPost) - posts; got != 0 {
+		t.Errorf("POSTs = %d, want none", got)
+	}
+	for _, s := range h.sim().Streams() {
+		if s.Destination.Webhook != nil && strings.Contains(s.Destination.Webhook.Token, password) {
+			t.Errorf("stream %s holds the unoffered value", s.ID)
+		}
+	}
+	providertest.Eventually(t, timeout, "label the Secret", func() string {
+		s := &corev1.Secret{}
+		if err := h.env.Kube.Get(h.ctx, client.ObjectKey{Namespace: ns, Name: "db-creds"}, s); err != nil {
+			return err.Error()
+		}
+		s.Labels = map[string]string{v1alpha1.LabelWebhookSecret: "true"}
+		if err := h.env.Kube.Update(h.ctx, s); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	id := meta.GetExternalName(h.ready(t, "confused-deputy"))
+	if got := h.stream(t, id).Destination.Webhook.Token; got != password {
+		t.Errorf("token in Auth0 = %q, want the offered value", got)
+	}
+	h.deleteAndWait(t, "confused-deputy")
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ import (
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 	xpcontroller "github.com/xp-auth0/auth0-eventstream/internal/controller"
 	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
+	"github.com/xp-auth0/auth0-eventstream/internal/proof"
 )
 
 // Credentials of the simulator's one machine-to-machine application.
@@ -80,7 +82,14 @@ type Options struct {
 	// NoProvider starts only the API server and the simulator, for running
 	// the provider binary against them.
 	NoProvider bool
+	// Auth0Domains are the hosts credentials may name besides the
+	// simulator's (--auth0-domains).
+	Auth0Domains []string
 }
+
+// KeyNamespace is the provider's own namespace in the test environment,
+// where it keeps its proof key.
+const KeyNamespace = "provider-system"
 
 // Start brings everything up and registers its teardown with tb.Cleanup.
 // It fails tb (never skips) when KUBEBUILDER_ASSETS is missing.
@@ -134,6 +143,10 @@ func Start(tb testing.TB, o Options) *Env {
 	}
 
 	env := &Env{Kube: kube, Config: cfg, Sim: sim, Scheme: scheme}
+	// The provider's own namespace, where it keeps its proof key.
+	if err := kube.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: KeyNamespace}}); err != nil {
+		tb.Fatal(err)
+	}
 	if o.NoProvider {
 		return env
 	}
@@ -159,7 +172,17 @@ func Start(tb testing.TB, o Options) *Env {
 	zl := zap.New(zopts...)
 	ctrl.SetLogger(zl)
 	metrics := auth0client.NewMetrics()
-	clients := auth0client.NewCache(auth0client.Config{UserAgent: "provider-test", Metrics: metrics})
+	hosts, err := auth0client.ParseHosts(strings.Join(append([]string{sim.Domain()}, o.Auth0Domains...), ","))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clients := auth0client.NewCache(auth0client.Config{UserAgent: "provider-test", Metrics: metrics, Hosts: hosts})
+	// As cmd/provider: the key is made in the provider's namespace on the
+	// first start.
+	proofs, err := proof.LoadOrCreate(context.Background(), kube, KeyNamespace)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	co := controller.Options{
 		Logger:                  logging.NewLogrLogger(zl),
 		MaxConcurrentReconciles: o.MaxReconcileRate,
@@ -174,7 +197,7 @@ func Start(tb testing.TB, o Options) *Env {
 	if err := customresourcesgate.Setup(mgr, co); err != nil {
 		tb.Fatal(err)
 	}
-	if err := xpcontroller.SetupGated(mgr, co, eventstream.Options{Clients: clients, CreationGracePeriod: time.Second, DeliveryPoll: o.DeliveryPoll}); err != nil {
+	if err := xpcontroller.SetupGated(mgr, co, eventstream.Options{Clients: clients, CreationGracePeriod: time.Second, DeliveryPoll: o.DeliveryPoll, Proofs: proofs, Hosts: hosts}); err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

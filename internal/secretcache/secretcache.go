@@ -7,6 +7,7 @@ package secretcache
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -48,9 +50,41 @@ func Metadata() *metav1.PartialObjectMetadata {
 	return m
 }
 
+// RequireLabel is an option of Get: the Secret is read only when its
+// metadata carries the label Key with Value; otherwise Get returns a
+// *NotOfferedError and its data is never read. The metadata cache keeps
+// the label when the transform was made with StripMetadata(Key).
+type RequireLabel struct {
+	Key, Value string
+}
+
+// ApplyToGet makes RequireLabel a client.GetOption; Get reads it, an API
+// server ignores it.
+func (RequireLabel) ApplyToGet(*client.GetOptions) {}
+
+// NotOfferedError is Get's answer for a Secret without the required label.
+type NotOfferedError struct {
+	Secret types.NamespacedName
+	Label  RequireLabel
+}
+
+func (e *NotOfferedError) Error() string {
+	return fmt.Sprintf("Secret %s does not carry the label %s=%q", e.Secret, e.Label.Key, e.Label.Value)
+}
+
+func required(opts []client.GetOption) *RequireLabel {
+	for _, o := range opts {
+		if r, ok := o.(RequireLabel); ok {
+			return &r
+		}
+	}
+	return nil
+}
+
 // Get fills s with the Secret key, read from the API server when the kept
 // copy is missing or older than what the metadata informer has seen.
-func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Secret) error {
+func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Secret, opts ...client.GetOption) error {
+	req := required(opts)
 	m := Metadata()
 	if err := r.meta.Get(ctx, key, m); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -58,12 +92,16 @@ func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Se
 		}
 		return err
 	}
+	if req != nil && m.GetLabels()[req.Key] != req.Value {
+		*s = corev1.Secret{}
+		return &NotOfferedError{Secret: key, Label: *req}
+	}
 	r.mu.Lock()
 	if e, ok := r.entries[key]; ok && e.secret.ResourceVersion == m.GetResourceVersion() {
 		e.used = r.now()
 		e.secret.DeepCopyInto(s)
 		r.mu.Unlock()
-		return nil
+		return offered(s, key, req)
 	}
 	r.mu.Unlock()
 
@@ -78,7 +116,7 @@ func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Se
 	// data (kubectl's last-applied-configuration).
 	kept := &corev1.Secret{
 		TypeMeta:   got.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{Namespace: got.Namespace, Name: got.Name, UID: got.UID, ResourceVersion: got.ResourceVersion},
+		ObjectMeta: metav1.ObjectMeta{Namespace: got.Namespace, Name: got.Name, UID: got.UID, ResourceVersion: got.ResourceVersion, Labels: got.Labels},
 		Type:       got.Type,
 		Data:       got.Data,
 	}
@@ -86,6 +124,16 @@ func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Se
 	r.entries[key] = &entry{secret: kept, used: r.now()}
 	r.mu.Unlock()
 	kept.DeepCopyInto(s)
+	return offered(s, key, req)
+}
+
+// offered checks the label on the Secret read too: the metadata cache may
+// lag behind a label just removed.
+func offered(s *corev1.Secret, key types.NamespacedName, req *RequireLabel) error {
+	if req != nil && s.Labels[req.Key] != req.Value {
+		*s = corev1.Secret{}
+		return &NotOfferedError{Secret: key, Label: *req}
+	}
 	return nil
 }
 
@@ -117,13 +165,26 @@ func (r *Reader) Len() int {
 	return len(r.entries)
 }
 
-// StripMetadata is the cache transform for Secret metadata: a resource
-// version is all Get and the watches need, and labels or annotations of
-// Secrets nobody references would only take memory.
-func StripMetadata(obj any) (any, error) {
-	if o, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		o.ObjectMeta = metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion, DeletionTimestamp: o.DeletionTimestamp}
-		return o, nil
+// StripMetadata returns the cache transform for Secret metadata: a
+// resource version is all Get and the watches need, and labels or
+// annotations of Secrets nobody references would only take memory. Of the
+// labels it keeps only those named in keep, which Get checks before
+// reading a Secret (RequireLabel).
+func StripMetadata(keep ...string) toolscache.TransformFunc {
+	return func(obj any) (any, error) {
+		if o, ok := obj.(*metav1.PartialObjectMetadata); ok {
+			var labels map[string]string
+			for _, k := range keep {
+				if v, ok := o.Labels[k]; ok {
+					if labels == nil {
+						labels = map[string]string{}
+					}
+					labels[k] = v
+				}
+			}
+			o.ObjectMeta = metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion, DeletionTimestamp: o.DeletionTimestamp, Labels: labels}
+			return o, nil
+		}
+		return cache.TransformStripManagedFields()(obj)
 	}
-	return cache.TransformStripManagedFields()(obj)
 }

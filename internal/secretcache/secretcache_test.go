@@ -2,6 +2,8 @@ package secretcache
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,13 +96,60 @@ func TestStripMetadata(t *testing.T) {
 	m.SetName("n")
 	m.SetResourceVersion("7")
 	m.SetAnnotations(map[string]string{"big": "x"})
-	m.SetLabels(map[string]string{"l": "v"})
-	out, err := StripMetadata(m)
+	m.SetLabels(map[string]string{"l": "v", "offer": "true"})
+	out, err := StripMetadata("offer")(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := out.(*metav1.PartialObjectMetadata)
-	if got.Name != "n" || got.Namespace != "ns" || got.ResourceVersion != "7" || got.Annotations != nil || got.Labels != nil {
-		t.Errorf("StripMetadata() = %+v, want name, namespace and resource version only", got.ObjectMeta)
+	if got.Name != "n" || got.Namespace != "ns" || got.ResourceVersion != "7" || got.Annotations != nil || len(got.Labels) != 1 || got.Labels["offer"] != "true" {
+		t.Errorf("StripMetadata(offer) = %+v, want name, namespace, resource version and the offer label only", got.ObjectMeta)
+	}
+}
+
+// TestRequireLabel: a Secret without the required label is refused from
+// its metadata, before its data is read; one that carries it is read; one
+// whose label was removed is refused again.
+func TestRequireLabel(t *testing.T) {
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "team-a", Name: "db"}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}, Data: map[string][]byte{"password": []byte("db-pass")}}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(s).Build()
+	directReads := 0
+	direct := interceptor.NewClient(kube, interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+		directReads++
+		return c.Get(ctx, k, o, opts...)
+	}})
+	r := New(kube, direct)
+	req := RequireLabel{Key: "offer", Value: "true"}
+
+	got := &corev1.Secret{}
+	err := r.Get(ctx, key, got, req)
+	var no *NotOfferedError
+	if !errors.As(err, &no) || directReads != 0 || len(got.Data) != 0 {
+		t.Fatalf("Get() of an unlabelled Secret = %v after %d data reads, data %v; want NotOffered and no read", err, directReads, got.Data)
+	}
+	if strings.Contains(err.Error(), "db-pass") {
+		t.Errorf("error holds the value: %v", err)
+	}
+
+	s.Labels = map[string]string{"offer": "true"}
+	if err := kube.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Get(ctx, key, got, req); err != nil || string(got.Data["password"]) != "db-pass" {
+		t.Fatalf("Get() of a labelled Secret = %v, %q", err, got.Data["password"])
+	}
+
+	s.Labels = nil
+	if err := kube.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Get(ctx, key, got, req); !errors.As(err, &no) || len(got.Data) != 0 {
+		t.Errorf("Get() after the label was removed = %v, data %v; want NotOffered", err, got.Data)
 	}
 }

@@ -13,6 +13,7 @@ package tfstream
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	xpv2 "github.com/crossplane/crossplane/apis/v2/core/v2"
@@ -109,6 +110,12 @@ type output struct {
 // constants, never input.
 func ref(name string) string { return "${var." + name + "}" }
 
+// trimmedRef is the expression of a secret variable's value trimmed of
+// surrounding whitespace (Terraform's trimspace is Go's strings.TrimSpace),
+// as the native provider sends a secret: a Secret written from a file often
+// ends with a newline, which a webhook would then be sent.
+func trimmedRef(name string) string { return "${trimspace(var." + name + ")}" }
+
 // For returns the Terraform configuration of the stream p describes. Its
 // secrets must be Secret references (the function moves inline values into
 // a composed Secret first); For refuses a destination it does not know.
@@ -173,15 +180,15 @@ func For(p v1alpha1.EventStreamParameters, streamID string) (Config, error) {
 			set(VarUsername, "string", deref(a.Username))
 			auth["username"] = ref(VarUsername)
 			err = secret(VarPassword, selector(a.PasswordSecretRef))
-			auth["password"] = ref(VarPassword)
+			auth["password"] = trimmedRef(VarPassword)
 		case v1alpha1.AuthMethodBearer:
 			err = secret(VarToken, selector(a.TokenSecretRef))
-			auth["token"] = ref(VarToken)
+			auth["token"] = trimmedRef(VarToken)
 		case v1alpha1.AuthMethodCustomHeader:
 			set(VarHeaderKey, "string", deref(a.HeaderKey))
 			auth["header_key"] = ref(VarHeaderKey)
 			err = secret(VarHeaderValue, selector(a.HeaderValueSecretRef))
-			auth["header_value"] = ref(VarHeaderValue)
+			auth["header_value"] = trimmedRef(VarHeaderValue)
 		default:
 			return Config{}, fmt.Errorf("webhook authorization method %q is not supported", a.Method)
 		}
@@ -268,11 +275,18 @@ func Outputs(o map[string]any) (map[string]any, bool) {
 		return nil, false
 	}
 	raw, _ := o[OutputSubscriptions].([]any)
-	subs := make([]any, 0, len(raw))
+	names := make([]string, 0, len(raw))
 	for _, s := range raw {
 		if s, ok := s.(string); ok {
-			subs = append(subs, s)
+			names = append(names, s)
 		}
+	}
+	// Sorted, as the native backend's: the composite's status holds them,
+	// and an order Terraform or Auth0 may vary must not write it.
+	slices.Sort(names)
+	subs := make([]any, 0, len(names))
+	for _, s := range names {
+		subs = append(subs, s)
 	}
 	return map[string]any{
 		"id":                    id,

@@ -49,7 +49,9 @@ type module struct {
 	} `json:"output"`
 }
 
-var reVarRef = regexp.MustCompile(`\$\{var\.([a-z0-9_]+)\}`)
+// reVarRef finds a reference to a variable, alone (${var.x}) or in a
+// function call (${trimspace(var.x)}).
+var reVarRef = regexp.MustCompile(`\$\{(?:[a-z]+\()?var\.([a-z0-9_]+)\)?\}`)
 
 func TestFor(t *testing.T) {
 	cases := map[string]struct {
@@ -75,7 +77,7 @@ func TestFor(t *testing.T) {
 			dest: webhook(v1alpha1.WebhookAuthorization{Method: "bearer", TokenSecretRef: sel("hooks", "token")}),
 			resource: map[string]any{"webhook_configuration": map[string]any{
 				"webhook_endpoint":      "${var.webhook_endpoint}",
-				"webhook_authorization": map[string]any{"method": "${var.webhook_authorization_method}", "token": "${var.webhook_token}"},
+				"webhook_authorization": map[string]any{"method": "${var.webhook_authorization_method}", "token": "${trimspace(var.webhook_token)}"},
 			}},
 			vars: map[string]any{"destination_type": "webhook", "webhook_endpoint": "https://hooks.example.com/auth0", "webhook_authorization_method": "bearer"},
 			env:  []SecretEnv{{Name: "TF_VAR_webhook_token", SecretName: "hooks", Key: "token"}},
@@ -86,7 +88,7 @@ func TestFor(t *testing.T) {
 				"webhook_endpoint": "${var.webhook_endpoint}",
 				"webhook_authorization": map[string]any{
 					"method":   "${var.webhook_authorization_method}",
-					"username": "${var.webhook_username}", "password": "${var.webhook_password}",
+					"username": "${var.webhook_username}", "password": "${trimspace(var.webhook_password)}",
 				},
 			}},
 			vars: map[string]any{"destination_type": "webhook", "webhook_endpoint": "https://hooks.example.com/auth0", "webhook_authorization_method": "basic", "webhook_username": "auth0"},
@@ -98,7 +100,7 @@ func TestFor(t *testing.T) {
 				"webhook_endpoint": "${var.webhook_endpoint}",
 				"webhook_authorization": map[string]any{
 					"method":     "${var.webhook_authorization_method}",
-					"header_key": "${var.webhook_header_key}", "header_value": "${var.webhook_header_value}",
+					"header_key": "${var.webhook_header_key}", "header_value": "${trimspace(var.webhook_header_value)}",
 				},
 			}},
 			vars: map[string]any{"destination_type": "webhook", "webhook_endpoint": "https://hooks.example.com/auth0", "webhook_authorization_method": "custom_header", "webhook_header_key": "X-Auth0-Signature"},

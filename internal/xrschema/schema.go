@@ -140,3 +140,19 @@ func blocking(errs field.ErrorList) bool {
 	}
 	return false
 }
+
+// MaxLength is the maxLength the schema gives the string at path under
+// spec (e.g. "name" for spec.name), false when it gives none.
+func (s *Spec) MaxLength(path ...string) (int64, bool) {
+	cur, ok := s.structural.Properties["spec"]
+	for _, p := range path {
+		if !ok {
+			return 0, false
+		}
+		cur, ok = cur.Properties[p]
+	}
+	if !ok || cur.ValueValidation == nil || cur.ValueValidation.MaxLength == nil {
+		return 0, false
+	}
+	return *cur.ValueValidation.MaxLength, true
+}

@@ -24,7 +24,7 @@ spec:
               message: spec.b is required when spec.kind is b
             properties:
               kind: {type: string, enum: [a, b]}
-              mode: {type: string, default: fast}
+              mode: {type: string, default: fast, maxLength: 8}
               b: {type: object, properties: {x: {type: string}}}
               tags: {type: array, x-kubernetes-list-type: set, items: {type: string}}
 `
@@ -84,5 +84,20 @@ func TestValidate(t *testing.T) {
 func TestLoadRefusesMissingVersion(t *testing.T) {
 	if _, err := Load([]byte(testXRD), "v2"); err == nil {
 		t.Error("Load(..., v2) succeeded on an XRD without version v2")
+	}
+}
+
+func TestMaxLength(t *testing.T) {
+	s, err := Load([]byte(testXRD), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := s.MaxLength("mode"); !ok || n != 8 {
+		t.Errorf("MaxLength(mode) = %d, %t; want 8, true", n, ok)
+	}
+	for _, p := range [][]string{{"kind"}, {"missing"}, {"b", "x"}, {"b", "x", "deeper"}} {
+		if n, ok := s.MaxLength(p...); ok {
+			t.Errorf("MaxLength(%v) = %d, true; want none", p, n)
+		}
 	}
 }

@@ -32,11 +32,15 @@ type backend struct {
 	label string
 	// composedKind is the managed resource composed for the stream.
 	composedKind string
+	// trimsSecrets is whether the backend sends a Secret's value trimmed
+	// of surrounding whitespace (the terraform module does; the native
+	// provider's trimming is issue 21's provider side).
+	trimsSecrets bool
 }
 
 var (
 	nativeBackend    = backend{name: "native", composedKind: "EventStream"}
-	terraformBackend = backend{name: "terraform", label: "terraform", composedKind: "Workspace"}
+	terraformBackend = backend{name: "terraform", label: "terraform", composedKind: "Workspace", trimsSecrets: true}
 )
 
 const backendLabel = "auth0.openmcf.org/backend"
@@ -50,7 +54,7 @@ var (
 )
 
 // tfProviderConfig is the ClusterProviderConfig the terraform Composition
-// names (package/configuration/composition-terraform.yaml).
+// names (package/configuration-terraform/composition.yaml).
 const tfProviderConfig = "auth0"
 
 // terraformInstalled reports whether the control plane runs

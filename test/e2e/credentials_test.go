@@ -13,6 +13,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 )
 
 // Provider-level resources these tests use directly.
@@ -313,4 +315,94 @@ spec:
 		t.Errorf("the simulator holds %d streams named echoed, %d before", after, before)
 	}
 	deleteMR(t, ns, "echoed")
+}
+
+// TestSecretsOffered: a Secret is sent to a webhook only when it offers
+// itself (label auth0.m.openmcf.org/webhook-secret: "true"). A composite
+// and an EventStream managed resource naming a key of a Secret that does
+// not (a database password, an endpoint of the requester's choosing, a test
+// event asked for) are refused, naming the Secret and the label, and Auth0
+// never receives the value: the simulator's streams are the witness. Once
+// the Secret is labelled, both make their streams with it.
+func TestSecretsOffered(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "secrets-offered")
+	value := "db-password-of-" + ns
+	const label = "auth0.m.openmcf.org/webhook-secret"
+	mustKubectl(t, fmt.Appendf(nil, "apiVersion: v1\nkind: Secret\nmetadata: {name: db-creds, namespace: %s}\nstringData: {password: %s}\n", ns, value), "apply", "-f", "-")
+	endpoint := "https://collector-" + ns + ".example.com/hook"
+
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
+kind: Auth0EventStream
+metadata:
+  name: offered-xr
+  namespace: %s
+  annotations: {auth0.openmcf.org/send-test-event: "user.created#1"}
+spec:
+  destinationType: webhook
+  subscriptions: [user.created]
+  webhookConfiguration:
+    webhookEndpoint: %s
+    webhookAuthorization:
+      method: bearer
+      tokenSecretRef: {name: db-creds, key: password}
+`, ns, endpoint), "apply", "-f", "-")
+	mustKubectl(t, mr(ns, "offered-mr", strings.Replace(webhookDest(endpoint, "db-creds"), "key: token", "key: password", 1), "",
+		`auth0.m.openmcf.org/send-test-event: "user.created#1"`), "apply", "-f", "-")
+
+	eventually(t, readyWithin, "the composite refused by the function", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns, "offered-xr")
+		if err != nil {
+			return err
+		}
+		s, reason, msg := condition(u, "StreamReady")
+		for _, want := range []string{"Secret " + ns + "/db-creds is not offered as a webhook secret", label + "=true"} {
+			if s != "False" || reason != "Refused" || !strings.Contains(msg, want) {
+				return fmt.Errorf("want StreamReady=False Refused saying %q; conditions: %s", want, conditionsOf(u))
+			}
+		}
+		return nil
+	})
+	if composed := composedOf(t, nativeBackend, ns, "offered-xr"); len(composed) > 0 {
+		t.Errorf("composed %v for a composite naming a Secret that is not offered", composed)
+	}
+	u := waitMR(t, ns, "offered-mr", "refused by the provider", syncedFalse("Secret "+ns+"/db-creds (key password) is not offered for webhook authorization", label))
+	_, _, msg := condition(u, "Synced")
+	t.Logf("EventStream Synced=False: %s", msg)
+
+	// The witness: no stream in Auth0 holds the value, none was made for
+	// either resource.
+	offeredNowhere := func() {
+		t.Helper()
+		all, err := simStreams(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range all {
+			if w := s.Destination.Webhook; w != nil && (w.Token == value || w.Endpoint == endpoint) {
+				t.Errorf("stream %s (%s) was made with the Secret that is not offered", s.ID, s.Name)
+			}
+		}
+	}
+	offeredNowhere()
+	for _, name := range []string{"offered-xr", "offered-mr"} {
+		if n := streamsNamed(t, name); n != 0 {
+			t.Errorf("the simulator holds %d streams named %s", n, name)
+		}
+	}
+
+	t.Log("the Secret offers itself: both make their streams with it")
+	mustKubectl(t, nil, "label", "secret", "db-creds", "-n", ns, label+"=true")
+	waitReady(t, ns, "offered-xr")
+	_, xr := waitOutputsMatch(t, ns, "offered-xr", func(s auth0sim.Stream) error {
+		return expectWebhook(s, []string{"user.created"}, "enabled", value)
+	})
+	u = waitMR(t, ns, "offered-mr", "Ready", mrReady)
+	id := u.GetAnnotations()[annExternal]
+	if err := expectWebhook(mustSimStream(t, id), []string{"user.created"}, "enabled", value); err != nil {
+		t.Errorf("EventStream offered-mr's stream: %v", err)
+	}
+	deleteMR(t, ns, "offered-mr")
+	simGone(t, id)
+	deleteAndVerify(t, ns, "offered-xr", xr.ID)
 }

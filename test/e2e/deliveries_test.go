@@ -38,6 +38,7 @@ kind: Secret
 metadata:
   name: hook-token
   namespace: %[1]s
+  labels: {auth0.m.openmcf.org/webhook-secret: "true"}
 stringData:
   token: deliveries-token
 ---

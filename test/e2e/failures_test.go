@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/xp-auth0/auth0-eventstream/test/e2e/controlplane"
 )
@@ -75,9 +77,10 @@ func invalidManifestsRefused(t *testing.T, b backend) {
 }
 
 // TestQuickStartAsSeeded applies the seed's Quick Start unchanged. Its
-// event types (authentication.*) are not in Auth0's catalog, so Auth0
-// refuses the stream; the resource must say so with Auth0's message
-// rather than hang.
+// event types (authentication.*) are not in Auth0's catalog, which Auth0
+// refuses, so the function refuses them first: the resource says so,
+// naming both subscriptions and the escape hatch (the function input's
+// extraEventTypes), and no stream is made.
 func TestQuickStartAsSeeded(t *testing.T) {
 	quickStartAsSeeded(t, nativeBackend)
 }
@@ -86,27 +89,10 @@ func quickStartAsSeeded(t *testing.T, b backend) {
 	t.Helper()
 	ns := namespace(t, b.ns("quickstart-seeded"))
 	before := streamsNamed(t, "login-events")
-	b.apply(t, fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
-kind: Auth0EventStream
-metadata:
-  name: login-events
-  namespace: %s
-  labels:
-    openmcf.org/provisioner: pulumi
-spec:
-  destinationType: webhook
-  subscriptions:
-  - authentication.success
-  - authentication.failure
-  webhookConfiguration:
-    webhookEndpoint: "https://api.example.com/webhooks/auth0"
-    webhookAuthorization:
-      method: bearer
-      token: "your-secret-token"
-`, ns))
-	const auth0Says = `No enum match for: \"authentication.success\"`
+	seed := docs(t, repoFile(t, "example/seed/quick-start.yaml"), ns)
+	b.apply(t, encode(t, seed...))
 	var cond string
-	eventually(t, readyWithin, "a failing condition carrying Auth0's message", func(ctx context.Context) error {
+	eventually(t, readyWithin, "a failing condition carrying the function's refusal", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, "login-events")
 		if err != nil {
 			return err
@@ -114,22 +100,56 @@ spec:
 		if s, _, _ := condition(u, "Ready"); s == "True" {
 			return fmt.Errorf("became Ready although Auth0 refuses its event types")
 		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			msg, _ := m["message"].(string)
-			if m["status"] == "False" && strings.Contains(msg, strings.ReplaceAll(auth0Says, `\"`, `"`)) {
-				cond = fmt.Sprintf("%v=False %v: %s", m["type"], m["reason"], msg)
-				return nil
+		// StreamReady reaches a claim too; a composite's Synced says
+		// the same.
+		s, reason, msg := condition(u, "StreamReady")
+		for _, want := range []string{`spec.subscriptions[0]: Invalid value: "authentication.success"`, `spec.subscriptions[1]: Invalid value: "authentication.failure"`, "extraEventTypes"} {
+			if s != "False" || reason != "Refused" || !strings.Contains(msg, want) {
+				return fmt.Errorf("want StreamReady=False Refused naming %s; conditions: %s", want, conditionsOf(u))
 			}
 		}
-		return fmt.Errorf("no False condition with Auth0's message; conditions: %s", conditionsOf(u))
+		cond = fmt.Sprintf("StreamReady=False %s: %s", reason, msg)
+		return nil
 	})
 	t.Logf("condition: %s", cond)
+	if composed := composedOf(t, b, ns, "login-events"); len(composed) > 0 {
+		t.Errorf("composed %v for a refused composite", composed)
+	}
 	if after := streamsNamed(t, "login-events"); after != before {
 		t.Errorf("the simulator holds %d streams named login-events, %d before: one was made for a manifest Auth0 refuses", after, before)
 	}
 	mustKubectl(t, nil, "delete", "auth0eventstream", "login-events", "-n", ns, "--timeout=2m")
+}
+
+// composedOf lists the resources of b's kind (and Secrets) composed for the
+// composite or claim ns/name.
+func composedOf(t *testing.T, b backend, ns, name string) []string {
+	t.Helper()
+	u, err := getStream(t.Context(), ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xrName := ""
+	if legacy() {
+		xrName, _, _ = unstructured.NestedString(u.Object, "spec", "resourceRef", "name")
+	}
+	gvrs := []schema.GroupVersionResource{mrGVR, secretGVR}
+	if b.composedKind == "Workspace" {
+		gvrs[0] = workspaceGVR
+	}
+	var out []string
+	for _, gvr := range gvrs {
+		l, err := dyn.Resource(gvr).Namespace(ns).List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range l.Items {
+			if owned(&l.Items[i], name, xrName) {
+				out = append(out, l.Items[i].GetKind()+"/"+l.Items[i].GetName())
+			}
+		}
+	}
+	return out
 }
 
 // TestFaultsConverge makes Auth0 unreliable: one create whose answer is

@@ -70,20 +70,42 @@ func TestImportObserveOnly(t *testing.T) {
 }
 
 // TestImportThenTakeOver imports a stream Observe-only, then widens the
-// policies to full management: the provider brings the same stream to the
-// spec (no new stream), and deleting the resource now deletes the stream.
+// policies to full management. With the packaged Composition (imports
+// Observe-only) the widening is refused, naming spec.managementPolicies,
+// and changes nothing; with the Composition a platform installs to allow
+// adoption (example/import/composition-manage.yaml), whose
+// ClusterProviderConfig says spec.importPolicy Manage and serves only the
+// namespaces its namespaceSelector admits (this one), the provider brings
+// the same stream to the spec (no new stream), and deleting the resource
+// now deletes the stream.
 func TestImportThenTakeOver(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "import-takeover")
 	const name = "adopted"
 	st := simCreate(t, ns+"-user-events", "https://hooks.example.com/adopted", "user.created")
+	manage := manageComposition(t, "example/import/composition-manage.yaml", ns)
 
 	mustKubectl(t, importManifest(ns, name, st.ID, "[Observe]", "user.created"), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	waitOutputsMatch(t, ns, name, nil)
 
-	t.Log("widen managementPolicies to take over the stream: the spec's name, one more subscription and the referenced token")
+	t.Log("widen managementPolicies with the packaged Composition, which imports Observe-only: refused")
 	mustKubectl(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), "apply", "-f", "-")
+	// StreamReady, not Synced: a claim is Synced while its XR is not.
+	eventually(t, readyWithin, "StreamReady=False Refused naming spec.managementPolicies and importPolicy", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		if s, reason, msg := condition(u, "StreamReady"); s != "False" || reason != "Refused" || !strings.Contains(msg, "spec.managementPolicies") || !strings.Contains(msg, "importPolicy") {
+			return fmt.Errorf("conditions: %s", conditionsOf(u))
+		}
+		return nil
+	})
+	noWritesTo(t, st.ID, "while the packaged Composition refused to widen the import")
+
+	t.Log("the Composition that allows adoption: take over the stream (the spec's name, one more subscription and the referenced token)")
+	mustKubectl(t, withComposition(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), manage), "apply", "-f", "-")
 	_, got := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		return expectWebhook(s, []string{"user.created", "user.deleted"}, "enabled", "adopted-token")
 	})
@@ -110,13 +132,15 @@ func TestImportThenTakeOver(t *testing.T) {
 }
 
 // TestImportUnknownStream names a stream id Auth0 does not hold, with full
-// management: the resource says so and no stream is created in its place.
+// management where adoption is allowed: the resource says so and no stream
+// is created in its place.
 func TestImportUnknownStream(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "import-unknown")
 	const name = "unknown"
+	manage := manageComposition(t, "example/import/composition-manage.yaml", ns)
 	const missing = "est_0000000000000000000000"
-	mustKubectl(t, importManifest(ns, name, missing, `["*"]`, "user.created"), "apply", "-f", "-")
+	mustKubectl(t, withComposition(t, importManifest(ns, name, missing, `["*"]`, "user.created"), manage), "apply", "-f", "-")
 	eventually(t, readyWithin, "the resource says the stream does not exist", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, name)
 		if err != nil {
@@ -136,9 +160,13 @@ func TestImportUnknownStream(t *testing.T) {
 	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 }
 
-// TestFailingUpdateShowsOnXR changes a stream to something Auth0 refuses:
-// the stream keeps working, and the resource's Ready turns False with
-// Auth0's reason until the spec is fixed.
+// TestFailingUpdateShowsOnXR changes a live stream to something Auth0
+// would refuse (an event type outside its catalog): the function refuses
+// it first, naming the field, and the composite's StreamReady says so
+// (reaching a claim too) until the spec is fixed; meanwhile the stream
+// keeps working unchanged and its EventStream is neither changed nor
+// deleted (a Fatal result composes nothing, and Crossplane then deletes
+// nothing).
 func TestFailingUpdateShowsOnXR(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "failing-update")
@@ -160,23 +188,26 @@ spec:
 	mustKubectl(t, manifest("user.created"), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	_, st := waitOutputsMatch(t, ns, name, nil)
+	mr := composedEventStream(t, ns, name)
 
 	t.Log("subscribe to an event type Auth0 refuses")
 	mustKubectl(t, manifest("user.created, authentication.success"), "apply", "-f", "-")
-	eventually(t, readyWithin, "Ready=False with Auth0's reason", func(ctx context.Context) error {
+	eventually(t, readyWithin, "StreamReady=False naming the refused subscription", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, name)
 		if err != nil {
 			return err
 		}
-		ready, _, _ := condition(u, "Ready")
-		s, _, msg := condition(u, "StreamReady")
-		if ready != "False" || s != "False" || !strings.Contains(msg, "authentication.success") {
-			return fmt.Errorf("want Ready=False and StreamReady=False naming authentication.success; conditions: %s", conditionsOf(u))
+		// StreamReady, not Synced: a claim is Synced while its XR is not.
+		if s, reason, msg := condition(u, "StreamReady"); s != "False" || reason != "Refused" || !strings.Contains(msg, `spec.subscriptions[1]: Invalid value: "authentication.success"`) {
+			return fmt.Errorf("want StreamReady=False Refused naming spec.subscriptions[1]; conditions: %s", conditionsOf(u))
 		}
 		return nil
 	})
-	if got, err := simStream(t.Context(), st.ID); err != nil || !slices.Equal(got.Subscriptions, []string{"user.created"}) {
-		t.Errorf("the stream should be unchanged (user.created): %v, %v", got.Subscriptions, err)
+	if got, err := simStream(t.Context(), st.ID); err != nil || !slices.Equal(got.Subscriptions, []string{"user.created"}) || !got.UpdatedAt.Equal(st.UpdatedAt) {
+		t.Errorf("the stream should be unchanged (user.created, updated at %s): %v, %s, %v", st.UpdatedAt, got.Subscriptions, got.UpdatedAt, err)
+	}
+	if still, err := dyn.Resource(mrGVR).Namespace(ns).Get(t.Context(), mr.GetName(), metav1.GetOptions{}); err != nil || still.GetDeletionTimestamp() != nil {
+		t.Errorf("EventStream %s after the refused update: %v (deleting: %v)", mr.GetName(), err, still.GetDeletionTimestamp())
 	}
 
 	t.Log("fix the spec")
@@ -192,13 +223,14 @@ spec:
 }
 
 // importManifest is a webhook Auth0EventStream naming a stream id, with
-// the Secret holding its token.
+// the Secret holding its token, offered as a webhook secret.
 func importManifest(ns, name, id, policies, subs string) []byte {
 	return fmt.Appendf(nil, `apiVersion: v1
 kind: Secret
 metadata:
   name: %[2]s-token
   namespace: %[1]s
+  labels: {auth0.m.openmcf.org/webhook-secret: "true"}
 stringData:
   token: %[2]s-token
 ---

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -28,7 +29,6 @@ import (
 // and rate limit, so none runs in parallel.
 
 const (
-	annTenant      = "auth0.m.openmcf.org/tenant"
 	annAllowMove   = "auth0.m.openmcf.org/allow-tenant-move"
 	annExternal    = "crossplane.io/external-name"
 	annPending     = "crossplane.io/external-create-pending"
@@ -204,7 +204,7 @@ func waitEvent(t *testing.T, ns, name, reason string, parts ...string) string {
 }
 
 func secretManifest(ns, name, token string) []byte {
-	return fmt.Appendf(nil, "apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: %s}\nstringData: {token: %s}\n", name, ns, token)
+	return fmt.Appendf(nil, "apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: %s, labels: {auth0.m.openmcf.org/webhook-secret: \"true\"}}\nstringData: {token: %s}\n", name, ns, token)
 }
 
 // TestSafetyReplacement: a change Auth0 can only make by replacing the
@@ -486,6 +486,23 @@ func TestSafetyOwnership(t *testing.T) {
 	u := waitMR(t, intruderNS, "intruder", "refusal", syncedFalse("event stream "+id+" is already managed by EventStream "+home+"/"+name, "will not change or delete it"))
 	_, _, msg := condition(u, "Synced")
 	t.Logf("Synced=False: %s", msg)
+
+	t.Log("the intruder copies the owner's record of the stream into its own status: it proves nothing")
+	owner, err := getMR(t.Context(), home, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record, ok, _ := unstructured.NestedMap(owner.Object, "status", "ownership")
+	if !ok || record["stream"] == nil {
+		t.Fatalf("the owner records no stream in status.ownership: %v", owner.Object["status"])
+	}
+	forged, err := json.Marshal(map[string]any{"status": map[string]any{"ownership": record}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustKubectl(t, nil, "patch", "eventstream.auth0.m.openmcf.org", "intruder", "-n", intruderNS, "--subresource=status", "--type=merge", "-p", string(forged))
+	mustKubectl(t, nil, "annotate", "eventstream.auth0.m.openmcf.org", "intruder", "-n", intruderNS, "auth0.m.openmcf.org/replaced-stream="+id, "auth0.m.openmcf.org/tenant="+state.Sim.Domain)
+	waitMR(t, intruderNS, "intruder", "still refused", syncedFalse("is already managed by EventStream "+home+"/"+name))
 	deleteMR(t, intruderNS, "intruder")
 	after := mustSimStream(t, id)
 	if after.Destination.Webhook.Endpoint != "https://owner.example.com/hook" || after.Destination.Webhook.Token != "owner-token" || !after.UpdatedAt.Equal(before.UpdatedAt) {
@@ -516,8 +533,8 @@ func TestSafetyOwnership(t *testing.T) {
 	if got, _, _ := unstructured.NestedString(u.Object, "status", "atProvider", "id"); got != existing.ID {
 		t.Errorf("atProvider.id = %q, want %s", got, existing.ID)
 	}
-	if u.GetAnnotations()[annTenant] != state.Sim.Domain {
-		t.Errorf("tenant annotation = %q, want %q", u.GetAnnotations()[annTenant], state.Sim.Domain)
+	if o, ok, _ := unstructured.NestedMap(u.Object, "status", "ownership"); ok {
+		t.Errorf("status.ownership = %v; an Observe-only import owns nothing", o)
 	}
 	deleteMR(t, home, "importer")
 	if s := mustSimStream(t, existing.ID); !s.UpdatedAt.Equal(existing.UpdatedAt) {
@@ -529,6 +546,13 @@ func TestSafetyOwnership(t *testing.T) {
 	simGone(t, id)
 }
 
+// recordedTenant is the tenant of the stream an EventStream's status
+// records as its own.
+func recordedTenant(u *unstructured.Unstructured) string {
+	t, _, _ := unstructured.NestedString(u.Object, "status", "ownership", "stream", "tenant")
+	return t
+}
+
 // TestSafetyTenantPinning: an EventStream stays with the tenant holding its
 // stream. A second tenant (a second simulator, started here) stands in for
 // another Auth0 tenant. Rotating to another application of the same tenant
@@ -537,7 +561,8 @@ func TestSafetyOwnership(t *testing.T) {
 func TestSafetyTenantPinning(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "safety-tenant")
-	other, err := auth0sim.Start(auth0sim.Options{Domain: "tenant-b", Clients: map[string]string{"app-one": "secret-one", "app-two": "secret-two"}})
+	// Served where the plane's provider may call (--auth0-domains).
+	other, err := auth0sim.Listen(auth0sim.New(auth0sim.Options{Domain: "tenant-b", Clients: map[string]string{"app-one": "secret-one", "app-two": "secret-two"}}), auth0sim.ListenConfig{Addr: tenantAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,8 +592,8 @@ spec:
 	mustKubectl(t, mr(ns, name, eventBridgeDest("us-east-1"), toB), "apply", "-f", "-")
 	u := waitMR(t, ns, name, "Ready in tenant b", mrReady)
 	idB := u.GetAnnotations()[annExternal]
-	if got := u.GetAnnotations()[annTenant]; got != other.Domain() {
-		t.Errorf("tenant annotation = %q, want %q", got, other.Domain())
+	if got := recordedTenant(u); got != other.Domain() {
+		t.Errorf("status.ownership.stream.tenant = %q, want %q", got, other.Domain())
 	}
 	if _, ok := other.Server().Stream(idB); !ok {
 		t.Fatalf("tenant b holds no stream %s", idB)
@@ -623,8 +648,8 @@ spec:
 		if id := u.GetAnnotations()[annExternal]; id == "" || id == idB {
 			return fmt.Errorf("external name %q; conditions: %s", id, conditionsOf(u))
 		}
-		if got := u.GetAnnotations()[annTenant]; got != state.Sim.Domain {
-			return fmt.Errorf("tenant annotation %q", got)
+		if got := recordedTenant(u); got != state.Sim.Domain {
+			return fmt.Errorf("status.ownership.stream.tenant %q", got)
 		}
 		return mrReady(u)
 	})
@@ -641,5 +666,61 @@ spec:
 	simGone(t, idA)
 	if _, ok := other.Server().Stream(idB); !ok {
 		t.Errorf("deleting the moved resource deleted %s in tenant b", idB)
+	}
+}
+
+// TestSafetyPerimeter: a ClusterProviderConfig serves only the namespaces
+// its spec.namespaceSelector selects, and no ProviderConfig reaches a host
+// outside the provider's --auth0-domains; both refusals come before any
+// call (the simulator counts none), and the refused resources are deleted
+// without one.
+func TestSafetyPerimeter(t *testing.T) {
+	ns := namespace(t, "safety-perimeter")
+	elsewhere := ns + "-elsewhere-only"
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: ClusterProviderConfig
+metadata: {name: %s}
+spec:
+  namespaceSelector:
+    matchLabels: {kubernetes.io/metadata.name: elsewhere}
+  credentials:
+    source: Secret
+    secretRef: {namespace: crossplane-system, name: %s}
+`, elsewhere, controlplane.CredentialsSecret), "apply", "-f", "-")
+	t.Cleanup(func() {
+		_, _ = kubectl(context.Background(), nil, "delete", "clusterproviderconfig.auth0.m.openmcf.org", elsewhere, "--wait=false")
+	})
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: v1
+kind: Secret
+metadata: {name: collector, namespace: %[1]s}
+stringData: {domain: collector.attacker.example, clientId: c, clientSecret: attacker-sees-this}
+---
+apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: ProviderConfig
+metadata: {name: collector, namespace: %[1]s}
+spec:
+  credentials: {source: Secret, secretRef: {name: collector}}
+`, ns), "apply", "-f", "-")
+	before := counters(t)
+	tokens := before.TokensIssued
+
+	mustKubectl(t, mr(ns, "not-served", eventBridgeDest("us-east-1"), "\n  providerConfigRef: {kind: ClusterProviderConfig, name: "+elsewhere+"}"), "apply", "-f", "-")
+	u := waitMR(t, ns, "not-served", "refusal", syncedFalse("ClusterProviderConfig "+elsewhere+" may not be used in namespace "+ns, "spec.namespaceSelector"))
+	_, _, msg := condition(u, "Synced")
+	t.Logf("Synced=False: %s", msg)
+
+	mustKubectl(t, mr(ns, "other-host", eventBridgeDest("us-east-1"), "\n  providerConfigRef: {kind: ProviderConfig, name: collector}"), "apply", "-f", "-")
+	u = waitMR(t, ns, "other-host", "refusal", syncedFalse("ProviderConfig "+ns+"/collector", `"collector.attacker.example" is not one the provider may call`, "--auth0-domains"))
+	_, _, msg = condition(u, "Synced")
+	t.Logf("Synced=False: %s", msg)
+	if strings.Contains(msg, "attacker-sees-this") {
+		t.Errorf("the condition holds the client secret")
+	}
+
+	deleteMR(t, ns, "not-served")
+	deleteMR(t, ns, "other-host")
+	after := counters(t)
+	if after.TokensIssued != tokens || after.Total(epStreamCreate) != before.Total(epStreamCreate) {
+		t.Errorf("the simulator issued %d tokens and took %d creates, want none", after.TokensIssued-tokens, after.Total(epStreamCreate)-before.Total(epStreamCreate))
 	}
 }

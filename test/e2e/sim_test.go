@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
@@ -41,6 +42,38 @@ func simCounters(ctx context.Context) (auth0sim.Counters, error) {
 	return out, sim.Do(ctx, http.MethodGet, "/__sim/counters", nil, &out, "")
 }
 
+// tenantAddrs holds the addresses the plane keeps for tests' own tenants
+// (state.Sim.OtherTenants, which the provider's --auth0-domains admits)
+// that no test holds now.
+var (
+	tenantAddrsOnce sync.Once
+	tenantAddrs     chan string
+)
+
+// tenantAddr returns an address where the test may serve a tenant of its
+// own until it ends, waiting while other tests hold every one.
+func tenantAddr(t *testing.T) string {
+	t.Helper()
+	tenantAddrsOnce.Do(func() {
+		tenantAddrs = make(chan string, len(state.Sim.OtherTenants))
+		for _, a := range state.Sim.OtherTenants {
+			tenantAddrs <- a
+		}
+	})
+	if cap(tenantAddrs) == 0 {
+		t.Fatal("the control plane keeps no address for a test's own tenant (state.json sim.otherTenants)")
+	}
+	select {
+	case a := <-tenantAddrs:
+		// Registered before the tenant's Close, so it runs after it.
+		t.Cleanup(func() { tenantAddrs <- a })
+		return a
+	case <-t.Context().Done():
+		t.Fatal(t.Context().Err())
+		return ""
+	}
+}
+
 // tenant is an Auth0 tenant of one test's own: a simulator in the test
 // process, which the provider reaches on loopback as it reaches the
 // plane's. A test that breaks tokens, injects faults or counts every call
@@ -54,7 +87,7 @@ type tenant struct {
 func ownTenant(t *testing.T) *tenant {
 	t.Helper()
 	tn := &tenant{clientID: "e2e-own", secret: rand.Text()}
-	r, err := auth0sim.Start(auth0sim.Options{Domain: "own-" + tn.secret[:8], Clients: map[string]string{tn.clientID: tn.secret}})
+	r, err := auth0sim.Listen(auth0sim.New(auth0sim.Options{Domain: "own-" + tn.secret[:8], Clients: map[string]string{tn.clientID: tn.secret}}), auth0sim.ListenConfig{Addr: tenantAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

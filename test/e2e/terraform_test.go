@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0sim"
 )
@@ -85,34 +86,45 @@ func TestTerraformEventBridgeRegionChange(t *testing.T) {
 
 // TestTerraformInvalidManifestsRefused: the API server refuses the same
 // invalid manifests whatever the Composition; and the function refuses
-// what only the terraform backend cannot do (policies without Create),
-// naming the field, before composing anything.
+// what only the terraform backend cannot do (policies without Create, an
+// import where the Composition imports Observe-only), naming the fields,
+// before composing anything.
 func TestTerraformInvalidManifestsRefused(t *testing.T) {
 	t.Parallel()
 	requireTerraform(t)
 	invalidManifestsRefused(t, terraformBackend)
 
 	ns := namespace(t, terraformBackend.ns("observe-only"))
-	const name = "observe-only"
-	terraformBackend.apply(t, importManifest(ns, name, "est_4lYRAzMEkOy205j9rKkPbf", "[Observe]", "user.created"))
-	eventually(t, readyWithin, "a condition naming spec.managementPolicies", func(ctx context.Context) error {
-		u, err := getStream(ctx, ns, name)
+	for name, tc := range map[string]struct {
+		policies string
+		want     []string
+	}{
+		"observe-only": {"[Observe]", []string{"spec.managementPolicies", "Create", "spec.streamId", "importPolicy: ObserveOnly"}},
+		"adopt":        {`["*"]`, []string{"spec.streamId", "importPolicy: ObserveOnly", "cannot only observe"}},
+	} {
+		terraformBackend.apply(t, importManifest(ns, name, "est_4lYRAzMEkOy205j9rKkPbf", tc.policies, "user.created"))
+		eventually(t, readyWithin, name+": a condition naming "+strings.Join(tc.want, ", "), func(ctx context.Context) error {
+			u, err := getStream(ctx, ns, name)
+			if err != nil {
+				return err
+			}
+			s, _, msg := condition(u, "Synced")
+			for _, w := range tc.want {
+				if s != "False" || !strings.Contains(msg, w) {
+					return fmt.Errorf("conditions: %s", conditionsOf(u))
+				}
+			}
+			return nil
+		})
+		ws, err := ownedWorkspaces(t.Context(), ns, name, "")
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		if s, _, msg := condition(u, "Synced"); s != "False" || !strings.Contains(msg, "spec.managementPolicies") || !strings.Contains(msg, "Create") {
-			return fmt.Errorf("conditions: %s", conditionsOf(u))
+		if len(ws) > 0 {
+			t.Errorf("%s: a Workspace was composed for a refused composite: %s", name, ws[0].GetName())
 		}
-		return nil
-	})
-	ws, err := ownedWorkspaces(t.Context(), ns, name, "")
-	if err != nil {
-		t.Fatal(err)
+		mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 	}
-	if len(ws) > 0 {
-		t.Errorf("a Workspace was composed for a refused composite: %s", ws[0].GetName())
-	}
-	mustKubectl(t, nil, "delete", "auth0eventstream", name, "-n", ns, "--timeout=2m")
 }
 
 // TestTerraformQuickStartAsSeeded: the seed's Quick Start fails with
@@ -132,16 +144,20 @@ func TestTerraformFaultsConverge(t *testing.T) {
 }
 
 // TestTerraformImport takes over a stream made in Auth0 (spec.streamId,
-// an import block in the module): the same id, then managed as the spec
-// says; deleting the composite deletes the stream (policies include
-// Delete), and an id Auth0 does not hold creates nothing.
+// an import block in the module) with the Composition a platform installs
+// to allow it (example/import/composition-manage-terraform.yaml): the same
+// id, then managed as the spec says, and labelled as held; a second
+// composite importing the id is refused and changes nothing; deleting the
+// composite deletes the stream (policies include Delete), and an id Auth0
+// does not hold creates nothing.
 func TestTerraformImport(t *testing.T) {
 	t.Parallel()
 	requireTerraform(t)
 	ns := namespace(t, terraformBackend.ns("import"))
 	const name = "imported"
+	manage := manageComposition(t, "example/import/composition-manage-terraform.yaml")
 	st := simCreate(t, ns+"-user-events", "https://hooks.example.com/imported", "user.created")
-	terraformBackend.apply(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"))
+	mustKubectl(t, withComposition(t, importManifest(ns, name, st.ID, `["*"]`, "user.created, user.deleted"), manage), "apply", "-f", "-")
 	waitReady(t, ns, name)
 	_, got := waitOutputsMatch(t, ns, name, func(s auth0sim.Stream) error {
 		if !slices.Equal(s.Subscriptions, []string{"user.created", "user.deleted"}) {
@@ -157,12 +173,39 @@ func TestTerraformImport(t *testing.T) {
 	} else if n := len(slices.DeleteFunc(all, func(s auth0sim.Stream) bool { return s.Name != name && s.Name != st.Name })); n != 1 {
 		t.Errorf("the simulator holds %d streams for the import, want 1", n)
 	}
+
+	t.Log("a second composite, in another namespace, imports the same id: refused, naming the Workspace that holds it")
+	held, err := ownedWorkspaces(t.Context(), ns, name, "")
+	if err != nil || len(held) != 1 {
+		t.Fatalf("Workspaces of %s/%s: %d, %v", ns, name, len(held), err)
+	}
+	ns2 := namespace(t, terraformBackend.ns("import-again"))
+	const second = "imported-again"
+	mustKubectl(t, withComposition(t, importManifest(ns2, second, st.ID, `["*"]`, "user.created"), manage), "apply", "-f", "-")
+	eventually(t, readyWithin, "the second import refused", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns2, second)
+		if err != nil {
+			return err
+		}
+		want := fmt.Sprintf("stream %s is already held by Workspace %s/%s", st.ID, ns, held[0].GetName())
+		if s, reason, msg := condition(u, "StreamReady"); s != "False" || reason != "Refused" || !strings.Contains(msg, want) {
+			return fmt.Errorf("want StreamReady=False Refused saying %q; conditions: %s", want, conditionsOf(u))
+		}
+		return nil
+	})
+	if ws, err := ownedWorkspaces(t.Context(), ns2, second, ""); err != nil || len(ws) > 0 {
+		t.Errorf("the refused import composed %d Workspaces (%v)", len(ws), err)
+	}
+	mustKubectl(t, nil, "delete", "auth0eventstream", second, "-n", ns2, "--timeout=2m")
+	if _, got := waitOutputsMatch(t, ns, name, nil); got.ID != st.ID {
+		t.Errorf("the first import now holds %s", got.ID)
+	}
 	deleteAndVerify(t, ns, name, st.ID)
 
 	// An id Auth0 does not hold: the plan fails, nothing is created.
 	const missing = "missing"
 	before := streamsNamed(t, missing)
-	terraformBackend.apply(t, importManifest(ns, missing, "est_0000000000000000000000", `["*"]`, "user.created"))
+	mustKubectl(t, withComposition(t, importManifest(ns, missing, "est_0000000000000000000000", `["*"]`, "user.created"), manage), "apply", "-f", "-")
 	eventually(t, readyWithin, "a failing condition for the missing stream", func(ctx context.Context) error {
 		u, err := getStream(ctx, ns, missing)
 		if err != nil {
@@ -192,4 +235,72 @@ func TestTerraformImport(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestTerraformBackendSwitchRefused moves a live composite from the native
+// Composition to the terraform one and back: the function refuses the
+// switch (StreamReady Refused, saying nothing was deleted), Crossplane
+// deletes nothing (the EventStream and its stream stay, no Workspace is
+// made), and moved back the composite is Ready with the same stream.
+func TestTerraformBackendSwitchRefused(t *testing.T) {
+	t.Parallel()
+	requireTerraform(t)
+	ns := namespace(t, terraformBackend.ns("switch"))
+	const name = "switched"
+	m := fmt.Appendf(nil, `apiVersion: auth0.openmcf.org/v1
+kind: Auth0EventStream
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  destinationType: eventbridge
+  subscriptions: [user.created]
+  eventbridgeConfiguration:
+    awsAccountId: "123456789012"
+    awsRegion: us-east-1
+`, name, ns)
+	mustKubectl(t, withComposition(t, m, "auth0eventstreams.auth0.openmcf.org"), "apply", "-f", "-")
+	waitReady(t, ns, name)
+	_, st := waitOutputsMatch(t, ns, name, nil)
+	mr := composedEventStream(t, ns, name)
+
+	t.Log("select the terraform Composition")
+	mustKubectl(t, withComposition(t, m, "auth0eventstreams-terraform.auth0.openmcf.org"), "apply", "-f", "-")
+	eventually(t, readyWithin, "the switch refused", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		if s, reason, msg := condition(u, "StreamReady"); s != "False" || reason != "Refused" || !strings.Contains(msg, "Nothing was deleted or changed") {
+			return fmt.Errorf("want StreamReady=False Refused; conditions: %s", conditionsOf(u))
+		}
+		return nil
+	})
+	still, err := dyn.Resource(mrGVR).Namespace(ns).Get(t.Context(), mr.GetName(), metav1.GetOptions{})
+	if err != nil || still.GetDeletionTimestamp() != nil {
+		t.Fatalf("EventStream %s after the refused switch: %v (deleting: %v)", mr.GetName(), err, still.GetDeletionTimestamp())
+	}
+	if _, err := simStream(t.Context(), st.ID); err != nil {
+		t.Fatalf("the stream is gone after the refused switch: %v", err)
+	}
+	if ws, err := ownedWorkspaces(t.Context(), ns, name, ""); err != nil || len(ws) > 0 {
+		t.Errorf("the refused switch composed %d Workspaces (%v)", len(ws), err)
+	}
+
+	t.Log("select the native Composition again")
+	mustKubectl(t, withComposition(t, m, "auth0eventstreams.auth0.openmcf.org"), "apply", "-f", "-")
+	eventually(t, readyWithin, "Ready again", func(ctx context.Context) error {
+		u, err := getStream(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		if s, reason, _ := condition(u, "StreamReady"); s != "True" || reason != "Available" {
+			return fmt.Errorf("conditions: %s", conditionsOf(u))
+		}
+		return nil
+	})
+	if _, got := waitOutputsMatch(t, ns, name, nil); got.ID != st.ID {
+		t.Errorf("stream %s after switching back, %s before", got.ID, st.ID)
+	}
+	deleteAndVerify(t, ns, name, st.ID)
 }

@@ -32,7 +32,10 @@ if grep -q '^kind: XAuth0EventStream' "$xr"; then
 else
   composition=example/composition.yaml xrd=package/configuration/definition.yaml
 fi
+# The Secrets the examples reference (example/secrets.yaml) are what the
+# function may require: it composes a stream that reads a Secret only when
+# the Secret offers itself (its label).
 "$crank" render "$xr" "$composition" example/functions.yaml \
-  --xrd="$xrd" --include-function-results \
+  --xrd="$xrd" --include-function-results --required-resources=example/secrets.yaml \
   --function-annotations=render.crossplane.io/runtime-development-target="$addr" \
   ${observed:+--observed-resources="$observed"}

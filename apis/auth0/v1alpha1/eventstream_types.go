@@ -85,7 +85,9 @@ type WebhookDestination struct {
 }
 
 // WebhookAuthorization is how Auth0 authenticates to a webhook endpoint.
-// Secret values are only ever referenced, never inlined.
+// Secret values are only ever referenced, never inlined, and only from
+// Secrets that offer them with the label auth0.m.openmcf.org/webhook-secret:
+// "true" (LabelWebhookSecret). Values are trimmed of surrounding whitespace.
 // +kubebuilder:validation:XValidation:rule="self.method != 'basic' || (has(self.username) && has(self.passwordSecretRef))",message="authorization.username and authorization.passwordSecretRef are required when authorization.method is basic"
 // +kubebuilder:validation:XValidation:rule="self.method != 'bearer' || has(self.tokenSecretRef)",message="authorization.tokenSecretRef is required when authorization.method is bearer"
 // +kubebuilder:validation:XValidation:rule="self.method != 'custom_header' || (has(self.headerKey) && has(self.headerValueSecretRef))",message="authorization.headerKey and authorization.headerValueSecretRef are required when authorization.method is custom_header"
@@ -99,12 +101,14 @@ type WebhookAuthorization struct {
 	Username *string `json:"username,omitempty"`
 
 	// PasswordSecretRef selects the basic authorization password from a
-	// Secret in the resource's namespace.
+	// Secret in the resource's namespace. The Secret must carry the label
+	// auth0.m.openmcf.org/webhook-secret: "true".
 	// +optional
 	PasswordSecretRef *xpv2.LocalSecretKeySelector `json:"passwordSecretRef,omitempty"`
 
 	// TokenSecretRef selects the bearer token from a Secret in the
-	// resource's namespace.
+	// resource's namespace. The Secret must carry the label
+	// auth0.m.openmcf.org/webhook-secret: "true".
 	// +optional
 	TokenSecretRef *xpv2.LocalSecretKeySelector `json:"tokenSecretRef,omitempty"`
 
@@ -113,7 +117,8 @@ type WebhookAuthorization struct {
 	HeaderKey *string `json:"headerKey,omitempty"`
 
 	// HeaderValueSecretRef selects the custom header's value from a Secret in
-	// the resource's namespace.
+	// the resource's namespace. The Secret must carry the label
+	// auth0.m.openmcf.org/webhook-secret: "true".
 	// +optional
 	HeaderValueSecretRef *xpv2.LocalSecretKeySelector `json:"headerValueSecretRef,omitempty"`
 }
@@ -232,6 +237,65 @@ type DeliveryAction struct {
 	Message string `json:"message,omitempty"`
 }
 
+// Origins of an owned stream.
+const (
+	// OriginCreated: the provider created the stream for this resource.
+	OriginCreated = "Created"
+	// OriginAdopted: a create of this resource made the stream, but its
+	// response was lost; the provider found it afterwards.
+	OriginAdopted = "Adopted"
+	// OriginImported: the resource named an existing stream, and its
+	// ProviderConfig's spec.importPolicy is Manage.
+	OriginImported = "Imported"
+	// OriginUpgraded: a release before ownership records managed the
+	// stream for this resource; recorded once, when this release first
+	// reconciled it.
+	OriginUpgraded = "Upgraded"
+)
+
+// Ownership is what the provider recorded about the streams of an
+// EventStream. Each proof is an HMAC-SHA256, keyed with a key only the
+// provider holds, of the resource's UID, the Auth0 tenant and the stream id
+// (a create attempt: its time), so it cannot be made for, or copied to,
+// another resource, tenant or stream.
+type Ownership struct {
+	// Stream is the stream this resource owns.
+	// +optional
+	Stream *OwnedStream `json:"stream,omitempty"`
+	// Replaced is a stream a replacement superseded, still to be deleted.
+	// +optional
+	Replaced *OwnedStream `json:"replaced,omitempty"`
+	// CreateAttempt is a create the provider sent whose outcome is not
+	// known yet: if its response was lost, the stream it made is found and
+	// adopted.
+	// +optional
+	CreateAttempt *CreateAttempt `json:"createAttempt,omitempty"`
+}
+
+// OwnedStream is a stream the provider holds for an EventStream.
+type OwnedStream struct {
+	// ID of the stream.
+	ID string `json:"id"`
+	// Tenant is the domain of the Auth0 tenant holding it.
+	Tenant string `json:"tenant"`
+	// Origin is how the resource came to own it: Created, Adopted,
+	// Imported or Upgraded.
+	// +optional
+	Origin string `json:"origin,omitempty"`
+	// Proof is the provider's keyed proof of this record.
+	Proof string `json:"proof"`
+}
+
+// CreateAttempt is a create request the provider began.
+type CreateAttempt struct {
+	// Time the attempt began (RFC 3339).
+	Time string `json:"time"`
+	// Tenant is the domain of the Auth0 tenant the attempt went to.
+	Tenant string `json:"tenant"`
+	// Proof is the provider's keyed proof of this record.
+	Proof string `json:"proof"`
+}
+
 // An EventStreamSpec defines the desired state of an EventStream.
 type EventStreamSpec struct {
 	xpv2.ManagedResourceSpec `json:",inline"`
@@ -250,6 +314,15 @@ type EventStreamStatus struct {
 	// noticed. It is never the values themselves.
 	// +optional
 	AppliedSecretsHash string `json:"appliedSecretsHash,omitempty"`
+
+	// Ownership is the provider's record of the Auth0 streams this resource
+	// may change or delete, each with a keyed proof only the provider can
+	// make. Everything else about an EventStream (annotations, labels,
+	// spec, the rest of status) may be written by whoever may edit it, so
+	// nothing else is authority for a PATCH, a DELETE, an adoption or a
+	// replacement. A record whose proof does not verify is ignored.
+	// +optional
+	Ownership *Ownership `json:"ownership,omitempty"`
 
 	// DeliveryActions records, per action annotation, the last value the
 	// provider acted on, written before Auth0 is called: a value recorded

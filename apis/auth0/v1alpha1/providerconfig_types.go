@@ -73,11 +73,32 @@ type ClusterCredentials struct {
 	SecretRef *xpv2.SecretReference `json:"secretRef,omitempty"`
 }
 
+// Import policies of a ProviderConfig.
+const (
+	// ImportPolicyObserveOnly: an EventStream naming a stream it did not
+	// create only observes it; the provider never changes or deletes it.
+	ImportPolicyObserveOnly = "ObserveOnly"
+	// ImportPolicyManage: an EventStream naming a stream no other
+	// EventStream or Workspace claims takes it over: the provider records
+	// it as the resource's own and changes and deletes it from then on.
+	ImportPolicyManage = "Manage"
+)
+
 // ProviderConfigSpec configures how the provider reaches an Auth0 tenant.
 type ProviderConfigSpec struct {
 	// Credentials of an Auth0 machine-to-machine application authorized for
 	// the Management API with the event stream scopes.
 	Credentials LocalCredentials `json:"credentials"`
+
+	// ImportPolicy says what an EventStream using this config may do with
+	// an existing stream it names but did not create (an import):
+	// ObserveOnly (the default) reads it and never changes or deletes it;
+	// Manage takes it over when no other EventStream or Workspace claims
+	// it.
+	// +kubebuilder:validation:Enum=ObserveOnly;Manage
+	// +kubebuilder:default=ObserveOnly
+	// +optional
+	ImportPolicy string `json:"importPolicy,omitempty"`
 }
 
 // ClusterProviderConfigSpec configures how the provider reaches an Auth0
@@ -86,6 +107,24 @@ type ClusterProviderConfigSpec struct {
 	// Credentials of an Auth0 machine-to-machine application authorized for
 	// the Management API with the event stream scopes.
 	Credentials ClusterCredentials `json:"credentials"`
+
+	// ImportPolicy says what an EventStream using this config may do with
+	// an existing stream it names but did not create (an import):
+	// ObserveOnly (the default) reads it and never changes or deletes it;
+	// Manage takes it over when no other EventStream or Workspace claims
+	// it.
+	// +kubebuilder:validation:Enum=ObserveOnly;Manage
+	// +kubebuilder:default=ObserveOnly
+	// +optional
+	ImportPolicy string `json:"importPolicy,omitempty"`
+
+	// NamespaceSelector selects the namespaces whose EventStreams may use
+	// this config, by the namespaces' labels (kubernetes.io/metadata.name
+	// selects by name). Unset, every namespace may; an empty selector ({})
+	// also selects every namespace. The provider refuses an EventStream of
+	// another namespace before reading the credentials or calling Auth0.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 }
 
 // A ProviderConfigStatus is the observed state of a ProviderConfig.

@@ -29,25 +29,35 @@ const (
 )
 
 // adoptionWindow bounds when a stream made by a create attempt can have
-// been created, by Auth0's clock: from the attempt's start (the
-// create-pending annotation) less the clock skew, to its end (the attempt
-// timeout later) plus the skew. A stream created outside it was not made by
-// that attempt, however much it looks like it.
+// been created, by Auth0's clock: from the attempt's start (its record in
+// status.ownership) less the clock skew, to its end (the attempt timeout
+// later) plus the skew. A stream created outside it was not made by that
+// attempt, however much it looks like it.
 type adoptionWindow struct {
 	skew    time.Duration
 	timeout time.Duration
 }
 
 func (w adoptionWindow) bounds(pending time.Time) (from, to time.Time) {
-	// The annotation keeps whole seconds: the attempt began up to a second
+	// The record keeps whole seconds: the attempt began up to a second
 	// after it says.
 	return pending.Add(-w.skew), pending.Add(time.Second + w.timeout + w.skew)
 }
 
+// Bounds of what searches keep in memory.
+const (
+	// maxSearches is how many searches are remembered at once; the least
+	// recently advanced is dropped first (it starts over if it comes back).
+	maxSearches = 256
+	// maxCandidates is how many look-alike candidates one search keeps:
+	// more than one is already an error for a human to resolve.
+	maxCandidates = 8
+)
+
 // listings remembers how far a search for a lost create's stream got, so a
 // listing cut short (429s that outlast go-auth0's retries, a reconcile
 // timeout) resumes at the page it stopped at instead of starting over, and
-// finishes however many pages the tenant holds.
+// finishes however many pages the tenant holds, up to the listing's bound.
 type listings struct {
 	mu sync.Mutex
 	m  map[types.UID]listing
@@ -57,8 +67,8 @@ type listings struct {
 type listing struct {
 	// attempt identifies the create attempt and tenant searched for.
 	attempt string
-	// next is the checkpoint of the first page not yet read.
-	next string
+	// at is the first page not yet read.
+	at auth0client.Cursor
 	// found are the candidates on the pages read so far.
 	found []*management.EventStream
 	// touched is when the search last made progress.
@@ -94,6 +104,15 @@ func (l *listings) save(uid types.UID, s listing) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, ok := l.m[uid]; !ok && len(l.m) >= maxSearches {
+		var oldest types.UID
+		for k, v := range l.m {
+			if oldest == "" || v.touched.Before(l.m[oldest].touched) {
+				oldest = k
+			}
+		}
+		delete(l.m, oldest)
+	}
 	l.m[uid] = s
 }
 
@@ -106,26 +125,36 @@ func (l *listings) done(uid types.UID) {
 	delete(l.m, uid)
 }
 
-// adopt finds the stream the last create attempt made for cr when its
-// response was lost: exactly the desired stream (name, status,
-// subscriptions as a set, destination type and every destination field
-// Auth0 returns), created inside the attempt's window, and claimed by no
-// other EventStream. Look-alikes that fail any of these are not candidates
-// at all. Auth0 does not keep names unique, so more than one candidate is
-// an error for a human to resolve rather than a guess.
+// adopt finds the stream the create attempt made for cr when its response
+// was lost: exactly the desired stream (name, status, subscriptions as a
+// set, destination type and every destination field Auth0 returns),
+// created inside the attempt's window, and claimed by no other EventStream
+// or Workspace. Look-alikes that fail any of these are not candidates at
+// all. Auth0 does not keep names unique, so more than one candidate is an
+// error for a human to resolve rather than a guess. Only a verified
+// attempt record (status.ownership.createAttempt) leads here.
 //
-// current is the stream the resource names now, when the attempt was the
+// current is the stream the resource owns now, when the attempt was the
 // first step of replacing it; the adopted stream then replaces it.
-func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current *management.EventStream) (*management.EventStream, error) { //nolint:gocognit // Adoption is destructive-adjacent: every guard is kept in one place to be read together.
-	pending := meta.GetExternalCreatePending(cr)
+func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, attempt *v1alpha1.CreateAttempt, current *management.EventStream) (*management.EventStream, error) { //nolint:gocognit // Adoption is destructive-adjacent: every guard is kept in one place to be read together.
+	pending, err := time.Parse(time.RFC3339, attempt.Time)
+	if err != nil {
+		return nil, errors.Wrap(err, "status.ownership.createAttempt.time")
+	}
 	from, to := e.adoption.bounds(pending)
 	p := cr.Spec.ForProvider
+	l := auth0client.Listing{API: e.api, MaxPages: e.maxListPages}
 
-	st := e.listings.load(cr.GetUID(), e.tenant+"\x00"+pending.Format(time.RFC3339), e.now())
+	st := e.listings.load(cr.GetUID(), attempt.Tenant+"\x00"+attempt.Time, e.now())
 	for {
-		page, err := e.api.List(ctx, st.next)
+		streams, next, last, err := l.Next(ctx, st.at)
 		if err != nil {
-			if code := auth0client.StatusCode(err); st.next != "" && code >= 400 && code < 500 && code != http.StatusTooManyRequests {
+			var tooMany *auth0client.TooManyPagesError
+			if errors.As(err, &tooMany) {
+				e.listings.done(cr.GetUID())
+				return nil, errors.Wrapf(err, "%s: the search stops there and starts over at the next reconcile; if a stream exactly like this one was created around %s, set the %s annotation to it", errList, pending.Format(time.RFC3339), meta.AnnotationKeyExternalName)
+			}
+			if code := auth0client.StatusCode(err); st.at.From != "" && code >= 400 && code < 500 && code != http.StatusTooManyRequests {
 				// Auth0 no longer takes the checkpoint (expired, say):
 				// resuming there would fail forever.
 				e.listings.done(cr.GetUID())
@@ -135,7 +164,7 @@ func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current 
 			e.listings.save(cr.GetUID(), st)
 			return nil, errors.Wrap(auth0client.Explain(err), errList+" (the search resumes at this page)")
 		}
-		for _, s := range page.EventStreams {
+		for _, s := range streams {
 			if s.CreatedAt == nil || s.CreatedAt.Before(from) || s.CreatedAt.After(to) {
 				continue
 			}
@@ -145,29 +174,35 @@ func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current 
 			if !sameStream(p, s) {
 				continue
 			}
+			if len(st.found) == maxCandidates {
+				e.listings.done(cr.GetUID())
+				return nil, errors.Errorf("a create of this stream may have succeeded without its response, and Auth0 holds more than %d streams exactly like it created between %s and %s; set the %s annotation to the one to keep and delete the others", maxCandidates, from.Format(time.RFC3339), to.Format(time.RFC3339), meta.AnnotationKeyExternalName)
+			}
 			st.found = append(st.found, s)
 		}
-		if page.Next == "" || page.Next == st.next || len(page.EventStreams) == 0 {
+		if last {
 			break
 		}
-		st.next, st.touched = page.Next, e.now()
+		st.at, st.touched = next, e.now()
 		e.listings.save(cr.GetUID(), st)
 	}
 	e.listings.done(cr.GetUID())
 
 	var found []*management.EventStream
 	for _, s := range st.found {
-		taken, err := e.claimed(ctx, cr, deref(s.ID))
+		who, err := e.claimed(ctx, cr, deref(s.ID))
 		if err != nil {
 			return nil, err
 		}
-		if !taken {
+		if who == "" {
 			found = append(found, s)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return nil, nil
+		// The attempt made no stream, or none left to take: nothing to
+		// search for again.
+		return nil, e.setOwnership(ctx, cr, func(o *v1alpha1.Ownership) { o.CreateAttempt = nil })
 	case 1:
 	default:
 		ids := make([]string, 0, len(found))
@@ -179,21 +214,28 @@ func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, current 
 
 	s := found[0]
 	id := deref(s.ID)
+	msg := fmt.Sprintf("Adopted event stream %s, created by an earlier attempt whose response was lost", id)
+	// Recorded in status first: a crash before the name is written leaves
+	// a record the next reconcile names the resource from.
+	if err := e.setOwnership(ctx, cr, func(o *v1alpha1.Ownership) {
+		o.Stream = ownedStream(e.key, cr.GetUID(), attempt.Tenant, id, v1alpha1.OriginAdopted)
+		o.CreateAttempt = nil
+		if current != nil {
+			// The adopted stream is the replacement: the one it replaces is
+			// recorded for deletion in the same write.
+			o.Replaced = replacedStream(e.key, cr.GetUID(), attempt.Tenant, deref(current.ID))
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if current != nil {
+		msg += fmt.Sprintf(" to replace %s, which is deleted next", deref(current.ID))
+	}
 	now := e.now().Format(time.RFC3339)
-	set := map[string]*string{
+	if err := e.patchMetadata(ctx, cr, map[string]*string{
 		meta.AnnotationKeyExternalName:            &id,
 		meta.AnnotationKeyExternalCreateSucceeded: &now,
-		annotationTenant:                          &e.tenant,
-	}
-	msg := fmt.Sprintf("Adopted event stream %s, created by an earlier attempt whose response was lost", id)
-	if current != nil {
-		// The adopted stream is the replacement: the one it replaces is
-		// recorded for deletion in the same write.
-		oldID := deref(current.ID)
-		set[annotationReplacedStream] = &oldID
-		msg += fmt.Sprintf(" to replace %s, which is deleted next", oldID)
-	}
-	if err := e.annotate(ctx, cr, set); err != nil {
+	}, streamLabel(cr, id)); err != nil {
 		return nil, err
 	}
 	e.record.Event(cr, event.Normal(reasonAdopt, msg))

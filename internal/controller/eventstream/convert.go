@@ -164,6 +164,9 @@ func observedSubscriptions(s *management.EventStream) []string {
 	for _, sub := range *s.Subscriptions {
 		out = append(out, deref(sub.EventStreamSubscriptionType))
 	}
+	// Sorted: status holds them, and an order Auth0 may vary must not
+	// write it.
+	slices.Sort(out)
 	return out
 }
 

@@ -59,7 +59,8 @@ const deliveryWindow = 24 * time.Hour
 // keepAction is what survives of the delivery health when the stream is
 // another one (recreated, replaced, moved) or gone: the last action, for
 // the user's record. The counts belong to the old stream, and a missing
-// checkedAt makes the new stream's health read at once.
+// checkedAt makes the new stream's health read at once (once it is a
+// delivery poll old).
 func keepAction(d *v1alpha1.DeliveriesObservation) *v1alpha1.DeliveriesObservation {
 	if d == nil || d.LastAction == nil {
 		return nil
@@ -82,11 +83,16 @@ func resetAtProvider(cr *v1alpha1.EventStream) {
 // observeDeliveries runs on every Observe of an existing stream that is
 // not being deleted: it performs the delivery actions asked for by
 // annotation that were not performed yet, then reads delivery health if
-// the last read is at least a delivery poll old (or, never read, the stream
-// is at least a delivery poll old). A converged stream thus
-// costs Auth0 one stats call per delivery poll, plus one list of failed
-// deliveries when stats count failures. Failing to read health never fails
-// the reconcile: it shows in DeliveriesHealthy.
+// this process last read it at least a delivery poll ago (see
+// deliveryReads; never read, once the stream is a delivery poll old). A
+// converged stream thus costs Auth0 one stats call per delivery poll,
+// plus one list of failed deliveries when stats count failures. Failing
+// to read health never fails the reconcile: it shows in DeliveriesHealthy.
+//
+// Status changes only when a fact does (see sameHealth): a read that finds
+// what status holds writes nothing, so a quiet stream's EventStream, and
+// the composite and claim the function copies it to, are not written at
+// every delivery poll. Freshness is in the provider's metrics.
 func (e *external) observeDeliveries(ctx context.Context, cr *v1alpha1.EventStream, s *management.EventStream) error {
 	if err := e.deliveryActions(ctx, cr, s); err != nil {
 		return err
@@ -97,52 +103,86 @@ func (e *external) observeDeliveries(ctx context.Context, cr *v1alpha1.EventStre
 		return nil
 	}
 	now := e.now()
-	if d != nil && d.CheckedAt != nil && now.Sub(d.CheckedAt.Time) < e.deliveryPoll {
+	var stored *time.Time
+	if d != nil && d.CheckedAt != nil {
+		stored = &d.CheckedAt.Time
+	}
+	// A stream younger than a delivery poll has no delivery history worth
+	// a call: its first read waits until it is a delivery poll old, so a
+	// burst of creates does not spend Auth0's rate limit on empty stats.
+	if stored == nil && s.CreatedAt != nil && now.Sub(*s.CreatedAt) < e.deliveryPoll {
+		cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonNotChecked,
+			"delivery health is first read from Auth0 a --delivery-poll after the stream was created"))
+		return nil
+	}
+	if !e.reads.due(cr.GetUID(), deref(s.ID), stored, now, e.deliveryPoll) {
 		if _, ok := conditionOf(cr, ConditionDeliveriesHealthy); !ok {
 			cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonNotChecked, "delivery health has not been read from Auth0 yet"))
 		}
 		return nil
 	}
-	// A stream younger than a delivery poll has no delivery history worth
-	// a call: its first read waits until it is a delivery poll old, so a
-	// burst of creates does not spend Auth0's rate limit on empty stats.
-	if d == nil && s.CreatedAt != nil && now.Sub(*s.CreatedAt) < e.deliveryPoll {
-		cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonNotChecked,
-			"delivery health is first read from Auth0 a --delivery-poll after the stream was created"))
-		return nil
-	}
-	if d == nil {
-		d = &v1alpha1.DeliveriesObservation{}
-	}
-	// Stored in whole seconds, rounded up, so the next read is never
-	// sooner than a delivery poll after this one.
-	checked := metav1.NewTime(now.Add(time.Second - 1).Truncate(time.Second))
-	d.CheckedAt = &checked
-	cr.Status.AtProvider.Deliveries = d
-	id := deref(s.ID)
-	from := now.Add(-deliveryWindow)
-	st, err := e.api.Stats(ctx, id, from, now)
+	e.reads.read(cr.GetUID(), deref(s.ID), now, e.deliveryPoll)
+	got, err := e.readHealth(ctx, deref(s.ID), now)
 	if err != nil {
-		cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonCheckFailed, "cannot read delivery stats from Auth0; tried again after --delivery-poll: "+auth0client.Explain(err).Error()))
+		// What status holds is kept: it is the last health known.
+		deliveryReadsTotal.WithLabelValues(readFailed).Inc()
+		cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonCheckFailed, err.Error()))
 		return nil
 	}
-	d.Successful24h, d.Failed24h = st.Successful, st.Failed
-	d.Undelivered, d.LastFailure = 0, nil
-	if st.Failed > 0 {
-		failed, err := e.api.FailedDeliveries(ctx, id, from)
-		if err != nil {
-			cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonCheckFailed, "cannot list failed deliveries in Auth0; tried again after --delivery-poll: "+auth0client.Explain(err).Error()))
-			return nil
+	if d != nil && d.CheckedAt != nil && sameHealth(d, got) {
+		deliveryReadsTotal.WithLabelValues(readUnchanged).Inc()
+	} else {
+		deliveryReadsTotal.WithLabelValues(readChanged).Inc()
+		if d != nil {
+			got.LastAction = d.LastAction
 		}
-		d.Undelivered = len(failed)
-		for _, f := range failed {
-			if d.LastFailure == nil || !f.At.Before(mustTime(d.LastFailure.Time)) {
-				d.LastFailure = &v1alpha1.DeliveryFailure{Time: f.At.UTC().Format(time.RFC3339), EventType: f.EventType, Message: e.mask(f.ErrorMessage)}
-			}
-		}
+		// Stored in whole seconds, rounded up: the read's time, for the
+		// record of when this health was found.
+		checked := metav1.NewTime(now.Add(time.Second - 1).Truncate(time.Second))
+		got.CheckedAt = &checked
+		d = got
+		cr.Status.AtProvider.Deliveries = d
 	}
 	cr.SetConditions(healthCondition(d))
 	return nil
+}
+
+// readHealth reads the delivery health of stream id at now from Auth0. Its
+// error is the condition's message.
+func (e *external) readHealth(ctx context.Context, id string, now time.Time) (*v1alpha1.DeliveriesObservation, error) {
+	from := now.Add(-deliveryWindow)
+	st, err := e.api.Stats(ctx, id, from, now)
+	if err != nil {
+		return nil, errors.New("cannot read delivery stats from Auth0; tried again after --delivery-poll: " + auth0client.Explain(err).Error())
+	}
+	d := &v1alpha1.DeliveriesObservation{Successful24h: st.Successful, Failed24h: st.Failed}
+	if st.Failed == 0 {
+		return d, nil
+	}
+	failed, err := e.api.FailedDeliveries(ctx, id, from)
+	if err != nil {
+		return nil, errors.New("cannot list failed deliveries in Auth0; tried again after --delivery-poll: " + auth0client.Explain(err).Error())
+	}
+	d.Undelivered = len(failed)
+	for _, f := range failed {
+		if d.LastFailure == nil || !f.At.Before(mustTime(d.LastFailure.Time)) {
+			d.LastFailure = &v1alpha1.DeliveryFailure{Time: f.At.UTC().Format(time.RFC3339), EventType: f.EventType, Message: e.mask(f.ErrorMessage)}
+		}
+	}
+	return d, nil
+}
+
+// sameHealth is true when a read found what status holds, the number of
+// successful runs aside: it grows with every delivered event and moves as
+// the window slides, so a healthy stream would write status at every read.
+// It is refreshed with the facts that are stored: whether anything was
+// delivered at all, failed runs, undelivered events and the last failure.
+func sameHealth(stored, read *v1alpha1.DeliveriesObservation) bool {
+	if (stored.Successful24h > 0) != (read.Successful24h > 0) || stored.Failed24h != read.Failed24h || stored.Undelivered != read.Undelivered {
+		return false
+	}
+	a, b := stored.LastFailure, read.LastFailure
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 func mustTime(s string) time.Time {
@@ -152,10 +192,12 @@ func mustTime(s string) time.Time {
 
 // healthCondition says what a fresh read found.
 func healthCondition(d *v1alpha1.DeliveriesObservation) xpv2.Condition {
+	// No count of successful runs: it moves with every delivered event,
+	// and the condition is stored.
 	if d.LastFailure == nil {
-		msg := fmt.Sprintf("no undelivered events in the last 24 hours (%d delivered, %d failed runs)", d.Successful24h, d.Failed24h)
+		msg := "no undelivered events in the last 24 hours"
 		if d.Failed24h > 0 {
-			msg += "; every failed delivery was redelivered since"
+			msg += fmt.Sprintf(" (%d failed runs); every failed delivery was redelivered since", d.Failed24h)
 		}
 		return deliveriesCondition(corev1.ConditionTrue, reasonDelivering, msg)
 	}
@@ -271,6 +313,8 @@ func (e *external) performAction(ctx context.Context, cr *v1alpha1.EventStream, 
 	switch {
 	case !mayUpdate(cr):
 		why = fmt.Sprintf("the EventStream only observes its stream (spec.managementPolicies %v): the provider sends no test events and no redeliveries for it", cr.GetManagementPolicies())
+	case !e.owned:
+		why = fmt.Sprintf("the stream is an import this EventStream does not own (%s's spec.importPolicy is %s): the provider sends no test events and no redeliveries for it", e.config, e.importPolicy)
 	case deref(s.Status) != v1alpha1.StreamStatusEnabled:
 		why = fmt.Sprintf("the stream is %s in Auth0, so Auth0 delivers nothing: enable it (spec status enabled), then set a new value", deref(s.Status))
 	default:

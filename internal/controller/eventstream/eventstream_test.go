@@ -29,6 +29,7 @@ import (
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	"github.com/xp-auth0/auth0-eventstream/internal/proof"
 	"github.com/xp-auth0/auth0-eventstream/internal/redact"
 )
 
@@ -233,8 +234,60 @@ func apply(es *v1alpha1.EventStream, opts []esOption) *v1alpha1.EventStream {
 	return es
 }
 
+// withExternalName names a stream without any record of owning it: an
+// import, or a name someone wrote.
 func withExternalName(id string) esOption {
 	return func(es *v1alpha1.EventStream) { meta.SetExternalName(es, id) }
+}
+
+// testKey is the provider's proof key in these tests.
+var testKey = func() proof.Key {
+	k, err := proof.NewKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// withStream names a stream the resource created, with the provider's
+// record of it in tenant.
+func withStream(id string) esOption {
+	return func(es *v1alpha1.EventStream) {
+		meta.SetExternalName(es, id)
+		own(es, id, tenant)
+	}
+}
+
+// withAttempt records, with a valid proof, a create attempt begun then.
+func withAttempt(then time.Time) esOption { return withAttemptIn(then, tenant) }
+
+// withAttemptIn records a create attempt begun then, in tenant t.
+func withAttemptIn(then time.Time, t string) esOption {
+	return func(es *v1alpha1.EventStream) {
+		if es.Status.Ownership == nil {
+			es.Status.Ownership = &v1alpha1.Ownership{}
+		}
+		es.Status.Ownership.CreateAttempt = createAttempt(testKey, es.GetUID(), t, then)
+	}
+}
+
+// withReplaced records, with a valid proof, a replaced stream still to
+// delete.
+func withReplaced(id string) esOption {
+	return func(es *v1alpha1.EventStream) {
+		if es.Status.Ownership == nil {
+			es.Status.Ownership = &v1alpha1.Ownership{}
+		}
+		es.Status.Ownership.Replaced = replacedStream(testKey, es.GetUID(), tenant, id)
+	}
+}
+
+// own records, with a valid proof, that es owns stream id in tenant t.
+func own(es *v1alpha1.EventStream, id, t string) {
+	if es.Status.Ownership == nil {
+		es.Status.Ownership = &v1alpha1.Ownership{}
+	}
+	es.Status.Ownership.Stream = ownedStream(testKey, es.GetUID(), t, id, v1alpha1.OriginCreated)
 }
 
 func withHash(h string) esOption {
@@ -287,8 +340,13 @@ func actionES(action string, opts ...esOption) *v1alpha1.EventStream {
 	return apply(es, opts)
 }
 
+// hookSecret is the webhook Secret the fixtures reference, offered for
+// webhook authorization.
 func hookSecret(value string) *corev1.Secret {
-	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook-secret"}, Data: map[string][]byte{"value": []byte(value)}}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook-secret", Labels: map[string]string{v1alpha1.LabelWebhookSecret: "true"}},
+		Data:       map[string][]byte{"value": []byte(value)},
+	}
 }
 
 var hashKey = []byte("test-key")
@@ -315,7 +373,7 @@ func fakeKube(t *testing.T, objs ...client.Object) client.Client {
 	t.Helper()
 	return fake.NewClientBuilder().WithScheme(newScheme(t)).
 		WithObjects(objs...).
-		WithIndex(&v1alpha1.EventStream{}, externalNameIndex, externalNames).
+		WithIndex(&v1alpha1.EventStream{}, streamIDIndex, streamIDs).
 		WithStatusSubresource(&v1alpha1.EventStream{}).Build()
 }
 
@@ -330,9 +388,10 @@ func setup(t *testing.T, api *fakeAPI, es *v1alpha1.EventStream, objs ...client.
 	}
 	rec := &recorder{}
 	return &external{
-		api: api, kube: kube, record: rec, hashKey: hashKey, now: func() time.Time { return created.Add(time.Minute) },
-		tenant: tenant, adoption: adoptionWindow{skew: DefaultClockSkew, timeout: DefaultCreateAttemptTimeout}, listings: newListings(),
-		mask: redact.New(token).String,
+		api: api, kube: kube, record: rec, hashKey: hashKey, key: testKey, now: func() time.Time { return created.Add(time.Minute) },
+		tenant: tenant, config: "ProviderConfig team-a/default", importPolicy: v1alpha1.ImportPolicyObserveOnly,
+		adoption: adoptionWindow{skew: DefaultClockSkew, timeout: DefaultCreateAttemptTimeout}, listings: newListings(),
+		reads: newDeliveryReads(), mask: redact.New(token).String, workspaces: kube,
 	}, kube, rec
 }
 
@@ -357,7 +416,7 @@ func TestObserve(t *testing.T) {
 		CreatedAt: "2026-11-25T12:00:00Z", UpdatedAt: "2026-11-25T12:00:00Z",
 		Subscriptions: []string{"user.created", "user.updated"},
 	}
-	bearer := webhookES("bearer", withExternalName(streamID))
+	bearer := webhookES("bearer", withStream(streamID))
 	cases := map[string]struct {
 		api  *fakeAPI
 		es   *v1alpha1.EventStream
@@ -371,18 +430,18 @@ func TestObserve(t *testing.T) {
 		},
 		"GoneOutOfBand": {
 			api:  newAPI(),
-			es:   webhookES("bearer", withExternalName(streamID)),
+			es:   webhookES("bearer", withStream(streamID)),
 			want: want{obs: managed.ExternalObservation{ResourceExists: false}, calls: []string{"GET " + streamID}},
 		},
 		"WebhookUpToDate": {
 			api:  newAPI(webhookRemote(streamID)),
-			es:   webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token))),
+			es:   webhookES("bearer", withStream(streamID), withHash(hashOf(bearer, token))),
 			objs: []client.Object{hookSecret(token)},
 			want: want{obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, atProvider: webhookAt, calls: []string{"GET " + streamID}},
 		},
 		"WebhookSecretRotated": {
 			api:  newAPI(webhookRemote(streamID)),
-			es:   webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token))),
+			es:   webhookES("bearer", withStream(streamID), withHash(hashOf(bearer, token))),
 			objs: []client.Object{hookSecret(rotated)},
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
@@ -395,7 +454,7 @@ func TestObserve(t *testing.T) {
 				s.Destination.EventStreamDestinationConfiguration["webhook_endpoint"] = "https://evil.example/hook"
 				return s
 			}()),
-			es:   webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token))),
+			es:   webhookES("bearer", withStream(streamID), withHash(hashOf(bearer, token))),
 			objs: []client.Object{hookSecret(token)},
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
@@ -407,7 +466,7 @@ func TestObserve(t *testing.T) {
 				"webhook_endpoint":      "https://example.net/hook",
 				"webhook_authorization": map[string]any{"method": "basic", "username": "mallory"},
 			}, "user.created", "user.updated")),
-			es:   webhookES("basic", withExternalName(streamID), withHash(hashOf(webhookES("basic"), token))),
+			es:   webhookES("basic", withStream(streamID), withHash(hashOf(webhookES("basic"), token))),
 			objs: []client.Object{hookSecret(token)},
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true}, atProvider: webhookAt, calls: []string{"GET " + streamID},
@@ -419,21 +478,19 @@ func TestObserve(t *testing.T) {
 				"webhook_endpoint":      "https://example.net/hook",
 				"webhook_authorization": map[string]any{"method": "custom_header", "header_key": "X-Hook-Key"},
 			}, "user.updated", "user.created")),
-			es:   webhookES("custom_header", withExternalName(streamID), withHash(hashOf(webhookES("custom_header"), token))),
+			es:   webhookES("custom_header", withStream(streamID), withHash(hashOf(webhookES("custom_header"), token))),
 			objs: []client.Object{hookSecret(token)},
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true},
-				atProvider: func() v1alpha1.EventStreamObservation {
-					a := webhookAt
-					a.Subscriptions = []string{"user.updated", "user.created"}
-					return a
-				}(),
-				calls: []string{"GET " + streamID},
+				// Sorted, whatever order Auth0 answers in: status is
+				// written only when a fact changes.
+				atProvider: webhookAt,
+				calls:      []string{"GET " + streamID},
 			},
 		},
 		"EventBridgeUpToDate": {
 			api: newAPI(eventBridgeRemote(streamID, "us-east-1")),
-			es:  eventBridgeES("us-east-1", withExternalName(streamID)),
+			es:  eventBridgeES("us-east-1", withStream(streamID)),
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, calls: []string{"GET " + streamID},
 				atProvider: v1alpha1.EventStreamObservation{
@@ -445,7 +502,7 @@ func TestObserve(t *testing.T) {
 		},
 		"EventBridgeRegionChanged": {
 			api: newAPI(eventBridgeRemote(streamID, "us-east-1")),
-			es:  eventBridgeES("eu-west-1", withExternalName(streamID)),
+			es:  eventBridgeES("eu-west-1", withStream(streamID)),
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{"EventBridge account or region changes"},
 				atProvider: v1alpha1.EventStreamObservation{
@@ -457,7 +514,7 @@ func TestObserve(t *testing.T) {
 		},
 		"ActionIDDrift": {
 			api: newAPI(actionRemote(streamID, "act_old")),
-			es:  actionES("act_new", withExternalName(streamID)),
+			es:  actionES("act_new", withStream(streamID)),
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{`actionId: "act_old", want "act_new"`},
 				atProvider: v1alpha1.EventStreamObservation{
@@ -472,7 +529,7 @@ func TestObserve(t *testing.T) {
 				s.Status, s.Name = new("disabled"), new("renamed")
 				return s
 			}()),
-			es: actionES("act_1", withExternalName(streamID)),
+			es: actionES("act_1", withStream(streamID)),
 			want: want{
 				obs: managed.ExternalObservation{ResourceExists: true}, calls: []string{"GET " + streamID}, diff: []string{`status: "disabled", want "enabled"`, `name: "renamed", want "act"`},
 				atProvider: v1alpha1.EventStreamObservation{
@@ -483,7 +540,7 @@ func TestObserve(t *testing.T) {
 		},
 		"BeingDeletedSecretGone": {
 			api: newAPI(webhookRemote(streamID)),
-			es: webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) {
+			es: webhookES("bearer", withStream(streamID), func(es *v1alpha1.EventStream) {
 				es.DeletionTimestamp = &metav1.Time{Time: created}
 				es.Finalizers = []string{"finalizer.managedresource.crossplane.io"}
 			}),
@@ -491,24 +548,24 @@ func TestObserve(t *testing.T) {
 		},
 		"ObserveOnlyNeedsNoSecret": {
 			api: newAPI(webhookRemote(streamID)),
-			es: webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) {
+			es: webhookES("bearer", withStream(streamID), func(es *v1alpha1.EventStream) {
 				es.Spec.ManagementPolicies = xpv2.ManagementPolicies{xpv2.ManagementActionObserve}
 			}),
 			want: want{obs: managed.ExternalObservation{ResourceExists: true, ResourceUpToDate: true}, atProvider: webhookAt, calls: []string{"GET " + streamID}},
 		},
 		"MissingSecret": {
 			api:  newAPI(webhookRemote(streamID)),
-			es:   webhookES("bearer", withExternalName(streamID)),
+			es:   webhookES("bearer", withStream(streamID)),
 			want: want{err: "cannot get a webhook authorization Secret team-a/hook-secret", atProvider: webhookAt, calls: []string{"GET " + streamID}},
 		},
 		"ReadFails": {
 			api:  func() *fakeAPI { f := newAPI(); f.err["GET"] = &apiError{503, "Service Unavailable"}; return f }(),
-			es:   webhookES("bearer", withExternalName(streamID)),
+			es:   webhookES("bearer", withStream(streamID)),
 			want: want{err: "cannot read the event stream from Auth0: Auth0 failed after retries, will try again: 503", calls: []string{"GET " + streamID}},
 		},
 		"RateLimited": {
 			api:  func() *fakeAPI { f := newAPI(); f.err["GET"] = &apiError{429, "Too Many Requests"}; return f }(),
-			es:   webhookES("bearer", withExternalName(streamID)),
+			es:   webhookES("bearer", withStream(streamID)),
 			want: want{err: "rate limited by Auth0", calls: []string{"GET " + streamID}},
 		},
 	}
@@ -554,13 +611,10 @@ func TestObserve(t *testing.T) {
 func TestObserveAdoptsLostCreate(t *testing.T) {
 	pending := created.Add(-10 * time.Second)
 	lost := func(opts ...esOption) *v1alpha1.EventStream {
-		return webhookES("bearer", append([]esOption{func(es *v1alpha1.EventStream) {
-			meta.SetExternalCreatePending(es, pending)
-			meta.SetExternalCreateFailed(es, pending.Add(time.Second))
-		}}, opts...)...)
+		return webhookES("bearer", append([]esOption{withAttempt(pending)}, opts...)...)
 	}
 	other := func(id string) *v1alpha1.EventStream {
-		es := webhookES("bearer", withExternalName(id))
+		es := webhookES("bearer", withStream(id))
 		es.Name, es.UID = "other", "uid-other"
 		return es
 	}
@@ -653,8 +707,14 @@ func TestObserveAdoptsLostCreate(t *testing.T) {
 			if got := meta.GetExternalName(stored); got != tc.adopted {
 				t.Errorf("stored external name = %q, want %q", got, tc.adopted)
 			}
-			if got := stored.GetAnnotations()[annotationTenant]; tc.adopted != "" && got != tenant {
-				t.Errorf("stored tenant = %q, want the adopted stream's tenant %q", got, tenant)
+			if tc.adopted != "" {
+				o := stored.Status.Ownership
+				if o == nil || o.Stream == nil || o.Stream.ID != tc.adopted || o.Stream.Tenant != tenant || o.Stream.Origin != v1alpha1.OriginAdopted || !holds(testKey, stored, tc.adopted) || o.CreateAttempt != nil {
+					t.Errorf("stored status.ownership = %+v, want the adopted stream recorded with a valid proof and the attempt settled", o)
+				}
+				if stored.GetLabels()[v1alpha1.LabelStreamID] != tc.adopted {
+					t.Errorf("stored labels = %v, want %s=%s", stored.GetLabels(), v1alpha1.LabelStreamID, tc.adopted)
+				}
 			}
 			if tc.adopted != "" && (len(rec.events) != 1 || rec.events[0].Reason != reasonAdopt) {
 				t.Errorf("events = %v, want one %s", rec.events, reasonAdopt)
@@ -696,9 +756,32 @@ func TestCreate(t *testing.T) {
 			wantDest: map[string]any{"action_id": "act_1"},
 		},
 		"MissingSecretKey": {
+			es: webhookES("bearer"),
+			objs: []client.Object{func() *corev1.Secret {
+				s := hookSecret("x")
+				s.Data = map[string][]byte{"other": []byte("x")}
+				return s
+			}()},
+			err: `Secret team-a/hook-secret has no key "value"`,
+		},
+		"WhitespaceOnlySecret": {
 			es:   webhookES("bearer"),
-			objs: []client.Object{&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook-secret"}, Data: map[string][]byte{"other": []byte("x")}}},
-			err:  `Secret team-a/hook-secret has no key "value"`,
+			objs: []client.Object{hookSecret(" \n")},
+			err:  `Secret team-a/hook-secret has no key "value", or its value is empty`,
+		},
+		"UnlabelledSecret": {
+			es: webhookES("bearer"),
+			objs: []client.Object{func() *corev1.Secret {
+				s := hookSecret(token)
+				s.Labels = nil
+				return s
+			}()},
+			err: `Secret team-a/hook-secret (key value) is not offered for webhook authorization: it lacks the label auth0.m.openmcf.org/webhook-secret: "true"`,
+		},
+		"SecretTrimmed": {
+			// kubectl create secret --from-file keeps the file's newline.
+			es: webhookES("bearer"), objs: []client.Object{hookSecret("  " + token + "\n")}, wantHash: true,
+			wantDest: map[string]any{"webhook_endpoint": "https://example.net/hook", "webhook_authorization": map[string]any{"method": "bearer", "token": token}},
 		},
 		"Rejected": {
 			es:      actionES("act_1"),
@@ -720,6 +803,12 @@ func TestCreate(t *testing.T) {
 				}
 				if meta.GetExternalName(tc.es) != "" {
 					t.Errorf("external name set after a failed create")
+				}
+				if tc.postErr == nil && len(api.calls) != 0 {
+					t.Errorf("Auth0 calls = %v, want none: the create failed before sending anything", api.calls)
+				}
+				if got := stored(t, kube, tc.es).Status.Ownership; got != nil {
+					t.Errorf("stored status.ownership = %+v, want nothing left: the create is known to have made nothing", got)
 				}
 				return
 			}
@@ -778,7 +867,7 @@ func TestUpdate(t *testing.T) {
 	}{
 		"RenameOnly": {
 			api:       newAPI(webhookRemote(streamID)),
-			es:        webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token)), func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Name = "hooks-v2" }),
+			es:        webhookES("bearer", withStream(streamID), withHash(hashOf(bearer, token)), func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Name = "hooks-v2" }),
 			objs:      []client.Object{hookSecret(token)},
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
 			wantPatch: &management.EventStream{Name: new("hooks-v2")},
@@ -786,7 +875,7 @@ func TestUpdate(t *testing.T) {
 		},
 		"SubscriptionsAndStatus": {
 			api: newAPI(actionRemote(streamID, "act_1")),
-			es: actionES("act_1", withExternalName(streamID), func(es *v1alpha1.EventStream) {
+			es: actionES("act_1", withStream(streamID), func(es *v1alpha1.EventStream) {
 				es.Spec.ForProvider.Subscriptions = []string{"user.deleted", "user.created"}
 				es.Spec.ForProvider.Status = "disabled"
 			}),
@@ -796,7 +885,7 @@ func TestUpdate(t *testing.T) {
 		},
 		"SecretRotated": {
 			api:       newAPI(webhookRemote(streamID)),
-			es:        webhookES("bearer", withExternalName(streamID), withHash(hashOf(bearer, token))),
+			es:        webhookES("bearer", withStream(streamID), withHash(hashOf(bearer, token))),
 			objs:      []client.Object{hookSecret(rotated)},
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
 			wantPatch: &management.EventStream{Destination: &management.EventStreamDestination{EventStreamDestinationType: new("webhook"), EventStreamDestinationConfiguration: map[string]any{
@@ -806,28 +895,28 @@ func TestUpdate(t *testing.T) {
 		},
 		"ActionIDChanged": {
 			api:       newAPI(actionRemote(streamID, "act_1")),
-			es:        actionES("act_2", withExternalName(streamID)),
+			es:        actionES("act_2", withStream(streamID)),
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
 			wantPatch: &management.EventStream{Destination: &management.EventStreamDestination{EventStreamDestinationType: new("action"), EventStreamDestinationConfiguration: map[string]any{"action_id": "act_2"}}},
 			wantID:    streamID,
 		},
 		"EventBridgeRenameKeepsDestinationOut": {
 			api:       newAPI(eventBridgeRemote(streamID, "us-east-1")),
-			es:        eventBridgeES("us-east-1", withExternalName(streamID), func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Name = "bridge-2" }),
+			es:        eventBridgeES("us-east-1", withStream(streamID), func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Name = "bridge-2" }),
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
 			wantPatch: &management.EventStream{Name: new("bridge-2")},
 			wantID:    streamID,
 		},
 		"EventBridgeRegionReplaces": {
 			api:        newAPI(eventBridgeRemote(streamID, "us-east-1")),
-			es:         eventBridgeES("eu-west-1", withExternalName(streamID)),
+			es:         eventBridgeES("eu-west-1", withStream(streamID)),
 			wantCalls:  []string{"GET " + streamID, "POST", "DELETE " + streamID},
 			wantID:     streamID2,
 			wantEvents: 1,
 		},
 		"DestinationTypeReplaces": {
 			api: newAPI(webhookRemote(streamID)),
-			es: actionES("act_1", withExternalName(streamID), func(es *v1alpha1.EventStream) {
+			es: actionES("act_1", withStream(streamID), func(es *v1alpha1.EventStream) {
 				es.Name = "hooks"
 				es.Spec.ForProvider.Name = "hooks"
 			}),
@@ -841,7 +930,7 @@ func TestUpdate(t *testing.T) {
 				f.err["PATCH"] = &apiError{400, "Payload validation error"}
 				return f
 			}(),
-			es:        actionES("act_2", withExternalName(streamID)),
+			es:        actionES("act_2", withStream(streamID)),
 			wantCalls: []string{"GET " + streamID, "PATCH " + streamID},
 			err:       "cannot update the event stream in Auth0: Auth0 rejected the event stream: 400",
 		},
@@ -914,12 +1003,12 @@ func TestDelete(t *testing.T) {
 		wantCalls []string
 		err       string
 	}{
-		"Deletes":       {api: newAPI(webhookRemote(streamID)), es: webhookES("bearer", withExternalName(streamID)), wantCalls: []string{"DELETE " + streamID}},
-		"GoneIsDeleted": {api: newAPI(), es: eventBridgeES("us-east-1", withExternalName(streamID)), wantCalls: []string{"DELETE " + streamID}},
+		"Deletes":       {api: newAPI(webhookRemote(streamID)), es: webhookES("bearer", withStream(streamID)), wantCalls: []string{"DELETE " + streamID}},
+		"GoneIsDeleted": {api: newAPI(), es: eventBridgeES("us-east-1", withStream(streamID)), wantCalls: []string{"DELETE " + streamID}},
 		"NeverCreated":  {api: newAPI(), es: actionES("act_1")},
 		"DeleteFails": {
 			api:       func() *fakeAPI { f := newAPI(); f.err["DELETE"] = &apiError{403, "Insufficient scope"}; return f }(),
-			es:        actionES("act_1", withExternalName(streamID)),
+			es:        actionES("act_1", withStream(streamID)),
 			wantCalls: []string{"DELETE " + streamID},
 			err:       "cannot delete the event stream in Auth0: Auth0 denied the call",
 		},
@@ -950,11 +1039,12 @@ func TestRejectedCreateSkipsAdoption(t *testing.T) {
 	api.err["POST"] = &apiError{429, "Global limit has been reached"}
 	es := webhookES("bearer")
 	e, _, _ := setup(t, api, es, hookSecret(token))
-	meta.SetExternalCreatePending(es, created)
 	if _, err := e.Create(context.Background(), es); err == nil || !strings.Contains(err.Error(), "rate limited by Auth0") {
 		t.Fatalf("Create() error = %v, want a rate limit", err)
 	}
-	meta.SetExternalCreateFailed(es, created)
+	if es.Status.Ownership != nil {
+		t.Errorf("status.ownership = %+v after a create Auth0 refused, want no attempt left", es.Status.Ownership)
+	}
 	obs, err := e.Observe(context.Background(), es)
 	if err != nil {
 		t.Fatal(err)
@@ -968,12 +1058,9 @@ func TestRejectedCreateSkipsAdoption(t *testing.T) {
 
 	// A 5xx proves nothing: the next Observe looks for the stream.
 	api.err["POST"] = &apiError{503, "Service Unavailable"}
-	later := created.Add(2 * time.Minute)
-	meta.SetExternalCreatePending(es, later)
 	if _, err := e.Create(context.Background(), es); err == nil {
 		t.Fatal("Create() succeeded")
 	}
-	meta.SetExternalCreateFailed(es, later)
 	api.calls = nil
 	if _, err := e.Observe(context.Background(), es); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package eventstream
 
 import (
 	"context"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,11 +79,12 @@ func (k *recordingSecrets) Get(ctx context.Context, key types.NamespacedName, ob
 	if !ok {
 		return k.Client.Get(ctx, key, obj, opts...)
 	}
-	if err := k.secrets.Get(ctx, key, s); err != nil {
+	if err := k.secrets.Get(ctx, key, s, opts...); err != nil {
 		return err
 	}
 	for _, v := range s.Data {
-		k.red.Add(string(v))
+		// Values are sent trimmed (see external.secrets): mask both forms.
+		k.red.Add(string(v), strings.TrimSpace(string(v)))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -67,7 +68,7 @@ func TestSecretsNeverEchoed(t *testing.T) {
 			keep:  "https://[redacted]@hooks.example.com/x",
 		},
 		"header value echoed on update": {
-			es:     webhookES("custom_header", withPC, withExternalName(streamID)),
+			es:     webhookES("custom_header", withPC, withStreamIn(streamID, "tenant.example.com")),
 			method: "PATCH",
 			auth0:  `Payload validation error: 'Additional properties not allowed: {"header_value":"` + token + `"}'`,
 			call: func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error {
@@ -81,7 +82,7 @@ func TestSecretsNeverEchoed(t *testing.T) {
 			keep:  "Additional properties not allowed",
 		},
 		"client secret echoed on read": {
-			es:     webhookES("bearer", withPC, withExternalName(streamID)),
+			es:     webhookES("bearer", withPC, withStreamIn(streamID, "tenant.example.com")),
 			method: "GET",
 			auth0:  "upstream rejected client " + clientSecret,
 			call: func(ctx context.Context, r *redacting, es *v1alpha1.EventStream) error {
@@ -104,6 +105,8 @@ func TestSecretsNeverEchoed(t *testing.T) {
 				usage:   resource.ModernTrackerFn(func(context.Context, resource.ModernManaged) error { return nil }),
 				record:  rec,
 				apiFor:  func(string, auth0client.Credentials) (auth0client.API, error) { return api, nil },
+				key:     testKey,
+				hosts:   auth0client.MustParseHosts("tenant.example.com"),
 			}
 			ctx := context.Background()
 			ext, err := c.Connect(ctx, tc.es)
@@ -161,6 +164,8 @@ func TestConnectErrorsMasked(t *testing.T) {
 		secrets: secretcache.New(kube, kube),
 		usage:   resource.ModernTrackerFn(func(context.Context, resource.ModernManaged) error { return nil }),
 		record:  &recorder{},
+		key:     testKey,
+		hosts:   auth0client.MustParseHosts("tenant.example.com"),
 		apiFor: func(string, auth0client.Credentials) (auth0client.API, error) {
 			return nil, &apiError{400, "cannot reach https://client-1:" + clientSecret + "@tenant.example.com"}
 		},
@@ -171,5 +176,53 @@ func TestConnectErrorsMasked(t *testing.T) {
 	_, err := c.Connect(context.Background(), es)
 	if err == nil || strings.Contains(err.Error(), clientSecret) || strings.Contains(err.Error(), "client-1:") {
 		t.Errorf("Connect() error = %v, want one without the credentials", err)
+	}
+}
+
+// TestSecretsKnownBeforeDeliveryHealth: Auth0's delivery failure message
+// quoting the webhook token (a destination echoing the Authorization it
+// got, say) is masked on the very first Observe of a Connect: the
+// referenced Secret is read, and its value known to the redactor, before
+// delivery health is written to status. The Secret's value is sent
+// trimmed, and masked trimmed too.
+func TestSecretsKnownBeforeDeliveryHealth(t *testing.T) {
+	pc := &v1alpha1.ProviderConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default", UID: "pc-uid"},
+		Spec: v1alpha1.ProviderConfigSpec{Credentials: v1alpha1.LocalCredentials{
+			Source: v1alpha1.CredentialsSourceSecret, SecretRef: &xpv2.LocalSecretReference{Name: "auth0"},
+		}},
+	}
+	es := webhookES("bearer", withStreamIn(streamID, "tenant.example.com"), func(es *v1alpha1.EventStream) {
+		es.Spec.ProviderConfigReference = &xpv2.ProviderConfigReference{Kind: "ProviderConfig", Name: "default"}
+	})
+	kube := fakeKube(t, pc, credSecret(ns, "auth0", clientSecret), hookSecret(token+"\n"), es)
+	api := newAPI(webhookRemote(streamID))
+	api.stats = auth0client.DeliveryStats{Failed: 1}
+	api.failed = []auth0client.FailedDelivery{{EventType: "user.created", At: created, ErrorMessage: "401 from endpoint: token " + token + " rejected"}}
+	c := &connector{
+		kube:    kube,
+		secrets: secretcache.New(kube, kube),
+		usage:   resource.ModernTrackerFn(func(context.Context, resource.ModernManaged) error { return nil }),
+		record:  &recorder{},
+		apiFor:  func(string, auth0client.Credentials) (auth0client.API, error) { return api, nil },
+		key:     testKey,
+		hosts:   auth0client.MustParseHosts("tenant.example.com"),
+		// Every read is due.
+		deliveryPoll: time.Nanosecond,
+		reads:        newDeliveryReads(),
+	}
+	ext, err := c.Connect(context.Background(), es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ext.Observe(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	f := es.Status.AtProvider.Deliveries.LastFailure
+	if f == nil || strings.Contains(f.Message, token) || !strings.Contains(f.Message, "token [redacted] rejected") {
+		t.Errorf("lastFailure = %+v, want the token masked", f)
+	}
+	if c := deliveriesCond(es); strings.Contains(c.Message, token) {
+		t.Errorf("DeliveriesHealthy leaks the token: %s", c.Message)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/auth0/go-auth0/management"
 	corev1 "k8s.io/api/core/v1"
@@ -31,11 +30,12 @@ const (
 )
 
 // replace moves the resource to a new stream when Auth0 cannot change old
-// in place. The new stream is created first and recorded, with old kept in
-// an annotation, before old is deleted: a create Auth0 refuses leaves old
-// working, and a crash between the steps leaves a record that the next
-// reconcile finishes from (adopting the new stream if its create response
-// was lost, deleting old once the new one is recorded).
+// in place. The attempt is recorded before the create; the new stream is
+// recorded as the resource's own, with old as replaced, before old is
+// deleted: a create Auth0 refuses leaves old working, and a crash between
+// the steps leaves records the next reconcile finishes from (adopting the
+// new stream if its create response was lost, deleting old once the new
+// one is recorded).
 func (e *external) replace(ctx context.Context, cr *v1alpha1.EventStream, old *management.EventStream, why string) error {
 	oldID := deref(old.ID)
 	var forbidden []string
@@ -55,34 +55,32 @@ func (e *external) replace(ctx context.Context, cr *v1alpha1.EventStream, old *m
 
 	// Record the attempt before making it: if its response is lost, the
 	// next Observe adopts what it made.
-	pending := e.now().Format(time.RFC3339)
-	if err := e.annotate(ctx, cr, map[string]*string{meta.AnnotationKeyExternalCreatePending: &pending}); err != nil {
-		return err
+	if err := e.setOwnership(ctx, cr, func(o *v1alpha1.Ownership) { o.CreateAttempt = createAttempt(e.key, cr.GetUID(), e.tenant, e.now()) }); err != nil {
+		return errors.Wrapf(err, "cannot replace event stream %s (%s): nothing was sent", oldID, why)
 	}
 	s := createBody(cr.Spec.ForProvider, secrets)
 	if err := e.api.Create(ctx, s); err != nil {
-		failed := e.now().Format(time.RFC3339)
-		set := map[string]*string{meta.AnnotationKeyExternalCreateFailed: &failed}
 		if madeNothing(err) {
-			set[annotationCreateMadeNothing] = &failed
+			_ = e.setOwnership(ctx, cr, func(o *v1alpha1.Ownership) { o.CreateAttempt = nil }) // the error below matters more
 		}
-		_ = e.annotate(ctx, cr, set) // the error below matters more
 		return errors.Wrapf(auth0client.Explain(err), "cannot replace event stream %s (%s): the new stream was not created, so %s is unchanged and still delivering events", oldID, why, oldID)
 	}
 	newID := deref(s.ID)
-	succeeded := e.now().Format(time.RFC3339)
-	if err := e.annotate(ctx, cr, map[string]*string{
-		meta.AnnotationKeyExternalName:            &newID,
-		meta.AnnotationKeyExternalCreateSucceeded: &succeeded,
-		annotationReplacedStream:                  &oldID,
-		annotationTenant:                          &e.tenant,
-	}); err != nil {
-		return errors.Wrapf(err, "created event stream %s to replace %s but could not record it; the next reconcile adopts it", newID, oldID)
-	}
-	// Set after the annotation update, which reloads status from the server.
+	before := cr.DeepCopy()
 	resetAtProvider(cr)
 	setAtProvider(cr, observation(s))
 	cr.Status.AppliedSecretsHash = secretsHash(e.hashKey, cr.Spec.ForProvider, secrets)
+	if err := e.setOwnershipSince(ctx, cr, before, func(o *v1alpha1.Ownership) {
+		o.Stream = ownedStream(e.key, cr.GetUID(), e.tenant, newID, v1alpha1.OriginCreated)
+		o.Replaced = replacedStream(e.key, cr.GetUID(), e.tenant, oldID)
+		o.CreateAttempt = nil
+	}); err != nil {
+		return errors.Wrapf(err, "created event stream %s to replace %s but could not record it; the next reconcile adopts it", newID, oldID)
+	}
+	if err := e.patchMetadata(ctx, cr, map[string]*string{meta.AnnotationKeyExternalName: &newID}, streamLabel(cr, newID)); err != nil {
+		// Recorded in status: the next reconcile renames the resource.
+		return errors.Wrapf(err, "created event stream %s to replace %s and recorded it, but could not name it in the external-name annotation", newID, oldID)
+	}
 	e.observed = s
 
 	msg, reason := fmt.Sprintf("Event stream %s replaced %s (%s)", newID, oldID, why), ReasonNewStream
@@ -94,32 +92,29 @@ func (e *external) replace(ctx context.Context, cr *v1alpha1.EventStream, old *m
 	cr.SetConditions(xpv2.Condition{Type: TypeReplaced, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()})
 	e.record.Event(cr, event.Normal(reasonReplace, msg))
 
-	return e.deleteReplaced(ctx, cr, oldID)
+	return e.deleteReplaced(ctx, cr, cr.Status.Ownership.Replaced)
 }
 
-// deleteReplaced deletes a stream a replacement superseded and forgets it.
-// It is never another EventStream's stream: if one names it by now, it is
-// left alone.
-func (e *external) deleteReplaced(ctx context.Context, cr *v1alpha1.EventStream, old string) error {
-	taken, err := e.claimed(ctx, cr, old)
+// deleteReplaced deletes a stream a replacement superseded, recorded with
+// its proof, and forgets it. It is never another EventStream's stream: if
+// one names it by now, it is left alone.
+func (e *external) deleteReplaced(ctx context.Context, cr *v1alpha1.EventStream, old *v1alpha1.OwnedStream) error {
+	if tenantOf(old.Tenant) != e.tenant {
+		return errors.Errorf("event stream %s, replaced by %s, is in Auth0 tenant %s, but the resource's provider config now resolves to tenant %s; it is not deleted", old.ID, meta.GetExternalName(cr), old.Tenant, e.tenant)
+	}
+	who, err := e.claimed(ctx, cr, old.ID)
 	if err != nil {
 		return err
 	}
 	switch {
-	case taken:
-		e.record.Event(cr, event.Warning(reasonNotDeleting, errors.Errorf("not deleting event stream %s, replaced by %s: another EventStream now manages it", old, meta.GetExternalName(cr))))
+	case who != "":
+		e.record.Event(cr, event.Warning(reasonNotDeleting, errors.Errorf("not deleting event stream %s, replaced by %s: %s now manages it", old.ID, meta.GetExternalName(cr), who)))
 	case !allowed(cr, xpv2.ManagementActionDelete):
-		return errors.Errorf("event stream %s, replaced by %s, is still to be deleted, but spec.managementPolicies %v no longer allow Delete; allow it, or delete %s in Auth0 yourself and remove annotation %s", old, meta.GetExternalName(cr), cr.GetManagementPolicies(), old, annotationReplacedStream)
+		return errors.Errorf("event stream %s, replaced by %s, is still to be deleted, but spec.managementPolicies %v no longer allow Delete; allow it, or delete %s in Auth0 yourself and remove status.ownership.replaced", old.ID, meta.GetExternalName(cr), cr.GetManagementPolicies(), old.ID)
 	default:
-		if err := e.api.Delete(ctx, old); err != nil && !auth0client.IsNotFound(err) {
-			return errors.Wrapf(auth0client.Explain(err), "cannot delete event stream %s, replaced by %s; it is deleted on the next attempt", old, meta.GetExternalName(cr))
+		if err := e.api.Delete(ctx, old.ID); err != nil && !auth0client.IsNotFound(err) {
+			return errors.Wrapf(auth0client.Explain(err), "cannot delete event stream %s, replaced by %s; it is deleted on the next attempt", old.ID, meta.GetExternalName(cr))
 		}
 	}
-	// Status set since the last write must survive the annotation patch.
-	at, hash, conds := cr.Status.AtProvider, cr.Status.AppliedSecretsHash, cr.Status.Conditions
-	if err := e.annotate(ctx, cr, map[string]*string{annotationReplacedStream: nil}); err != nil {
-		return err
-	}
-	cr.Status.AtProvider, cr.Status.AppliedSecretsHash, cr.Status.Conditions = at, hash, conds
-	return nil
+	return e.setOwnership(ctx, cr, func(o *v1alpha1.Ownership) { o.Replaced = nil })
 }

@@ -97,7 +97,7 @@ func TestReplacementNeedsCreateAndDelete(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
-			es := eventBridgeES("eu-west-1", withExternalName(streamID), withPolicies(tc.policies...))
+			es := eventBridgeES("eu-west-1", withStream(streamID), withPolicies(tc.policies...))
 			e, kube, rec := setup(t, api, es)
 			if _, err := e.Observe(context.Background(), es); err != nil {
 				t.Fatal(err)
@@ -127,7 +127,7 @@ func TestReplacementNeedsCreateAndDelete(t *testing.T) {
 // both and say the partner event source must be associated again.
 func TestReplacementCreatesFirst(t *testing.T) {
 	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
-	es := eventBridgeES("eu-west-1", withExternalName(streamID))
+	es := eventBridgeES("eu-west-1", withStream(streamID))
 	e, kube, rec := setup(t, api, es)
 	if _, err := e.Observe(context.Background(), es); err != nil {
 		t.Fatal(err)
@@ -137,11 +137,11 @@ func TestReplacementCreatesFirst(t *testing.T) {
 	}
 	wantCalls(t, api, "GET "+streamID, "POST", "DELETE "+streamID)
 	got := stored(t, kube, es)
-	if meta.GetExternalName(got) != streamID2 || got.GetAnnotations()[annotationTenant] != tenant {
-		t.Errorf("stored annotations = %v, want external name %s and tenant %s", got.GetAnnotations(), streamID2, tenant)
+	if meta.GetExternalName(got) != streamID2 || !holds(testKey, got, streamID2) || got.Status.Ownership.Stream.Tenant != tenant {
+		t.Errorf("stored external name %q, ownership %+v; want %s recorded as owned in %s", meta.GetExternalName(got), got.Status.Ownership, streamID2, tenant)
 	}
-	if v, ok := got.GetAnnotations()[annotationReplacedStream]; ok {
-		t.Errorf("annotation %s = %q left after the old stream was deleted", annotationReplacedStream, v)
+	if r := got.Status.Ownership.Replaced; r != nil {
+		t.Errorf("replaced stream %+v still recorded after the old stream was deleted", r)
 	}
 	pes := "aws.partner/auth0.com/sim-" + streamID2 + "/auth0.events"
 	if len(rec.events) != 1 {
@@ -167,7 +167,7 @@ func TestReplacementCreatesFirst(t *testing.T) {
 func TestReplacementRefusedLeavesOldStream(t *testing.T) {
 	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
 	api.err["POST"] = &apiError{400, "Payload validation error: 'No enum match for: \"authentication.success\"' on property subscriptions[0].event_type."}
-	es := eventBridgeES("eu-west-1", withExternalName(streamID), func(es *v1alpha1.EventStream) {
+	es := eventBridgeES("eu-west-1", withStream(streamID), func(es *v1alpha1.EventStream) {
 		es.Spec.ForProvider.Subscriptions = []string{"authentication.success"}
 	})
 	e, kube, _ := setup(t, api, es)
@@ -181,8 +181,8 @@ func TestReplacementRefusedLeavesOldStream(t *testing.T) {
 		t.Errorf("streams = %v, want only the old one", api.streams)
 	}
 	got := stored(t, kube, es)
-	if meta.GetExternalName(got) != streamID || got.GetAnnotations()[annotationReplacedStream] != "" {
-		t.Errorf("stored annotations = %v, want the old stream still recorded and nothing to delete", got.GetAnnotations())
+	if meta.GetExternalName(got) != streamID || !holds(testKey, got, streamID) || got.Status.Ownership.Replaced != nil || got.Status.Ownership.CreateAttempt != nil {
+		t.Errorf("stored external name %q, ownership %+v; want the old stream still owned, nothing to delete and no attempt to search for", meta.GetExternalName(got), got.Status.Ownership)
 	}
 	// The refusal is recorded: the next Observe only reads.
 	if _, err := next(e, time.Minute).Observe(context.Background(), got); err != nil {
@@ -197,7 +197,7 @@ func TestReplacementRefusedLeavesOldStream(t *testing.T) {
 func TestReplacementDeleteFailsThenFinishes(t *testing.T) {
 	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
 	api.err["DELETE"] = &apiError{503, "Service Unavailable"}
-	es := eventBridgeES("eu-west-1", withExternalName(streamID))
+	es := eventBridgeES("eu-west-1", withStream(streamID))
 	e, kube, _ := setup(t, api, es)
 	if _, err := e.Observe(context.Background(), es); err != nil {
 		t.Fatal(err)
@@ -205,8 +205,8 @@ func TestReplacementDeleteFailsThenFinishes(t *testing.T) {
 	_, err := e.Update(context.Background(), es)
 	wantErr(t, err, "cannot delete event stream "+streamID+", replaced by "+streamID2)
 	got := stored(t, kube, es)
-	if meta.GetExternalName(got) != streamID2 || got.GetAnnotations()[annotationReplacedStream] != streamID {
-		t.Fatalf("stored annotations = %v, want the new stream recorded and the old one to delete", got.GetAnnotations())
+	if meta.GetExternalName(got) != streamID2 || !holds(testKey, got, streamID2) || verify(testKey, got).replaced == nil || got.Status.Ownership.Replaced.ID != streamID {
+		t.Fatalf("stored external name %q, ownership %+v; want the new stream recorded and the old one to delete", meta.GetExternalName(got), got.Status.Ownership)
 	}
 
 	api.err["DELETE"] = nil
@@ -226,8 +226,8 @@ func TestReplacementDeleteFailsThenFinishes(t *testing.T) {
 	if _, ok := api.streams[streamID]; ok {
 		t.Errorf("old stream %s still exists", streamID)
 	}
-	if _, ok := stored(t, kube, es).GetAnnotations()[annotationReplacedStream]; ok {
-		t.Errorf("annotation %s left after the deletion", annotationReplacedStream)
+	if r := stored(t, kube, es).Status.Ownership.Replaced; r != nil {
+		t.Errorf("replaced stream %+v still recorded after the deletion", r)
 	}
 }
 
@@ -237,7 +237,7 @@ func TestReplacementDeleteFailsThenFinishes(t *testing.T) {
 func TestReplacementLostCreateIsAdopted(t *testing.T) {
 	api := newAPI(eventBridgeRemote(streamID, "us-east-1"))
 	api.loseCreate = true
-	es := eventBridgeES("eu-west-1", withExternalName(streamID))
+	es := eventBridgeES("eu-west-1", withStream(streamID))
 	e, kube, rec := setup(t, api, es)
 	api.createdAt = e.now()
 	if _, err := e.Observe(context.Background(), es); err != nil {
@@ -246,8 +246,8 @@ func TestReplacementLostCreateIsAdopted(t *testing.T) {
 	_, err := e.Update(context.Background(), es)
 	wantErr(t, err, "cannot replace event stream "+streamID)
 	got := stored(t, kube, es)
-	if meta.GetExternalName(got) != streamID || got.GetAnnotations()[annotationCreateMadeNothing] != "" {
-		t.Fatalf("stored annotations = %v, want the old id and no proof that nothing was made", got.GetAnnotations())
+	if meta.GetExternalName(got) != streamID || verify(testKey, got).attempt == nil {
+		t.Fatalf("stored external name %q, ownership %+v; want the old id and the attempt still recorded", meta.GetExternalName(got), got.Status.Ownership)
 	}
 
 	api.loseCreate = false
@@ -278,7 +278,7 @@ func TestReplacementLostCreateIsAdopted(t *testing.T) {
 // TestDeleteDuringReplacement deletes the replaced stream as well.
 func TestDeleteDuringReplacement(t *testing.T) {
 	api := newAPI(eventBridgeRemote(streamID, "us-east-1"), eventBridgeRemote(streamID2, "eu-west-1"))
-	es := eventBridgeES("eu-west-1", withExternalName(streamID2), withAnnotations(annotationReplacedStream, streamID, annotationTenant, tenant), func(es *v1alpha1.EventStream) {
+	es := eventBridgeES("eu-west-1", withStream(streamID2), withReplaced(streamID), func(es *v1alpha1.EventStream) {
 		es.DeletionTimestamp = &metav1.Time{Time: created}
 		es.Finalizers = []string{"finalizer.managedresource.crossplane.io"}
 	})
@@ -299,11 +299,14 @@ func ownedBy(name, uid string, at time.Time, id string) *v1alpha1.EventStream {
 	es := webhookES("bearer", withExternalName(id))
 	es.Namespace, es.Name, es.UID = "team-b", name, types.UID("uid-"+uid)
 	es.CreationTimestamp = metav1.Time{Time: at}
+	own(es, id, tenant)
 	return es
 }
 
-// TestOneOwnerPerStream: of the EventStreams naming a stream, the oldest
-// owns it; the others never read, change or delete it.
+// TestOneOwnerPerStream: of the EventStreams naming a stream, one holding
+// the provider's proof of it owns it, else the oldest; the others never
+// read, change or delete it. A record copied from the owner proves
+// nothing.
 func TestOneOwnerPerStream(t *testing.T) {
 	newer := func(opts ...esOption) *v1alpha1.EventStream {
 		return webhookES("bearer", append([]esOption{withExternalName(streamID), func(es *v1alpha1.EventStream) {
@@ -316,9 +319,28 @@ func TestOneOwnerPerStream(t *testing.T) {
 		e, _, _ := setup(t, api, es, hookSecret(token), ownedBy("first", "9", created, streamID))
 		_, err := e.Observe(context.Background(), es)
 		wantErr(t, err, "event stream "+streamID+" is already managed by EventStream team-b/first", "will not change or delete it")
-		// Delete, even called directly, leaves it alone.
+		// Delete and Update, even called directly, leave it alone.
 		if _, err := e.Delete(context.Background(), es); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := e.Update(context.Background(), es); err == nil {
+			t.Error("Update() of a stream the resource does not own succeeded")
+		}
+		wantCalls(t, api)
+	})
+	t.Run("CopiedRecordProvesNothing", func(t *testing.T) {
+		// The newcomer's status carries the owner's record, proof and all.
+		api := newAPI(webhookRemote(streamID))
+		first := ownedBy("first", "9", created, streamID)
+		es := newer(func(es *v1alpha1.EventStream) { es.Status.Ownership = first.Status.Ownership.DeepCopy() })
+		e, _, _ := setup(t, api, es, hookSecret(token), first)
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "is already managed by EventStream team-b/first")
+		if _, err := e.Delete(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Update(context.Background(), es); err == nil {
+			t.Error("Update() with a copied record succeeded")
 		}
 		wantCalls(t, api)
 	})
@@ -337,44 +359,61 @@ func TestOneOwnerPerStream(t *testing.T) {
 	})
 	t.Run("OwnerUnaffected", func(t *testing.T) {
 		api := newAPI(webhookRemote(streamID))
-		es := webhookES("bearer", withExternalName(streamID), withHash(hashOf(webhookES("bearer"), token)), func(es *v1alpha1.EventStream) {
+		es := webhookES("bearer", withStream(streamID), withHash(hashOf(webhookES("bearer"), token)), func(es *v1alpha1.EventStream) {
 			es.CreationTimestamp = metav1.Time{Time: created}
 		})
-		e, _, _ := setup(t, api, es, hookSecret(token), ownedBy("later", "0", created.Add(time.Hour), streamID))
+		later := ownedBy("later", "0", created.Add(time.Hour), streamID)
+		later.Status.Ownership = nil // names it, holds nothing
+		e, _, _ := setup(t, api, es, hookSecret(token), later)
 		obs, err := e.Observe(context.Background(), es)
 		if err != nil || !obs.ResourceUpToDate {
 			t.Fatalf("Observe() = %+v, %v", obs, err)
 		}
 	})
-	t.Run("TieBrokenByUID", func(t *testing.T) {
+	t.Run("ProofWinsOverAge", func(t *testing.T) {
+		// Older, but naming the stream without holding it: the holder wins.
 		api := newAPI(webhookRemote(streamID))
-		es := webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) { es.CreationTimestamp = metav1.Time{Time: created} })
+		es := webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) { es.CreationTimestamp = metav1.Time{Time: created.Add(-time.Hour)} })
+		e, _, _ := setup(t, api, es, hookSecret(token), ownedBy("holder", "9", created, streamID))
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "team-b/holder")
+		wantCalls(t, api)
+	})
+	t.Run("TieBrokenByUID", func(t *testing.T) {
+		// Both hold a proof (two records the previous release left, say):
+		// the older wins, then the lower UID.
+		api := newAPI(webhookRemote(streamID))
+		es := webhookES("bearer", withStream(streamID), func(es *v1alpha1.EventStream) { es.CreationTimestamp = metav1.Time{Time: created} })
 		e, _, _ := setup(t, api, es, hookSecret(token), ownedBy("twin", "0", created, streamID)) // "uid-0" < "uid-1"
 		_, err := e.Observe(context.Background(), es)
 		wantErr(t, err, "team-b/twin")
 	})
 	t.Run("TieWonByTheHolder", func(t *testing.T) {
 		// Made in the same second as the resource that already manages the
-		// stream, a newcomer with the lower UID still does not take it over.
+		// stream, a newcomer with the lower UID still does not take it over,
+		// whatever its status.atProvider says.
 		api := newAPI(webhookRemote(streamID))
-		es := webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) { es.CreationTimestamp = metav1.Time{Time: created} })
+		es := webhookES("bearer", withExternalName(streamID), func(es *v1alpha1.EventStream) {
+			es.CreationTimestamp = metav1.Time{Time: created}
+			es.Status.AtProvider.ID = streamID
+		})
 		holder := ownedBy("holder", "9", created, streamID) // "uid-1" < "uid-9"
-		holder.Status.AtProvider.ID = streamID
 		e, _, _ := setup(t, api, es, hookSecret(token), holder)
 		_, err := e.Observe(context.Background(), es)
 		wantErr(t, err, "team-b/holder")
 		wantCalls(t, api)
 	})
-	t.Run("ImportByFirstOwner", func(t *testing.T) {
+	t.Run("ObserveOnlyImport", func(t *testing.T) {
 		api := newAPI(webhookRemote(streamID))
 		es := webhookES("bearer", withExternalName(streamID), withPolicies(xpv2.ManagementActionObserve))
 		e, kube, _ := setup(t, api, es)
 		obs, err := e.Observe(context.Background(), es)
-		if err != nil || !obs.ResourceExists {
+		if err != nil || !obs.ResourceExists || !obs.ResourceUpToDate {
 			t.Fatalf("Observe() = %+v, %v", obs, err)
 		}
-		if got := stored(t, kube, es).GetAnnotations()[annotationTenant]; got != tenant {
-			t.Errorf("stored tenant = %q, want the imported stream pinned to %s", got, tenant)
+		got := stored(t, kube, es)
+		if got.Status.Ownership != nil || got.GetLabels()[v1alpha1.LabelStreamID] != "" {
+			t.Errorf("stored ownership %+v, labels %v; an observe-only import records nothing", got.Status.Ownership, got.GetLabels())
 		}
 	})
 	t.Run("NotAStreamID", func(t *testing.T) {
@@ -400,10 +439,7 @@ func TestOneOwnerPerStream(t *testing.T) {
 	})
 	t.Run("AdoptionSkipsOwnedStreams", func(t *testing.T) {
 		api := newAPI(webhookRemote(streamID))
-		es := webhookES("bearer", func(es *v1alpha1.EventStream) {
-			meta.SetExternalCreatePending(es, created)
-			meta.SetExternalCreateFailed(es, created.Add(time.Second))
-		})
+		es := webhookES("bearer", withAttempt(created))
 		e, kube, _ := setup(t, api, es, ownedBy("first", "9", created, streamID))
 		obs, err := e.Observe(context.Background(), es)
 		if err != nil || obs.ResourceExists {
@@ -415,10 +451,18 @@ func TestOneOwnerPerStream(t *testing.T) {
 	})
 }
 
-// TestTenantPinning: a stream stays with the tenant that holds it.
+// withStreamIn names stream id, recorded as owned in tenant t.
+func withStreamIn(id, t string) esOption {
+	return func(es *v1alpha1.EventStream) {
+		meta.SetExternalName(es, id)
+		own(es, id, t)
+	}
+}
+
+// TestTenantPinning: a stream stays with the tenant its record names.
 func TestTenantPinning(t *testing.T) {
 	pinned := func(to string, opts ...esOption) *v1alpha1.EventStream {
-		return actionES("act_1", append([]esOption{withExternalName(streamID), withAnnotations(annotationTenant, to)}, opts...)...)
+		return actionES("act_1", append([]esOption{withStreamIn(streamID, to)}, opts...)...)
 	}
 	t.Run("OtherTenantStops", func(t *testing.T) {
 		api := newAPI(actionRemote(streamID, "act_1"))
@@ -429,13 +473,37 @@ func TestTenantPinning(t *testing.T) {
 			"nothing was read, created or deleted", annotationAllowTenantMove+"="+tenant)
 		wantCalls(t, api)
 	})
+	t.Run("ForgedTenantProvesNothing", func(t *testing.T) {
+		// The record of the old tenant, edited to name this one: its proof
+		// no longer verifies, so the resource holds nothing. It may observe
+		// the stream it names, never change or delete it.
+		api := newAPI(actionRemote(streamID, "act_1"))
+		es := pinned("old.eu.auth0.com", func(es *v1alpha1.EventStream) {
+			es.Status.Ownership.Stream.Tenant = tenant
+			es.Spec.ForProvider.Status = "disabled"
+		})
+		e, _, _ := setup(t, api, es)
+		_, err := e.Observe(context.Background(), es)
+		wantErr(t, err, "is an import this EventStream does not own", "spec.importPolicy is ObserveOnly")
+		if _, err := e.Update(context.Background(), es); err == nil {
+			t.Error("Update() succeeded")
+		}
+		if _, err := e.Delete(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		wantCalls(t, api, "GET "+streamID)
+	})
 	t.Run("SameTenantWrittenDifferently", func(t *testing.T) {
 		api := newAPI(actionRemote(streamID, "act_1"))
-		es := pinned("https://Example.EU.auth0.com/")
+		es := pinned("https://Example.EU.auth0.com/", func(es *v1alpha1.EventStream) { es.Spec.ForProvider.Status = "disabled" })
 		e, _, _ := setup(t, api, es)
 		if _, err := e.Observe(context.Background(), es); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := e.Update(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
+		wantCalls(t, api, "GET "+streamID, "PATCH "+streamID)
 	})
 	t.Run("CredentialRotationKeepsWorking", func(t *testing.T) {
 		// A new client id and secret for the same tenant: another client
@@ -454,39 +522,36 @@ func TestTenantPinning(t *testing.T) {
 	})
 	t.Run("LostCreateInOtherTenantStops", func(t *testing.T) {
 		api := newAPI()
-		es := actionES("act_1", withAnnotations(annotationTenant, "old.eu.auth0.com"), func(es *v1alpha1.EventStream) {
-			meta.SetExternalCreatePending(es, created)
-			meta.SetExternalCreateFailed(es, created.Add(time.Second))
-		})
+		es := actionES("act_1", withAttemptIn(created, "old.eu.auth0.com"))
 		e, _, _ := setup(t, api, es)
 		_, err := e.Observe(context.Background(), es)
 		wantErr(t, err, "the stream a lost create may have made is in Auth0 tenant old.eu.auth0.com")
 		wantCalls(t, api)
 	})
-	t.Run("NoStreamRepins", func(t *testing.T) {
+	t.Run("TenantAnnotationIsNoAuthority", func(t *testing.T) {
+		// What the previous release pinned by annotation, anyone may write:
+		// on a resource made after the proof key it means nothing.
 		api := newAPI()
-		es := actionES("act_1", withAnnotations(annotationTenant, "old.eu.auth0.com"))
+		es := actionES("act_1", withAnnotations(legacyAnnotationTenant, "old.eu.auth0.com"))
 		e, _, _ := setup(t, api, es)
 		obs, err := e.Observe(context.Background(), es)
 		if err != nil || obs.ResourceExists {
 			t.Fatalf("Observe() = %+v, %v", obs, err)
 		}
-		if got := es.GetAnnotations()[annotationTenant]; got != tenant {
-			t.Errorf("tenant = %q, want %q for the create that follows", got, tenant)
-		}
 	})
 	t.Run("CreatePins", func(t *testing.T) {
 		api := newAPI()
 		es := actionES("act_1")
-		e, _, _ := setup(t, api, es)
+		e, kube, _ := setup(t, api, es)
 		if _, err := e.Observe(context.Background(), es); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.Create(context.Background(), es); err != nil {
 			t.Fatal(err)
 		}
-		if got := es.GetAnnotations()[annotationTenant]; got != tenant {
-			t.Errorf("tenant = %q, want %q", got, tenant)
+		got := stored(t, kube, es)
+		if o := got.Status.Ownership; o == nil || o.Stream == nil || o.Stream.Tenant != tenant || o.Stream.Origin != v1alpha1.OriginCreated || !holds(testKey, got, streamID2) || o.CreateAttempt != nil {
+			t.Errorf("stored status.ownership = %+v, want %s recorded as created in %s", o, streamID2, tenant)
 		}
 	})
 	t.Run("MoveWrongTenant", func(t *testing.T) {
@@ -502,6 +567,7 @@ func TestTenantPinning(t *testing.T) {
 		es := pinned("old.eu.auth0.com", withAnnotations(annotationAllowTenantMove, tenant), func(es *v1alpha1.EventStream) {
 			meta.SetExternalCreatePending(es, created)
 			meta.SetExternalCreateSucceeded(es, created)
+			es.Labels = map[string]string{v1alpha1.LabelStreamID: streamID}
 		})
 		e, kube, rec := setup(t, api, es)
 		obs, err := e.Observe(context.Background(), es)
@@ -509,14 +575,14 @@ func TestTenantPinning(t *testing.T) {
 			t.Fatalf("Observe() = %+v, %v; want a stream to create in the new tenant", obs, err)
 		}
 		wantCalls(t, api)
-		a := stored(t, kube, es).GetAnnotations()
+		got := stored(t, kube, es)
 		for _, k := range []string{meta.AnnotationKeyExternalName, annotationAllowTenantMove, meta.AnnotationKeyExternalCreatePending, meta.AnnotationKeyExternalCreateSucceeded} {
-			if v, ok := a[k]; ok {
+			if v, ok := got.GetAnnotations()[k]; ok {
 				t.Errorf("annotation %s = %q left after the move", k, v)
 			}
 		}
-		if a[annotationTenant] != tenant {
-			t.Errorf("tenant = %q, want %q", a[annotationTenant], tenant)
+		if got.Status.Ownership != nil || got.GetLabels()[v1alpha1.LabelStreamID] != "" {
+			t.Errorf("ownership %+v, labels %v left after the move", got.Status.Ownership, got.GetLabels())
 		}
 		if len(rec.events) != 1 || rec.events[0].Reason != reasonMove || !strings.Contains(rec.events[0].Message, streamID+" stays in tenant old.eu.auth0.com") {
 			t.Errorf("events = %v, want a %s naming the stream left behind", rec.events, reasonMove)
@@ -526,6 +592,9 @@ func TestTenantPinning(t *testing.T) {
 		}
 		if _, ok := api.streams[streamID2]; !ok {
 			t.Errorf("no stream created in the new tenant")
+		}
+		if _, ok := api.streams[streamID]; !ok {
+			t.Errorf("the stream left in the old tenant was deleted")
 		}
 	})
 }
@@ -557,12 +626,9 @@ func TestCreateThatSentNothingSkipsListing(t *testing.T) {
 				objs = append(objs, hookSecret(token))
 			}
 			e, _, _ := setup(t, api, es, objs...)
-			// As the reconciler does around Create.
-			meta.SetExternalCreatePending(es, e.now())
 			if _, err := e.Create(context.Background(), es); err == nil {
 				t.Fatal("Create() succeeded")
 			}
-			meta.SetExternalCreateFailed(es, e.now())
 			if _, err := next(e, time.Second).Observe(context.Background(), es); err != nil {
 				t.Fatal(err)
 			}
@@ -591,10 +657,7 @@ func TestAdoptionResumesAfterRateLimits(t *testing.T) {
 	api.pageSize = 3
 	limited := &apiError{429, "Too Many Requests"}
 	api.listErrs = map[int]error{2: limited, 3: limited, 5: limited}
-	es := webhookES("bearer", withHash(hashOf(webhookES("bearer"), token)), func(es *v1alpha1.EventStream) {
-		meta.SetExternalCreatePending(es, pending)
-		meta.SetExternalCreateFailed(es, pending.Add(time.Second))
-	})
+	es := webhookES("bearer", withHash(hashOf(webhookES("bearer"), token)), withAttempt(pending))
 	e, kube, _ := setup(t, api, es, hookSecret(token))
 
 	for i := range 3 {
@@ -628,10 +691,7 @@ func TestAdoptionRestartsOnRefusedCheckpoint(t *testing.T) {
 	api := newAPI(append(streams, made)...)
 	api.pageSize = 2
 	api.listErrs = map[int]error{2: &apiError{429, "Too Many Requests"}, 3: &apiError{400, "Query validation error: 'Invalid checkpoint' on property from."}}
-	es := webhookES("bearer", func(es *v1alpha1.EventStream) {
-		meta.SetExternalCreatePending(es, created)
-		meta.SetExternalCreateFailed(es, created.Add(time.Second))
-	})
+	es := webhookES("bearer", withAttempt(created))
 	e, kube, _ := setup(t, api, es, hookSecret(token))
 	_, err := e.Observe(context.Background(), es)
 	wantErr(t, err, "resumes at this page")
@@ -647,18 +707,19 @@ func TestAdoptionRestartsOnRefusedCheckpoint(t *testing.T) {
 }
 
 // TestStaleCacheAfterCreateDoesNotList: the reconcile after a create may get
-// the cache's copy from before the create's annotations were written; the
-// API server's copy records the stream, so Auth0 is read, not searched.
+// the cache's copy from before the create was recorded; the API server's
+// copy records the stream, so Auth0 is read, not searched.
 func TestStaleCacheAfterCreateDoesNotList(t *testing.T) {
 	api := newAPI(webhookRemote(streamID))
-	stale := webhookES("bearer", withHash(hashOf(webhookES("bearer"), token)), func(es *v1alpha1.EventStream) {
-		meta.SetExternalCreatePending(es, created)
-	})
+	stale := webhookES("bearer", withHash(hashOf(webhookES("bearer"), token)), withAttempt(created))
 	e, kube, _ := setup(t, api, stale, hookSecret(token))
 	fresh := stored(t, kube, stale)
 	meta.SetExternalName(fresh, streamID)
-	meta.SetExternalCreateSucceeded(fresh, created.Add(time.Second))
 	if err := kube.Update(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	fresh.Status.Ownership = &v1alpha1.Ownership{Stream: ownedStream(testKey, fresh.GetUID(), tenant, streamID, v1alpha1.OriginCreated)}
+	if err := kube.Status().Update(context.Background(), fresh); err != nil {
 		t.Fatal(err)
 	}
 	e.reader = kube

@@ -24,6 +24,7 @@ import (
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
 	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
+	"github.com/xp-auth0/auth0-eventstream/internal/proof"
 	"github.com/xp-auth0/auth0-eventstream/internal/secretcache"
 )
 
@@ -59,7 +60,20 @@ type Options struct {
 	// MaxReconcileRate is the most EventStream reconciles per second.
 	// Zero means the controller's MaxConcurrentReconciles.
 	MaxReconcileRate int
+	// Proofs holds the key of status.ownership's proofs; required. See
+	// proof.LoadOrCreate.
+	Proofs *proof.Store
+	// Hosts are the domains credentials may name (--auth0-domains). Zero
+	// means auth0client.DefaultHosts.
+	Hosts auth0client.Hosts
+	// MaxListPages bounds the listing that looks for a lost create's
+	// stream. Zero means auth0client.DefaultMaxPages.
+	MaxListPages int
 }
+
+// legacyCheckInterval is how often the upgrade from a release without
+// proofs checks whether every older EventStream was considered.
+const legacyCheckInterval = 30 * time.Second
 
 // minIdle is the least time an Auth0 client or a referenced Secret is kept
 // unused before it is forgotten.
@@ -87,6 +101,14 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 	name := managed.ControllerName(v1alpha1.EventStreamGroupKind)
 	recorder := event.NewAPIRecorder(mgr.GetEventRecorderFor(name)) //nolint:staticcheck // crossplane-runtime's recorder still takes the legacy API.
 
+	if eo.Proofs == nil || eo.Proofs.Key.IsZero() {
+		return errors.New("the EventStream controller needs the proof key")
+	}
+	hosts := eo.Hosts
+	if hosts.IsZero() {
+		hosts = auth0client.MustParseHosts(auth0client.DefaultHosts)
+	}
+	legacy := newLegacyUpgrade(eo.Proofs)
 	// Secrets are read through a cache of the referenced ones only; the
 	// manager's cache holds the metadata of Secrets, not their data.
 	secrets := secretcache.New(mgr.GetCache(), mgr.GetAPIReader())
@@ -98,13 +120,19 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 			clients: eo.Clients,
 			record:  recorder,
 			getenv:  eo.Getenv,
+			key:     eo.Proofs.Key,
+			legacy:  legacy,
+			hosts:   hosts,
 			adoption: adoptionWindow{
 				skew:    orDefault(eo.ClockSkew, DefaultClockSkew),
 				timeout: orDefault(eo.CreateAttemptTimeout, DefaultCreateAttemptTimeout),
 			},
 			listings:     newListings(),
+			maxListPages: eo.MaxListPages,
 			deliveryPoll: eo.DeliveryPoll,
+			reads:        newDeliveryReads(),
 			reader:       mgr.GetAPIReader(),
+			workspaces:   mgr.GetAPIReader(),
 		}),
 		// Auth0 picks the id; the metadata.name default would be wrong.
 		managed.WithInitializers(),
@@ -137,8 +165,14 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.EventStream{}, secretIndex, secretNames); err != nil {
 		return errors.Wrap(err, "cannot index EventStreams by Secret")
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.EventStream{}, externalNameIndex, externalNames); err != nil {
-		return errors.Wrap(err, "cannot index EventStreams by external name")
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.EventStream{}, streamIDIndex, streamIDs); err != nil {
+		return errors.Wrap(err, "cannot index EventStreams by stream id")
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		legacy.finish(ctx, mgr.GetClient(), legacyCheckInterval, o.Logger.WithValues("controller", name))
+		return nil
+	})); err != nil {
+		return errors.Wrap(err, "cannot register the legacy ownership upgrade")
 	}
 
 	idle := idleTimeout(o.PollInterval, eo.PollJitter)

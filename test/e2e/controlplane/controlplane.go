@@ -106,6 +106,11 @@ type Sim struct {
 	CACert       string `json:"caCert"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
+	// OtherTenants are host:port where tests may serve simulators of
+	// their own standing in for other Auth0 tenants, one test at a time
+	// each: the provider's --auth0-domains admits them and Domain, nothing
+	// else.
+	OtherTenants []string `json:"otherTenants,omitempty"`
 }
 
 type plane struct {

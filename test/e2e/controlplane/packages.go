@@ -119,6 +119,13 @@ func ConfigurationPackage(flavour string) string {
 	return "configuration-auth0-eventstream"
 }
 
+// TerraformConfigurationPackage is the repository name of the terraform
+// backend's Configuration of a flavour (also the name of its Configuration
+// object here).
+func TerraformConfigurationPackage(flavour string) string {
+	return ConfigurationPackage(flavour) + "-terraform"
+}
+
 // Publish builds every package at version with make packages and pushes
 // them to the control plane's registry with make publish, as a platform
 // team would push them to its own.
@@ -271,20 +278,25 @@ func lockFile(path string) (func(), error) {
 // imageConfig makes Crossplane pull our packages, named as users name
 // them (xpkg.crossplane.io/xp-auth0/...), from the local registry.
 func (p *plane) imageConfig(ctx context.Context) error {
-	const name = "xp-auth0-local-registry"
+	return p.rewriteImages(ctx, "xp-auth0-local-registry", PackageRepository+"/")
+}
+
+// rewriteImages applies ImageConfig name, which makes Crossplane pull the
+// packages under prefix from the local registry's repository.
+func (p *plane) rewriteImages(ctx context.Context, name, prefix string) error {
 	ic := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": ImageConfigGVR.GroupVersion().String(),
 		"kind":       "ImageConfig",
 		"metadata":   map[string]any{"name": name},
 		"spec": map[string]any{
-			"matchImages":  []any{map[string]any{"type": "Prefix", "prefix": PackageRepository + "/"}},
+			"matchImages":  []any{map[string]any{"type": "Prefix", "prefix": prefix}},
 			"rewriteImage": map[string]any{"prefix": p.state.Registry.Repository() + "/"},
 		},
 	}}
 	if _, err := p.dyn.Resource(ImageConfigGVR).Apply(ctx, name, ic, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-		return fmt.Errorf("apply ImageConfig: %w", err)
+		return fmt.Errorf("apply ImageConfig %s: %w", name, err)
 	}
-	p.logf("ImageConfig %s rewrites %s/ to %s/", name, PackageRepository, p.state.Registry.Repository())
+	p.logf("ImageConfig %s rewrites %s to %s/", name, prefix, p.state.Registry.Repository())
 	return nil
 }
 
@@ -293,6 +305,20 @@ func (p *plane) imageConfig(ctx context.Context) error {
 // our Function and Provider, whose runtime this program then plays.
 func (p *plane) installConfiguration(ctx context.Context, version string) error {
 	name := ConfigurationPackage(p.state.Flavour)
+	return p.applyConfiguration(ctx, name, version, []packageObject{{FunctionGVR, FunctionName}, {ProviderGVR, ProviderName}}, nil)
+}
+
+// packageObject names a package object.
+type packageObject struct {
+	gvr  schema.GroupVersionResource
+	name string
+}
+
+// applyConfiguration applies Configuration name at version, plays the
+// runtime of the revisions Crossplane creates until it and the packages
+// deps it installs as its dependencies are healthy, and, if set, until
+// ready reports true.
+func (p *plane) applyConfiguration(ctx context.Context, name, version string, deps []packageObject, ready func(context.Context) (bool, error)) error {
 	pkg := PackageRepository + "/" + name + ":" + version
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": ConfigurationGVR.GroupVersion().String(),
@@ -309,21 +335,19 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 		return err
 	}
 	// Play the runtime for the revisions Crossplane creates until the
-	// Configuration and both of its dependencies are healthy.
+	// Configuration and its dependencies are healthy.
 	var (
 		pending []string
 		syncErr error
 	)
+	objs := append([]packageObject{{ConfigurationGVR, name}}, deps...)
 	err := p.waitFor(ctx, "Configuration "+name+" and its dependencies healthy", 5*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
 		// A revision whose image cannot run will not get better by waiting.
 		if _, syncErr = p.syncRuntime(ctx); syncErr != nil {
 			return true, nil //nolint:nilerr // Stop waiting; syncErr is returned below.
 		}
 		pending = pending[:0]
-		for _, o := range []struct {
-			gvr  schema.GroupVersionResource
-			name string
-		}{{ConfigurationGVR, name}, {FunctionGVR, FunctionName}, {ProviderGVR, ProviderName}} {
+		for _, o := range objs {
 			u, err := p.dyn.Resource(o.gvr).Get(ctx, o.name, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
 				u, err = nil, nil
@@ -335,7 +359,10 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 				pending = append(pending, o.gvr.Resource+"/"+o.name+": "+conditionSummary(u))
 			}
 		}
-		return len(pending) == 0, nil
+		if len(pending) > 0 || ready == nil {
+			return len(pending) == 0, nil
+		}
+		return ready(ctx)
 	})
 	if syncErr != nil {
 		return fmt.Errorf("play the package runtime for Configuration %s: %w", name, syncErr)
@@ -343,10 +370,13 @@ func (p *plane) installConfiguration(ctx context.Context, version string) error 
 	if err != nil {
 		return fmt.Errorf("%w\nnot healthy: %s", err, strings.Join(pending, "; "))
 	}
-	for _, o := range []string{"Function/" + FunctionName, "Provider/" + ProviderName} {
-		p.state.Packages[o] = "installed by Crossplane as a dependency of " + pkg
+	var installed []string
+	for _, o := range deps {
+		kind := strings.TrimSuffix(strings.ToUpper(o.gvr.Resource[:1])+o.gvr.Resource[1:], "s")
+		p.state.Packages[kind+"/"+o.name] = "installed by Crossplane as a dependency of " + pkg
+		installed = append(installed, o.name)
 	}
-	p.logf("Configuration %s installed; Crossplane installed %s and %s in %s", pkg, FunctionName, ProviderName, time.Since(start).Round(100*time.Millisecond))
+	p.logf("Configuration %s installed; Crossplane installed %s in %s", pkg, strings.Join(installed, " and "), time.Since(start).Round(100*time.Millisecond))
 	return p.save()
 }
 

@@ -22,7 +22,11 @@ const (
 	CredentialsSecret  = "auth0-credentials"
 	ProviderConfigName = "default"
 	simProcessName     = "auth0-sim"
-	eventStreamCRD     = "eventstreams.auth0.m.openmcf.org"
+	// otherTenantPort names the ports reserved for tests' own
+	// simulators; otherTenants is how many tests may hold one at once.
+	otherTenantPort = "auth0-sim-other-tenant-%d"
+	otherTenants    = 4
+	eventStreamCRD  = "eventstreams.auth0.m.openmcf.org"
 )
 
 // ClusterProviderConfigGVR is the provider's cluster-scoped configuration.
@@ -80,8 +84,17 @@ func (p *plane) product(ctx context.Context) error {
 }
 
 func (p *plane) startSim(ctx context.Context, bin string) error {
-	if err := p.ports(simProcessName); err != nil {
+	names := make([]string, 0, 1+otherTenants)
+	names = append(names, simProcessName)
+	for i := range otherTenants {
+		names = append(names, fmt.Sprintf(otherTenantPort, i))
+	}
+	if err := p.ports(names...); err != nil {
 		return err
+	}
+	others := make([]string, 0, otherTenants)
+	for _, n := range names[1:] {
+		others = append(others, fmt.Sprintf("127.0.0.1:%d", p.state.Ports[n]))
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", p.state.Ports[simProcessName])
 	tlsDir := filepath.Join(p.dir, "tls", simProcessName)
@@ -92,6 +105,7 @@ func (p *plane) startSim(ctx context.Context, bin string) error {
 		CACert:       filepath.Join(tlsDir, "ca.crt"),
 		ClientID:     SimClientID,
 		ClientSecret: secret,
+		OtherTenants: others,
 	}
 	// The secret goes in the environment, not the command line, which the
 	// process's log header and ps show; the simulator never logs it.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -327,6 +328,9 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", ports[0]),
 		"--health-probe-bind-address=" + health,
 		"--auth0-ca-file=" + runtimeFiles + "/auth0-ca.crt",
+		// The simulator, and where tests may serve other tenants, are the
+		// only hosts the provider may call here.
+		"--auth0-domains=" + strings.Join(append([]string{p.state.Sim.Domain}, p.state.Sim.OtherTenants...), ","),
 		// Check each stream against Auth0 often, so drift is corrected
 		// within a test's patience.
 		"--poll=" + ProviderPoll.String(),
@@ -384,7 +388,7 @@ func (p *plane) activateProvider(ctx context.Context, rev *unstructured.Unstruct
 func functionReserved() []string { return []string{"address", "tls-server-certs-dir", "insecure"} }
 
 func providerReserved() []string {
-	return []string{"kubeconfig", "metrics-bind-address", "health-probe-bind-address", "auth0-ca-file"}
+	return []string{"kubeconfig", "metrics-bind-address", "health-probe-bind-address", "auth0-ca-file", "auth0-domains"}
 }
 
 // The provider's --poll and --delivery-poll on the control plane, and

@@ -26,31 +26,46 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
 
 	"github.com/xp-auth0/auth0-eventstream/internal/ociimage"
 )
 
-// The terraform backend (docs/terraform.md) needs provider-terraform, which
-// is not a dependency of our Configurations: with --terraform, the plane
-// installs it as a platform team installs an optional provider. Upstream's
-// image carries no Auth0 provider and the plane has no network, so it
-// builds a runtime image of its own (provider-terraform v1.0.1, OpenTofu as
-// terraform, terraform-provider-auth0 in an offline mirror), packages it
-// with upstream's package metadata and CRDs from the module cache, pushes
-// it to the plane's registry and applies a Provider. It then plays the
-// revision like a pod: in-cluster config, and a network namespace of its
-// own (netns-run), since provider-terraform binds metrics to :8080 with no
-// flag to move it.
+// The terraform backend (docs/terraform.md) is an opt-in Configuration of
+// its own, which depends on the API's Configuration, the function and
+// provider-terraform: with --terraform, the plane installs it as a platform
+// team that offers the backend would. Upstream's image carries no Auth0
+// provider and the plane has no network, so it builds a runtime image of
+// its own (provider-terraform v1.0.1, OpenTofu as terraform,
+// terraform-provider-auth0 in an offline mirror), packages it with
+// upstream's package metadata and CRDs from the module cache, and pushes it
+// to the plane's registry, where an ImageConfig sends the dependency's
+// package (xpkg.upbound.io/upbound/provider-terraform) to. It then applies
+// the Configuration alone and plays the provider revision Crossplane
+// creates like a pod: in-cluster config, and a network namespace of its own
+// (netns-run), since provider-terraform binds metrics to :8080 with no flag
+// to move it. Last, the ClusterProviderConfig auth0 and the admission policy
+// that keeps it to Crossplane (example/terraform/workspace-guard.yaml).
 
 // Versions and names of the terraform backend's runtime.
 const (
 	TerraformModule  = "github.com/upbound/provider-terraform"
 	TerraformVersion = "v1.0.1"
-	// TerraformProvider is the Provider object's name.
+	// TerraformProvider is the Provider object's name: the name
+	// Crossplane gives the terraform Configuration's dependency.
 	TerraformProvider = "upbound-provider-terraform"
-	// TerraformPackage is the package users name; the ImageConfig rewrites
-	// it to the plane's registry.
-	TerraformPackage = PackageRepository + "/provider-terraform:" + TerraformVersion
+	// TerraformPackageOrg is where users find provider-terraform, as the
+	// terraform Configurations' dependsOn names it; an ImageConfig
+	// rewrites it to the plane's registry.
+	TerraformPackageOrg = "xpkg.upbound.io/upbound"
+	// TerraformPackage is the package Crossplane installs.
+	TerraformPackage = TerraformPackageOrg + "/provider-terraform:" + TerraformVersion
+	// CoreUser is the user Crossplane's core runs as here, the
+	// kubeconfig's: the workspace guard's one setting.
+	CoreUser = "admin"
+	// workspaceGuard is the admission policy that lets only Crossplane
+	// create Workspaces using ClusterProviderConfig auth0.
+	workspaceGuard = "example/terraform/workspace-guard.yaml"
 	// TerraformProviderConfig is the ClusterProviderConfig the terraform
 	// Compositions use.
 	TerraformProviderConfig = "auth0"
@@ -300,49 +315,18 @@ func (p *plane) publishTerraform(ctx context.Context) error {
 	return nil
 }
 
-// installTerraform applies the Provider and plays its runtime until it is
-// healthy and the Workspace API is served.
+// installTerraform applies the flavour's terraform Configuration, which
+// Crossplane resolves to provider-terraform from the plane's registry, and
+// plays the provider's runtime until it is healthy and the Workspace API
+// is served.
 func (p *plane) installTerraform(ctx context.Context) error {
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": ProviderGVR.GroupVersion().String(),
-		"kind":       "Provider",
-		"metadata":   map[string]any{"name": TerraformProvider},
-		"spec":       map[string]any{"package": TerraformPackage},
-	}}
-	start := time.Now()
-	if _, err := p.dyn.Resource(ProviderGVR).Apply(ctx, TerraformProvider, u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-		return fmt.Errorf("apply Provider %s: %w", TerraformProvider, err)
-	}
-	p.state.Packages["Provider/"+TerraformProvider] = TerraformPackage
-	if err := p.save(); err != nil {
+	if err := p.rewriteImages(ctx, "upbound-local-registry", TerraformPackageOrg+"/"); err != nil {
 		return err
 	}
-	var (
-		pending string
-		syncErr error
-	)
-	err := p.waitFor(ctx, "Provider "+TerraformProvider+" healthy", 5*time.Minute, p.running["crossplane"], func(ctx context.Context) (bool, error) {
-		if _, syncErr = p.syncRuntime(ctx); syncErr != nil {
-			return true, nil //nolint:nilerr // Stop waiting; syncErr is returned below.
-		}
-		u, err := p.dyn.Resource(ProviderGVR).Get(ctx, TerraformProvider, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		pending = conditionSummary(u)
-		if !conditionTrue(u, "Installed") || !conditionTrue(u, "Healthy") {
-			return false, nil
-		}
-		return crdEstablished(ctx, p.dyn, workspaceCRD)
-	})
-	if syncErr != nil {
-		return fmt.Errorf("play the package runtime for Provider %s: %w", TerraformProvider, syncErr)
-	}
-	if err != nil {
-		return fmt.Errorf("%w\nProvider %s: %s", err, TerraformProvider, pending)
-	}
-	p.logf("Provider %s installed and running in %s", TerraformProvider, time.Since(start).Round(100*time.Millisecond))
-	return nil
+	return p.applyConfiguration(ctx, TerraformConfigurationPackage(p.state.Flavour), InitialVersion,
+		[]packageObject{{ProviderGVR, TerraformProvider}}, func(ctx context.Context) (bool, error) {
+			return crdEstablished(ctx, p.dyn, workspaceCRD)
+		})
 }
 
 // terraformProviderConfig stores the simulator's credentials as the
@@ -393,7 +377,62 @@ func (p *plane) terraformProviderConfig(ctx context.Context) error {
 		return fmt.Errorf("apply ClusterProviderConfig %s: %w", TerraformProviderConfig, err)
 	}
 	p.logf("ClusterProviderConfig %s (tf.m.upbound.io) points at the simulator", TerraformProviderConfig)
+	return p.applyWorkspaceGuard(ctx)
+}
+
+// applyWorkspaceGuard applies the shipped admission policy, its one
+// setting the user core runs as here.
+func (p *plane) applyWorkspaceGuard(ctx context.Context) error {
+	b, err := os.ReadFile(filepath.Join(p.state.RepoRoot, workspaceGuard))
+	if err != nil {
+		return err
+	}
+	for doc := range bytes.SplitSeq(b, []byte("\n---\n")) {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			return fmt.Errorf("%s: %w", workspaceGuard, err)
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		if u.GetKind() == "ConfigMap" {
+			if err := unstructured.SetNestedField(u.Object, CoreUser, "data", "crossplaneUsername"); err != nil {
+				return err
+			}
+		}
+		gvr, err := p.resourceFor(u)
+		if err != nil {
+			return err
+		}
+		r := p.dyn.Resource(gvr)
+		if ns := u.GetNamespace(); ns != "" {
+			_, err = r.Namespace(ns).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+		} else {
+			_, err = r.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+		}
+		if err != nil {
+			return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+	}
+	p.logf("admission policy %s: only %s creates Workspaces using ClusterProviderConfig %s", workspaceGuard, CoreUser, TerraformProviderConfig)
 	return nil
+}
+
+// resourceFor maps an object of the workspace guard to its resource.
+func (p *plane) resourceFor(u *unstructured.Unstructured) (schema.GroupVersionResource, error) {
+	gv, err := schema.ParseGroupVersion(u.GetAPIVersion())
+	if err != nil {
+		return schema.GroupVersionResource{}, err
+	}
+	switch u.GetKind() {
+	case "ConfigMap":
+		return gv.WithResource("configmaps"), nil
+	case "ValidatingAdmissionPolicy":
+		return gv.WithResource("validatingadmissionpolicies"), nil
+	case "ValidatingAdmissionPolicyBinding":
+		return gv.WithResource("validatingadmissionpolicybindings"), nil
+	}
+	return schema.GroupVersionResource{}, fmt.Errorf("%s: unexpected kind %s", workspaceGuard, u.GetKind())
 }
 
 // playTerraform plays provider-terraform's revision: runtime healthy (its
