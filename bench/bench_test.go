@@ -30,6 +30,9 @@ import (
 	"github.com/xp-auth0/auth0-eventstream/internal/providertest"
 )
 
+// epListing is the listing of a tenant's streams, one page per call.
+const epListing = "GET /api/v2/event-streams"
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -61,6 +64,9 @@ func BenchmarkProvider(b *testing.B) {
 	// Delivery health is read at every poll here (the default is 5m), the
 	// most it can cost; every tenth stream's destination fails.
 	deliveryPoll := envDuration("BENCH_DELIVERY_POLL", poll)
+	// BENCH_OBSERVE_FROM_LISTS=1 runs the provider with
+	// --observe-from-lists: one listing of each tenant per poll.
+	fromLists := os.Getenv("BENCH_OBSERVE_FROM_LISTS") == "1"
 	ctx := context.Background()
 
 	env := providertest.Start(b, providertest.Options{NoProvider: true})
@@ -104,6 +110,9 @@ func BenchmarkProvider(b *testing.B) {
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca, "--auth0-domains", env.Sim.Domain(), "--namespace", providertest.KeyNamespace,
 		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", strconv.Itoa(rate), "--delivery-poll", deliveryPoll.String(),
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	if fromLists {
+		cmd.Args = append(cmd.Args, "--observe-from-lists")
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -130,21 +139,35 @@ func BenchmarkProvider(b *testing.B) {
 	// two polls per stream take longer than two poll intervals.
 	patience := max(5*poll, time.Duration(4*streams/rate)*time.Second) + time.Minute
 	providertest.Eventually(b, patience, "two polls per stream", func() string {
-		if got := env.Sim.Server().Counters().Total("GET /api/v2/event-streams/{id}"); got < 2*streams {
+		c := env.Sim.Server().Counters()
+		if fromLists {
+			// Each tenant is listed once per poll: two listings each, and
+			// two polls' time.
+			if got := c.Total(epListing); got < 2*configs || time.Since(window) < 2*poll+poll/10 {
+				return fmt.Sprintf("%d listing pages, %s", got, time.Since(window).Round(time.Second))
+			}
+			return ""
+		}
+		if got := c.Total("GET /api/v2/event-streams/{id}"); got < 2*streams {
 			return fmt.Sprintf("%d of %d GETs", got, 2*streams)
 		}
 		return ""
 	})
 	c := env.Sim.Server().Counters()
 	elapsed := time.Since(window)
-	gets, total := c.Total("GET /api/v2/event-streams/{id}"), 0
+	gets, listings, total := c.Total("GET /api/v2/event-streams/{id}"), c.Total(epListing), 0
+	// Polls each stream had in the window: its GETs, or the time.
+	pollsPerStream := float64(gets) / float64(streams)
+	if fromLists {
+		pollsPerStream = elapsed.Seconds() / poll.Seconds()
+	}
 	stats, lists := c.Total("GET /api/v2/event-streams/{id}/stats"), c.Total("GET /api/v2/event-streams/{id}/deliveries")
 	for ep := range c.Calls {
 		if strings.Contains(ep, "/api/v2/") {
 			total += c.Total(ep)
 		}
 	}
-	callsPerPoll := float64(total) / float64(gets)
+	callsPerPoll := float64(total) / (float64(streams) * pollsPerStream)
 	// Delivery reads each stream may make in the window: one per delivery
 	// poll, plus one due at its start.
 	deliveryReads := streams * (int(elapsed/deliveryPoll) + 1)
@@ -157,8 +180,9 @@ func BenchmarkProvider(b *testing.B) {
 	b.ReportMetric(float64(tokens)/float64(configs), "tokens/ProviderConfig")
 	b.ReportMetric(rss, "RSS-MiB")
 	b.ReportMetric(peak, "peak-RSS-MiB")
-	b.Logf("streams=%d providerConfigs=%d unrelatedSecrets=%d×%dKiB poll=%s window=%s: %d Management API calls, %d of them polls (GET); calls/poll=%.3f; tokens issued=%d; provider RSS=%.1f MiB (peak %.1f MiB)",
-		streams, configs, unrelated, unrelatedKiB, poll, elapsed.Round(time.Second), total, gets, callsPerPoll, tokens, rss, peak)
+	b.ReportMetric(float64(gets)/(float64(streams)*pollsPerStream), "stream-GETs/stream/poll")
+	b.Logf("streams=%d providerConfigs=%d observeFromLists=%t unrelatedSecrets=%d×%dKiB poll=%s window=%s: %d Management API calls, %d GETs of a stream and %d listing pages; calls/stream/poll=%.3f; tokens issued=%d; provider RSS=%.1f MiB (peak %.1f MiB)",
+		streams, configs, fromLists, unrelated, unrelatedKiB, poll, elapsed.Round(time.Second), total, gets, listings, callsPerPoll, tokens, rss, peak)
 	b.Logf("delivery health at --delivery-poll %s, %d of %d streams failing: %d stats reads, %d failed-delivery lists (%.3f delivery calls per stream per delivery poll, at most %d reads allowed)",
 		deliveryPoll, failing, streams, stats, lists, deliveryPerStream, deliveryReads)
 
@@ -166,7 +190,7 @@ func BenchmarkProvider(b *testing.B) {
 	// are served before the polls waiting in the queue (with BENCH_POLL
 	// shorter than streams / --max-reconcile-rate, polls are permanently
 	// behind and this is the latency a user sees).
-	pollRate := float64(gets) / time.Since(window).Seconds()
+	pollRate := float64(streams) * pollsPerStream / time.Since(window).Seconds()
 	b.ReportMetric(float64(streams)/pollRate, "effective-poll-s")
 	b.Logf("effective poll interval per stream: %.1fs (--poll %s, --max-reconcile-rate %d: polls due %.1f/s)",
 		float64(streams)/pollRate, poll, rate, float64(streams)/poll.Seconds())
@@ -181,11 +205,17 @@ func BenchmarkProvider(b *testing.B) {
 		pollRate, float64(streams)/poll.Seconds(), newReady.Round(100*time.Millisecond), rot.first.Round(100*time.Millisecond),
 		rot.users, rot.all.Round(100*time.Millisecond), rot.users, rate, rotBound)
 
-	if other := total - gets - stats - lists; other != 0 {
-		b.Errorf("converged streams made %d calls besides their polls and delivery reads; want exactly one call (GET) per poll", other)
+	if other := total - gets - listings - stats - lists; other != 0 {
+		b.Errorf("converged streams made %d calls besides their polls and delivery reads; want only reads (a GET per poll, or listings)", other)
 	}
-	if stats > deliveryReads || stats > gets {
-		b.Errorf("%d stats reads in %s: more than one per stream per --delivery-poll %s (%d) or per poll (%d)", stats, elapsed, deliveryPoll, deliveryReads, gets)
+	if !fromLists && listings != 0 {
+		b.Errorf("%d listing pages while each stream is observed with a GET; want none", listings)
+	}
+	if fromLists && float64(gets) > 0.1*float64(streams)*pollsPerStream {
+		b.Errorf("%d GETs of a stream in %.1f polls of %d streams observed from listings: more than 0.1 per stream per poll", gets, pollsPerStream, streams)
+	}
+	if polls := int(float64(streams) * pollsPerStream); stats > deliveryReads || stats > polls+streams {
+		b.Errorf("%d stats reads in %s: more than one per stream per --delivery-poll %s (%d) or per poll (%d)", stats, elapsed, deliveryPoll, deliveryReads, polls)
 	}
 	if maxLists := failing * (int(elapsed/deliveryPoll) + 1); lists > maxLists {
 		b.Errorf("%d failed-delivery lists in %s, want at most one per failing stream per delivery poll (%d)", lists, elapsed, maxLists)

@@ -2,7 +2,8 @@
 # Measures the provider binary against a real kube-apiserver/etcd (envtest)
 # and the Auth0 simulator. Tunables: BENCH_STREAMS (1000),
 # BENCH_PROVIDER_CONFIGS (2), BENCH_POLL (30s), BENCH_MAX_RECONCILE_RATE (50),
-# BENCH_DELIVERY_POLL (BENCH_POLL), BENCH_UNRELATED_SECRETS (0)
+# BENCH_DELIVERY_POLL (BENCH_POLL), BENCH_OBSERVE_FROM_LISTS (1: the
+# provider observes from listings), BENCH_UNRELATED_SECRETS (0)
 # and BENCH_UNRELATED_SECRET_KIB (64): Secrets nothing references.
 set -euo pipefail
 cd "$(dirname "$0")/.."

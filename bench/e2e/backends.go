@@ -69,7 +69,7 @@ type result struct {
 	ready     time.Duration
 	perStream []time.Duration
 	// poll is the provider's poll interval; callsPerPoll the Management
-	// API calls per stream per poll, and tokensPerHour the M2M tokens
+	// API calls per stream per poll, and tokensPerHour the Management API tokens
 	// issued per hour (all streams), in the steady-state window.
 	poll          time.Duration
 	callsPerPoll  float64
@@ -228,9 +228,9 @@ func printTable(label string, rs []*result) {
 	})
 	row("provider poll", func(r *result) string { return r.poll.String() })
 	row("Management API calls per stream per poll", func(r *result) string { return fmt.Sprintf("%.2f", r.callsPerPoll) })
-	row("M2M tokens per hour, steady (all streams)", func(r *result) string { return fmt.Sprintf("%.0f", r.tokensPerHour) })
-	row("M2M tokens per hour per stream, steady", func(r *result) string { return fmt.Sprintf("%.2f", r.tokensPerHour/float64(r.n)) })
-	row("M2M tokens, apply to all Ready", func(r *result) string { return strconv.Itoa(r.tokensToReady) })
+	row("Management API tokens fetched per hour, steady (all streams)", func(r *result) string { return fmt.Sprintf("%.0f", r.tokensPerHour) })
+	row("Management API tokens fetched per hour per stream, steady", func(r *result) string { return fmt.Sprintf("%.2f", r.tokensPerHour/float64(r.n)) })
+	row("Management API tokens fetched, apply to all Ready", func(r *result) string { return strconv.Itoa(r.tokensToReady) })
 	row("provider CPU s until all Ready (per stream)", func(r *result) string {
 		return fmt.Sprintf("%.1f (%.3f)", r.cpuReady, r.cpuReady/float64(r.n))
 	})

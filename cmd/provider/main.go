@@ -50,7 +50,8 @@ type cli struct {
 	LeaderElectionNamespace string `default:"crossplane-system" env:"LEADER_ELECTION_NAMESPACE" help:"Namespace of the leader election Lease when out of cluster."`
 
 	Sync                   time.Duration `default:"1h" help:"How often all resources are resynced from the API server cache." short:"s"`
-	Poll                   time.Duration `default:"1m" help:"How often each EventStream is checked against Auth0 (one GET per stream per poll)."`
+	Poll                   time.Duration `default:"1m" help:"How often each EventStream is checked against Auth0: one GET per stream per poll, or, with --observe-from-lists, one listing of each tenant per poll (100 streams a page)."`
+	ObserveFromLists       bool          `default:"false" help:"Observe streams from one listing of each ProviderConfig's tenant per poll, shared by all its EventStreams, instead of a GET per stream per poll; a stream written since the listing began, or missing from it, is read with its own GET. For tenants with many streams (docs/performance.md)." name:"observe-from-lists"`
 	PollJitter             time.Duration `default:"6s" help:"Spread polls: each comes up to this much before or after --poll, so streams created together do not poll together. Must be less than --poll; 0 disables."`
 	DeliveryPoll           time.Duration `default:"5m" help:"How often each EventStream's delivery health (Auth0's stats, and failed deliveries when there are failures) is read: at most two Auth0 calls per stream per delivery poll. 0 disables."`
 	PollStateMetric        time.Duration `default:"5s" help:"How often managed resource state metrics are recorded."`
@@ -186,6 +187,7 @@ func (c *cli) run() error {
 		MaxRetries:     c.Auth0MaxRetries,
 		Metrics:        auth0Metrics,
 		Hosts:          hosts,
+		ListEvery:      listEvery(c.ObserveFromLists, c.Poll),
 	})
 	// The key is read once, before any reconcile; an uncached client,
 	// since the manager's cache does not run yet.
@@ -218,4 +220,13 @@ func (c *cli) restConfig() (*rest.Config, error) {
 		return clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	}
 	return ctrl.GetConfig()
+}
+
+// listEvery is how often each tenant is listed for observations; zero
+// observes with a GET per stream.
+func listEvery(fromLists bool, poll time.Duration) time.Duration {
+	if !fromLists {
+		return 0
+	}
+	return poll
 }

@@ -66,6 +66,13 @@ func TestFlags(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Errorf("validate() of --auth0-domains %q = %v", c.Auth0Domains, err)
 	}
+	if c.ObserveFromLists || listEvery(c.ObserveFromLists, c.Poll) != 0 {
+		t.Errorf("observations from listings are on by default")
+	}
+	var lists cli
+	if _, err := kong.Must(&lists).Parse([]string{"--observe-from-lists", "--poll", "2m"}); err != nil || listEvery(lists.ObserveFromLists, lists.Poll) != 2*time.Minute {
+		t.Errorf("--observe-from-lists --poll 2m: %v, listing every %s; want every poll", err, listEvery(lists.ObserveFromLists, lists.Poll))
+	}
 	var fresh cli
 	if _, err := kong.Must(&fresh).Parse([]string{"--auth0-ca-file", filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
 		t.Errorf("Parse() accepted a missing --auth0-ca-file")

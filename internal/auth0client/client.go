@@ -72,6 +72,12 @@ type Config struct {
 	// MaxResponseBytes bounds every response body read, token responses
 	// included. Default DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// ListEvery, when set, makes each client an Index: observations are
+	// answered from one listing of the tenant per ListEvery (the poll).
+	// Zero observes with a GET per stream.
+	ListEvery time.Duration
+	// MaxListPages bounds each listing; DefaultMaxPages when zero.
+	MaxListPages int
 }
 
 // retryStatuses are answers after which a request is retried.
@@ -271,6 +277,11 @@ func (c *Cache) Get(key string, creds Credentials) (API, error) {
 	}
 	ne := &cacheEntry{fingerprint: fp, used: now}
 	ne.api = &dropOnUnauthorized{API: api, refused: func() { c.refused(key, ne) }}
+	if c.cfg.ListEvery > 0 {
+		// One listing per tenant and credentials: a rebuilt client lists
+		// afresh.
+		ne.api = NewIndex(ne.api, c.cfg.ListEvery, c.cfg.MaxListPages)
+	}
 	c.entries[key] = ne
 	return ne.api, nil
 }

@@ -62,6 +62,72 @@ func TestIntegration(t *testing.T) {
 	}
 }
 
+// TestIntegrationObserveFromLists runs the lifecycle with the provider's
+// default observation: one listing of the tenant per poll, a GET only for a
+// stream written since the listing began or missing from it.
+func TestIntegrationObserveFromLists(t *testing.T) {
+	env := providertest.Start(t, providertest.Options{ObserveFromLists: true})
+	ctx := context.Background()
+	env.Namespace(ctx, t, ns, providertest.ClientSecret)
+	h := &harness{t: t, env: env, ctx: ctx}
+
+	t.Run("CreateBecomesReady", h.createBecomesReady)
+	t.Run("SpecChangeIsPatched", h.specChangeIsPatched)
+	t.Run("SecretRotationIsPatched", h.secretRotationIsPatched)
+	t.Run("QuietStreamsAreReadByListings", h.quietStreamsAreReadByListings)
+	t.Run("OutOfBandEditIsCorrected", h.outOfBandEditIsCorrected)
+	t.Run("OutOfBandDeleteIsRecreated", h.outOfBandDeleteIsRecreated)
+	t.Run("EventBridgeRegionChangeReplaces", h.eventBridgeRegionChangeReplaces)
+	t.Run("DeleteRemovesStream", h.deleteRemovesStream)
+	t.Run("ObserveOnlyImport", h.observeOnlyImport)
+}
+
+// quietStreamsAreReadByListings: once streams are Ready and nothing
+// changes, the tenant is read by listings, about one per poll, and a
+// stream's own GET is rare (issue 24: at most 0.1 per stream per poll).
+func (h *harness) quietStreamsAreReadByListings(t *testing.T) {
+	const n, polls = 20, 5
+	for i := range n {
+		h.create(t, eventBridge(fmt.Sprintf("quiet-%d", i), "us-east-1"))
+	}
+	ids := map[string]string{}
+	for i := range n {
+		name := fmt.Sprintf("quiet-%d", i)
+		ids[name] = meta.GetExternalName(h.ready(t, name))
+	}
+	// Reads right after Ready may still be the writes' own GETs.
+	lists := h.calls(epList)
+	providertest.Eventually(t, timeout, "a listing after every stream was Ready", func() string {
+		if h.calls(epList) == lists {
+			return "no listing yet"
+		}
+		return ""
+	})
+	start := h.sim().Counters()
+	providertest.Eventually(t, time.Duration(polls)*timeout, fmt.Sprintf("%d polls' listings", polls), func() string {
+		if got := h.calls(epList) - start.Total(epList); got < polls {
+			return fmt.Sprintf("%d listings so far", got)
+		}
+		return ""
+	})
+	end := h.sim().Counters()
+	listed := end.Total(epList) - start.Total(epList)
+	gets := 0
+	for _, id := range ids {
+		gets += end.Streams[id][epGet] - start.Streams[id][epGet]
+	}
+	perStreamPerPoll := float64(gets) / float64(n*listed)
+	t.Logf("%d streams, %d listings: %d GETs of a stream, %.3f per stream per poll", n, listed, gets, perStreamPerPoll)
+	if perStreamPerPoll > 0.1 {
+		t.Errorf("%.3f GETs per stream per poll (%d in %d listings of %d streams), want at most 0.1", perStreamPerPoll, gets, listed, n)
+	}
+	for name := range ids {
+		if err := h.env.Kube.Delete(h.ctx, h.get(t, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 type harness struct {
 	t   *testing.T
 	env *providertest.Env
@@ -181,8 +247,16 @@ func (h *harness) stream(t *testing.T, id string) auth0sim.Stream {
 
 func (h *harness) calls(endpoint string) int { return h.sim().Counters().Total(endpoint) }
 
+// reads are the calls that observe streams: GETs of one stream and pages of
+// the tenant's listing.
+func (h *harness) reads() int {
+	c := h.sim().Counters()
+	return c.Total(epGet) + c.Total(epList)
+}
+
 const (
 	epPost  = "POST /api/v2/event-streams"
+	epList  = "GET /api/v2/event-streams"
 	epPatch = "PATCH /api/v2/event-streams/{id}"
 	epGet   = "GET /api/v2/event-streams/{id}"
 )
@@ -207,12 +281,13 @@ func (h *harness) createBecomesReady(t *testing.T) {
 	if n := len(h.streamsNamed("hook-a")); n != 1 {
 		t.Errorf("streams named hook-a = %d, want 1", n)
 	}
-	// Converged: later polls only read.
+	// Converged: later polls only read (a GET of the stream, or a listing
+	// of the tenant).
 	patches := h.calls(epPatch)
-	gets := h.calls(epGet)
+	reads := h.reads()
 	providertest.Eventually(t, timeout, "two more polls", func() string {
-		if got := h.calls(epGet); got < gets+2 {
-			return fmt.Sprintf("%d GETs since", got-gets)
+		if got := h.reads(); got < reads+2 {
+			return fmt.Sprintf("%d reads since", got-reads)
 		}
 		return ""
 	})

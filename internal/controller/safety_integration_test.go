@@ -24,7 +24,6 @@ import (
 const (
 	rotatedClientID     = "provider-test-rotated"
 	rotatedClientSecret = "provider-test-rotated-secret"
-	epList              = "GET /api/v2/event-streams"
 )
 
 // TestSafetyIntegration drives the guards around destructive steps through

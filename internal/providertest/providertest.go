@@ -85,6 +85,11 @@ type Options struct {
 	// Auth0Domains are the hosts credentials may name besides the
 	// simulator's (--auth0-domains).
 	Auth0Domains []string
+	// ObserveFromLists observes streams from one listing of the tenant per
+	// Poll, as the provider does by default; without it each observation
+	// is a GET of the stream (--no-observe-from-lists), which tests that
+	// count a stream's reads rely on.
+	ObserveFromLists bool
 }
 
 // KeyNamespace is the provider's own namespace in the test environment,
@@ -176,7 +181,11 @@ func Start(tb testing.TB, o Options) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clients := auth0client.NewCache(auth0client.Config{UserAgent: "provider-test", Metrics: metrics, Hosts: hosts})
+	ccfg := auth0client.Config{UserAgent: "provider-test", Metrics: metrics, Hosts: hosts}
+	if o.ObserveFromLists {
+		ccfg.ListEvery = o.Poll
+	}
+	clients := auth0client.NewCache(ccfg)
 	// As cmd/provider: the key is made in the provider's namespace on the
 	// first start.
 	proofs, err := proof.LoadOrCreate(context.Background(), kube, KeyNamespace)

@@ -93,7 +93,25 @@ spec:
 		})
 	}
 
-	before := steadyVersions(t, ns)
+	// Converged: a composite whose last fact just arrived may take a core
+	// reconcile or two more to settle (its claim, its conditions). The
+	// steady state starts once nothing moved through a provider poll and a
+	// core poll; a write recurring within that never lets it start.
+	quiet := controlplane.ProviderPoll + controlplane.CorePoll
+	var (
+		before map[string]*unstructured.Unstructured
+		since  time.Time
+	)
+	eventually(t, convergeWithin+quiet, fmt.Sprintf("nothing written for %s (a provider and a core poll)", quiet), func(ctx context.Context) error {
+		now := steadyObjects(ctx, t, ns)
+		if before == nil || !sameVersions(before, now) {
+			before, since = now, time.Now()
+		}
+		if d := time.Since(since); d < quiet {
+			return fmt.Errorf("quiet for %s", d.Round(time.Second))
+		}
+		return nil
+	})
 	// Each composite and its EventStream, the composed Secrets of the
 	// inline tokens and the referenced Secret.
 	if want := 2*n + (n+1)/2 + 1; len(before) < want {
@@ -129,11 +147,11 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := steadyVersions(t, ns)
+	after := steadyObjects(t.Context(), t, ns)
 	var moved []string
-	for k, v := range before {
-		if after[k] != v {
-			moved = append(moved, fmt.Sprintf("%s: %s -> %s", k, v, after[k]))
+	for k, b := range before {
+		if a := after[k]; a == nil || a.GetResourceVersion() != b.GetResourceVersion() {
+			moved = append(moved, fmt.Sprintf("%s: %s -> %s", k, b.GetResourceVersion(), writtenFields(b, a)))
 		}
 	}
 	sort.Strings(moved)
@@ -164,19 +182,18 @@ spec:
 	})
 }
 
-// steadyVersions maps every composite (and claim), EventStream and Secret
-// of namespace ns a steady state must leave alone to its resourceVersion.
-func steadyVersions(t *testing.T, ns string) map[string]string {
+// steadyObjects maps every composite (and claim), EventStream and Secret of
+// namespace ns a steady state must leave alone, by kind and name.
+func steadyObjects(ctx context.Context, t *testing.T, ns string) map[string]*unstructured.Unstructured {
 	t.Helper()
-	ctx := t.Context()
-	out := map[string]string{}
+	out := map[string]*unstructured.Unstructured{}
 	list := func(kind string, r dynamic.ResourceInterface) []unstructured.Unstructured {
 		l, err := r.List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatalf("list %s: %v", kind, err)
 		}
 		for i := range l.Items {
-			out[kind+" "+l.Items[i].GetName()] = l.Items[i].GetResourceVersion()
+			out[kind+" "+l.Items[i].GetName()] = &l.Items[i]
 		}
 		return l.Items
 	}
@@ -188,10 +205,49 @@ func steadyVersions(t *testing.T, ns string) map[string]string {
 			if err != nil {
 				t.Fatalf("composite of claim %s: %v", streams[i].GetName(), err)
 			}
-			out["XAuth0EventStream "+u.GetName()] = u.GetResourceVersion()
+			out["XAuth0EventStream "+u.GetName()] = u
 		}
 	}
 	list("EventStream", dyn.Resource(mrGVR).Namespace(ns))
 	list("Secret", dyn.Resource(secretGVR).Namespace(ns))
 	return out
+}
+
+func sameVersions(a, b map[string]*unstructured.Unstructured) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, o := range a {
+		if b[k] == nil || b[k].GetResourceVersion() != o.GetResourceVersion() {
+			return false
+		}
+	}
+	return true
+}
+
+// writtenFields says what a write changed: the new resourceVersion and
+// each top-level part of the object (metadata's labels, annotations and
+// finalizers, spec, status, data) that differs, so a failure names the
+// fact that moved. Secret data is named, never shown.
+func writtenFields(before, after *unstructured.Unstructured) string {
+	if after == nil {
+		return "deleted"
+	}
+	var parts []string
+	for _, path := range [][]string{{"metadata", "labels"}, {"metadata", "annotations"}, {"metadata", "finalizers"}, {"metadata", "ownerReferences"}, {"spec"}, {"status"}, {"data"}} {
+		b, _, _ := unstructured.NestedFieldNoCopy(before.Object, path...)
+		a, _, _ := unstructured.NestedFieldNoCopy(after.Object, path...)
+		if fmt.Sprint(b) == fmt.Sprint(a) {
+			continue
+		}
+		if path[0] == "data" {
+			parts = append(parts, "data changed")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: %v\n    now %v", strings.Join(path, "."), b, a))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no field of spec, status or metadata's labels, annotations, finalizers or owners changed")
+	}
+	return after.GetResourceVersion() + "\n    " + strings.Join(parts, "\n    ")
 }

@@ -346,7 +346,7 @@ func (e *external) Observe(ctx context.Context, cr *v1alpha1.EventStream) (manag
 
 	var s *management.EventStream
 	if id != "" {
-		got, err := e.api.Read(ctx, id)
+		got, err := auth0client.Observe(ctx, e.api, id)
 		switch {
 		case auth0client.IsNotFound(err):
 			// Gone, perhaps deleted out of band: it does not exist.
