@@ -62,6 +62,8 @@ type cli struct {
 
 	EnableManagementPolicies bool `default:"true" env:"ENABLE_MANAGEMENT_POLICIES" help:"Honour spec.managementPolicies, e.g. Observe-only imports." negatable:""`
 
+	SecretWatch string `default:"cluster" enum:"cluster,none" help:"How the provider learns that a Secret an EventStream or a ProviderConfig references changed. cluster: watch the metadata of every Secret (RBAC list and watch on all Secrets); a rotated webhook Secret reaches Auth0 within seconds. none: get only (package/provider-rbac/least-privilege.yaml); each reconcile reads the Secrets it uses, so a rotation reaches Auth0 at each stream's next poll, within 2 x (--poll + --poll-jitter)." name:"secret-watch"`
+
 	Namespace string `default:"crossplane-system" env:"POD_NAMESPACE" help:"The provider's own namespace, where it keeps the key of its ownership proofs (Secret auth0-eventstream-proof-key). Tenants must not be able to read Secrets there."`
 
 	Auth0Domains    string        `default:"*.auth0.com" env:"AUTH0_DOMAINS" help:"Comma-separated hosts a ProviderConfig's credentials may name: exact host[:port], or *.suffix[:port] for any subdomain; a port * admits any port. The default admits Auth0's own tenant domains only. Checked before any token or API request." name:"auth0-domains"`
@@ -133,7 +135,7 @@ func (c *cli) run() error {
 		Metrics:                    metricsserver.Options{BindAddress: c.MetricsBindAddress},
 		HealthProbeBindAddress:     c.HealthProbeBindAddress,
 		LeaderElection:             c.LeaderElection,
-		LeaderElectionID:           "crossplane-leader-election-provider-auth0-eventstream",
+		LeaderElectionID:           xpcontroller.LeaderElectionID,
 		LeaderElectionNamespace:    c.LeaderElectionNamespace,
 		LeaderElectionResourceLock: resourcelock.LeasesResourceLock,
 		LeaseDuration:              &lease,
@@ -208,10 +210,11 @@ func (c *cli) run() error {
 	if err := xpcontroller.SetupGated(mgr, o, eventstream.Options{
 		Clients: clients, CreationGracePeriod: c.CreationGracePeriod, PollJitter: c.PollJitter, MaxReconcileRate: c.MaxReconcileRate,
 		CreateAttemptTimeout: c.Auth0Timeout, DeliveryPoll: c.DeliveryPoll, Proofs: proofs, Hosts: hosts,
+		SecretWatch: eventstream.SecretWatch(c.SecretWatch),
 	}); err != nil {
 		return fmt.Errorf("cannot set up controllers: %w", err)
 	}
-	log.Info("Starting", "version", version.Version, "auth0Domains", hosts.String(), "namespace", c.Namespace, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "deliveryPoll", c.DeliveryPoll.String(), "sync", c.Sync.String())
+	log.Info("Starting", "version", version.Version, "auth0Domains", hosts.String(), "namespace", c.Namespace, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "deliveryPoll", c.DeliveryPoll.String(), "sync", c.Sync.String(), "secretWatch", c.SecretWatch)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/alecthomas/kong"
 	"sigs.k8s.io/yaml"
+
+	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
 )
 
 func TestFlags(t *testing.T) {
@@ -72,6 +74,19 @@ func TestFlags(t *testing.T) {
 	var lists cli
 	if _, err := kong.Must(&lists).Parse([]string{"--observe-from-lists", "--poll", "2m"}); err != nil || listEvery(lists.ObserveFromLists, lists.Poll) != 2*time.Minute {
 		t.Errorf("--observe-from-lists --poll 2m: %v, listing every %s; want every poll", err, listEvery(lists.ObserveFromLists, lists.Poll))
+	}
+	if c.SecretWatch != string(eventstream.SecretWatchCluster) {
+		t.Errorf("--secret-watch defaults to %q, want cluster (rotation within seconds, as documented)", c.SecretWatch)
+	}
+	for _, w := range eventstream.SecretWatches() {
+		var sw cli
+		if _, err := kong.Must(&sw).Parse([]string{"--secret-watch", string(w)}); err != nil || sw.SecretWatch != string(w) {
+			t.Errorf("--secret-watch %s: %v, parsed %q", w, err, sw.SecretWatch)
+		}
+	}
+	var watchAll cli
+	if _, err := kong.Must(&watchAll).Parse([]string{"--secret-watch", "namespace"}); err == nil || !strings.Contains(err.Error(), "--secret-watch") {
+		t.Errorf("Parse() of --secret-watch namespace = %v, want a refusal naming the flag", err)
 	}
 	var fresh cli
 	if _, err := kong.Must(&fresh).Parse([]string{"--auth0-ca-file", filepath.Join(t.TempDir(), "missing.pem")}); err == nil {

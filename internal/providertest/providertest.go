@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
@@ -90,6 +91,19 @@ type Options struct {
 	// is a GET of the stream (--no-observe-from-lists), which tests that
 	// count a stream's reads rely on.
 	ObserveFromLists bool
+	// SecretWatch is the provider's --secret-watch; cluster when empty.
+	SecretWatch eventstream.SecretWatch
+	// Impersonate, when set, is the identity the provider acts as (its
+	// manager and the client that makes its proof key), in place of the
+	// API server's admin; Env.Kube stays the admin.
+	Impersonate *rest.ImpersonationConfig
+	// BeforeProvider runs with the admin's Env once the API server and the
+	// provider's namespace are up, before the provider starts (to grant an
+	// impersonated identity its roles).
+	BeforeProvider func(tb testing.TB, e *Env)
+	// LeaderElection makes the provider hold its leader election Lease in
+	// KeyNamespace, as cmd/provider does with --leader-election.
+	LeaderElection bool
 }
 
 // KeyNamespace is the provider's own namespace in the test environment,
@@ -155,17 +169,31 @@ func Start(tb testing.TB, o Options) *Env {
 	if o.NoProvider {
 		return env
 	}
+	if o.BeforeProvider != nil {
+		o.BeforeProvider(tb, env)
+	}
+	pcfg := rest.CopyConfig(cfg)
+	if o.Impersonate != nil {
+		pcfg.Impersonate = *o.Impersonate
+	}
 
-	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(cfg, o.MaxReconcileRate*10), ctrl.Options{
+	mgr, err := ctrl.NewManager(ratelimiter.LimitRESTConfig(pcfg, o.MaxReconcileRate*10), ctrl.Options{
 		Scheme: scheme,
 		// As cmd/provider: no Secret data in the cache.
 		Cache:  xpcontroller.CacheOptions(nil),
 		Client: xpcontroller.ClientOptions(),
 		// Controller names are unique per process; a test binary may run
 		// more than one environment (go test -count).
-		Controller:             ctrlconfig.Controller{SkipNameValidation: new(true)},
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
+		Controller:                 ctrlconfig.Controller{SkipNameValidation: new(true)},
+		Metrics:                    metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:     "0",
+		LeaderElection:             o.LeaderElection,
+		LeaderElectionID:           xpcontroller.LeaderElectionID,
+		LeaderElectionNamespace:    KeyNamespace,
+		LeaderElectionResourceLock: resourcelock.LeasesResourceLock,
+		// The Lease is given up at teardown, as the next test's provider
+		// would otherwise wait for it to expire.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -188,7 +216,13 @@ func Start(tb testing.TB, o Options) *Env {
 	clients := auth0client.NewCache(ccfg)
 	// As cmd/provider: the key is made in the provider's namespace on the
 	// first start.
-	proofs, err := proof.LoadOrCreate(context.Background(), kube, KeyNamespace)
+	pkube := kube
+	if o.Impersonate != nil {
+		if pkube, err = client.New(pcfg, client.Options{Scheme: scheme}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	proofs, err := proof.LoadOrCreate(context.Background(), pkube, KeyNamespace)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -206,7 +240,7 @@ func Start(tb testing.TB, o Options) *Env {
 	if err := customresourcesgate.Setup(mgr, co); err != nil {
 		tb.Fatal(err)
 	}
-	if err := xpcontroller.SetupGated(mgr, co, eventstream.Options{Clients: clients, CreationGracePeriod: time.Second, DeliveryPoll: o.DeliveryPoll, Proofs: proofs, Hosts: hosts}); err != nil {
+	if err := xpcontroller.SetupGated(mgr, co, eventstream.Options{Clients: clients, CreationGracePeriod: time.Second, DeliveryPoll: o.DeliveryPoll, Proofs: proofs, Hosts: hosts, SecretWatch: o.SecretWatch}); err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

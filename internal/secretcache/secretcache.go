@@ -1,8 +1,11 @@
 // Package secretcache reads the Secrets the provider references without
-// caching every Secret in the cluster. A metadata-only informer (names and
-// resource versions, nothing else) says whether the copy kept of a
-// referenced Secret is current; only a Secret that changed is read again
-// from the API server, and only referenced Secrets are held in memory.
+// caching every Secret in the cluster. With New, a metadata-only informer
+// (names and resource versions, nothing else) says whether the copy kept
+// of a referenced Secret is current; only a Secret that changed is read
+// again from the API server, and only referenced Secrets are held in
+// memory. That informer lists and watches every Secret's metadata, which
+// RBAC grants only with list and watch on all Secrets; Direct needs get
+// alone and reads the Secret from the API server at every Get.
 package secretcache
 
 import (
@@ -22,6 +25,7 @@ import (
 
 // Reader returns referenced Secrets.
 type Reader struct {
+	// meta serves Secret metadata; nil reads every Get from direct.
 	meta   client.Reader
 	direct client.Reader
 	now    func() time.Time
@@ -40,6 +44,14 @@ type entry struct {
 // (the API server, uncached) for the Secrets themselves.
 func New(meta, direct client.Reader) *Reader {
 	return &Reader{meta: meta, direct: direct, now: time.Now, entries: map[types.NamespacedName]*entry{}}
+}
+
+// Direct returns a Reader that reads every Get from direct (the API
+// server, uncached; it must serve metav1.PartialObjectMetadata too, as a
+// manager's API reader does) and keeps nothing: it needs only get on
+// Secrets, and each Get sees the Secret as it is at that moment.
+func Direct(direct client.Reader) *Reader {
+	return &Reader{direct: direct, now: time.Now, entries: map[types.NamespacedName]*entry{}}
 }
 
 // Metadata returns an empty Secret metadata object, the form in which the
@@ -82,9 +94,30 @@ func required(opts []client.GetOption) *RequireLabel {
 }
 
 // Get fills s with the Secret key, read from the API server when the kept
-// copy is missing or older than what the metadata informer has seen.
+// copy is missing or older than what the metadata informer has seen, or
+// always for a Direct Reader.
 func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Secret, opts ...client.GetOption) error {
 	req := required(opts)
+	if r.meta == nil {
+		// The label is checked on the metadata alone first, so the data of
+		// a Secret not offered is never read.
+		if req != nil {
+			m := Metadata()
+			if err := r.direct.Get(ctx, key, m); err != nil {
+				return err
+			}
+			if m.GetLabels()[req.Key] != req.Value {
+				*s = corev1.Secret{}
+				return &NotOfferedError{Secret: key, Label: *req}
+			}
+		}
+		got := &corev1.Secret{}
+		if err := r.direct.Get(ctx, key, got); err != nil {
+			return err
+		}
+		kept(got).DeepCopyInto(s)
+		return offered(s, key, req)
+	}
 	m := Metadata()
 	if err := r.meta.Get(ctx, key, m); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -112,19 +145,23 @@ func (r *Reader) Get(ctx context.Context, key types.NamespacedName, s *corev1.Se
 		}
 		return err
 	}
-	// Keep what a reader needs; annotations may hold a second copy of the
-	// data (kubectl's last-applied-configuration).
-	kept := &corev1.Secret{
+	k := kept(got)
+	r.mu.Lock()
+	r.entries[key] = &entry{secret: k, used: r.now()}
+	r.mu.Unlock()
+	k.DeepCopyInto(s)
+	return offered(s, key, req)
+}
+
+// kept is what a reader needs of a Secret; annotations may hold a second
+// copy of the data (kubectl's last-applied-configuration).
+func kept(got *corev1.Secret) *corev1.Secret {
+	return &corev1.Secret{
 		TypeMeta:   got.TypeMeta,
 		ObjectMeta: metav1.ObjectMeta{Namespace: got.Namespace, Name: got.Name, UID: got.UID, ResourceVersion: got.ResourceVersion, Labels: got.Labels},
 		Type:       got.Type,
 		Data:       got.Data,
 	}
-	r.mu.Lock()
-	r.entries[key] = &entry{secret: kept, used: r.now()}
-	r.mu.Unlock()
-	kept.DeepCopyInto(s)
-	return offered(s, key, req)
 }
 
 // offered checks the label on the Secret read too: the metadata cache may

@@ -153,3 +153,66 @@ func TestRequireLabel(t *testing.T) {
 		t.Errorf("Get() after the label was removed = %v, data %v; want NotOffered", err, got.Data)
 	}
 }
+
+// TestDirect: a Direct Reader reads the Secret from the API server at every
+// Get, so a rotation is seen by the next Get; it keeps nothing; and a
+// Secret without the required label is refused from its metadata, its
+// data never read.
+func TestDirect(t *testing.T) {
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "team-a", Name: "hook"}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}, Data: map[string][]byte{"token": []byte("t0k")}}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(s).Build()
+	dataReads, metaReads := 0, 0
+	direct := interceptor.NewClient(kube, interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+		switch o.(type) {
+		case *corev1.Secret:
+			dataReads++
+		case *metav1.PartialObjectMetadata:
+			metaReads++
+		}
+		return c.Get(ctx, k, o, opts...)
+	}})
+	r := Direct(direct)
+
+	got := &corev1.Secret{}
+	for range 2 {
+		if err := r.Get(ctx, key, got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Data["token"] = []byte("rotated")
+	if err := kube.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Get(ctx, key, got); err != nil {
+		t.Fatal(err)
+	}
+	if dataReads != 3 || string(got.Data["token"]) != "rotated" || r.Len() != 0 {
+		t.Errorf("3 Gets around a rotation: %d reads, token %q, %d kept; want 3 reads, the rotated value, none kept", dataReads, got.Data["token"], r.Len())
+	}
+
+	req := RequireLabel{Key: "offer", Value: "true"}
+	dataReads = 0
+	var no *NotOfferedError
+	if err := r.Get(ctx, key, got, req); !errors.As(err, &no) || dataReads != 0 || metaReads != 1 || len(got.Data) != 0 {
+		t.Errorf("Get() of an unlabelled Secret = %v after %d data and %d metadata reads, data %v; want NotOffered from the metadata alone", err, dataReads, metaReads, got.Data)
+	}
+	s.Labels = map[string]string{"offer": "true"}
+	if err := kube.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Get(ctx, key, got, req); err != nil || string(got.Data["token"]) != "rotated" {
+		t.Errorf("Get() of a labelled Secret = %v, %q", err, got.Data["token"])
+	}
+	if err := kube.Delete(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Get(ctx, key, got); !apierrors.IsNotFound(err) {
+		t.Errorf("Get() of a deleted Secret = %v, want NotFound", err)
+	}
+}

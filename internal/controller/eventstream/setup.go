@@ -69,6 +69,37 @@ type Options struct {
 	// MaxListPages bounds the listing that looks for a lost create's
 	// stream. Zero means auth0client.DefaultMaxPages.
 	MaxListPages int
+	// SecretWatch is how the provider learns that a referenced Secret
+	// changed. Zero means SecretWatchCluster.
+	SecretWatch SecretWatch
+}
+
+// SecretWatch is how the provider learns that a Secret an EventStream or
+// its ProviderConfig references changed (--secret-watch).
+type SecretWatch string
+
+const (
+	// SecretWatchCluster watches the metadata of every Secret in the
+	// cluster (RBAC: list and watch on all Secrets): a changed webhook
+	// Secret enqueues the EventStreams using it at once, and a referenced
+	// Secret is read again only when it changed.
+	SecretWatchCluster SecretWatch = "cluster"
+	// SecretWatchNone watches no Secret (RBAC: get only): every reconcile
+	// reads the Secrets it uses from the API server, so a change is used
+	// at the next poll of each resource using it (PolledRotationBound).
+	SecretWatchNone SecretWatch = "none"
+)
+
+// SecretWatches are the values --secret-watch takes.
+func SecretWatches() []SecretWatch { return []SecretWatch{SecretWatchCluster, SecretWatchNone} }
+
+// PolledRotationBound is how long, with SecretWatchNone, a changed Secret
+// takes at most to be used when reconciles do not queue behind the
+// reconcile rate: the reconcile in flight at the change ends (within one
+// poll, as reconciles take less than a poll) and the next poll is due
+// within poll + jitter after it.
+func PolledRotationBound(poll, jitter time.Duration) time.Duration {
+	return 2 * (poll + jitter)
 }
 
 // legacyCheckInterval is how often the upgrade from a release without
@@ -110,8 +141,17 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 	}
 	legacy := newLegacyUpgrade(eo.Proofs)
 	// Secrets are read through a cache of the referenced ones only; the
-	// manager's cache holds the metadata of Secrets, not their data.
-	secrets := secretcache.New(mgr.GetCache(), mgr.GetAPIReader())
+	// manager's cache holds the metadata of Secrets, not their data. Without
+	// the watch, every read goes to the API server, which needs get only.
+	var secrets *secretcache.Reader
+	switch eo.SecretWatch {
+	case SecretWatchCluster, "":
+		secrets = secretcache.New(mgr.GetCache(), mgr.GetAPIReader())
+	case SecretWatchNone:
+		secrets = secretcache.Direct(mgr.GetAPIReader())
+	default:
+		return errors.Errorf("unknown secret watch %q: use one of %v", eo.SecretWatch, SecretWatches())
+	}
 	opts := []managed.ReconcilerOption{
 		managed.WithTypedExternalConnector[*v1alpha1.EventStream](&connector{
 			kube:    mgr.GetClient(),
@@ -190,14 +230,16 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 	// Secret rotations go first however long the backlog of due polls.
 	priorityQueue := true
 	co.UsePriorityQueue = &priorityQueue
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(name).
 		WithOptions(co).
-		For(&v1alpha1.EventStream{}, builder.WithPredicates(resource.DesiredStateChanged())).
+		For(&v1alpha1.EventStream{}, builder.WithPredicates(resource.DesiredStateChanged()))
+	if eo.SecretWatch != SecretWatchNone {
 		// Metadata only: a change of a referenced Secret enqueues its
 		// EventStreams without the provider caching every Secret's data.
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(streamsUsing(mgr.GetClient()))).
-		Complete(waitForRate(lowPriorityPolls(r), reconcileRate(eo.MaxReconcileRate, o.MaxConcurrentReconciles)))
+		b = b.WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(streamsUsing(mgr.GetClient())))
+	}
+	return b.Complete(waitForRate(lowPriorityPolls(r), reconcileRate(eo.MaxReconcileRate, o.MaxConcurrentReconciles)))
 }
 
 func reconcileRate(perSecond, fallback int) *rate.Limiter {
