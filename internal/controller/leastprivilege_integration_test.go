@@ -89,9 +89,17 @@ func (h *harness) lifecycleAsProvider(t *testing.T, rotation time.Duration) {
 	id := meta.GetExternalName(h.ready(t, "lp"))
 
 	t.Run("ProviderKeptItsOwnState", func(t *testing.T) {
-		if err := env.Kube.Get(h.ctx, client.ObjectKey{Namespace: providertest.KeyNamespace, Name: proof.SecretName}, &corev1.Secret{}); err != nil {
-			t.Errorf("proof key Secret: %v", err)
-		}
+		// Made by the provider, then patched once no legacy state is left.
+		providertest.Eventually(t, timeout, "the proof key marked legacy-recorded", func() string {
+			s := &corev1.Secret{}
+			if err := env.Kube.Get(h.ctx, client.ObjectKey{Namespace: providertest.KeyNamespace, Name: proof.SecretName}, s); err != nil {
+				return err.Error()
+			}
+			if s.Annotations[proof.AnnotationLegacyRecorded] != "true" {
+				return fmt.Sprintf("annotations %v", s.Annotations)
+			}
+			return ""
+		})
 		l := &coordinationv1.Lease{}
 		if err := env.Kube.Get(h.ctx, client.ObjectKey{Namespace: providertest.KeyNamespace, Name: xpcontroller.LeaderElectionID}, l); err != nil || l.Spec.HolderIdentity == nil {
 			t.Errorf("leader election Lease: %v, %+v", err, l.Spec)
