@@ -26,7 +26,7 @@ help: ## List targets.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n",$$1,$$2}'
 
 .PHONY: generate
-generate: ## Generate deepcopy code, CRDs, the composite's XRDs (from apis/platform/v1) and the provider's RBAC (package/provider-rbac).
+generate: ## Generate deepcopy code, CRDs, the composite's XRDs (from apis/platform/v1), the provider's RBAC (package/provider-rbac) and the Dockerfiles (from internal/images).
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./apis/... paths=./input/...
 	go tool angryjet generate-methodsets --header-file=hack/boilerplate.go.txt ./apis/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=false paths=./apis/auth0/... output:crd:artifacts:config=package/provider/crds
@@ -53,10 +53,12 @@ generate: ## Generate deepcopy code, CRDs, the composite's XRDs (from apis/platf
 	  for k in workspaces providerconfigs clusterproviderconfigs; do \
 	    install -m 0644 "$$dir/package/crds/tf.m.upbound.io_$$k.yaml" $(PROVIDER_TERRAFORM_CRDS)/; \
 	  done
+	@# The Dockerfiles, from the image definitions make packages builds.
+	go run ./hack/gen-dockerfiles
 
 .PHONY: generate-check
 generate-check: generate ## Fail if generated files differ from what is committed.
-	@git add -N . && git diff --exit-code --stat -- apis input package $(PROVIDER_TERRAFORM_CRDS) || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@git add -N . && git diff --exit-code --stat -- apis input package $(PROVIDER_TERRAFORM_CRDS) ':(glob)**/Dockerfile' || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
 
 .PHONY: tools
 tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint, provider-terraform, tofu, terraform-provider-auth0), cached by version, independent ones side by side.
@@ -101,7 +103,6 @@ SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null)
 endif
 export SOURCE_DATE_EPOCH
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
-SOURCE_URL := https://github.com/xp-auth0/auth0-eventstream
 
 XPKG_DIR ?= _output/xpkg
 # Binaries, runtime image tarballs and the stamped Configuration roots.
@@ -109,6 +110,10 @@ BUILD_DIR ?= _output/build
 # Releases build both; the local control plane builds only the machine's
 # (ARCHS=amd64), since it runs nothing else, and TestPackages proves both.
 ARCHS ?= amd64 arm64
+# The images' files, config and build flags are defined in internal/images;
+# build-image --image refuses a binary not built with these flags from the
+# image's package (its Go build information records them), so this line
+# cannot drift from the definition the Dockerfiles are generated from.
 GO_LDFLAGS = -s -w -X github.com/xp-auth0/auth0-eventstream/internal/version.Version=$(VERSION)
 
 # check_version fails unless $(VERSION) is semver with a leading v.
@@ -130,18 +135,16 @@ packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provide
 	@rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR) $(XPKG_DIR) && rm -f $(XPKG_DIR)/*.xpkg $(XPKG_DIR)/VERSION
 	go build -o $(BUILD_DIR)/build-image ./cmd/build-image
 	@crank=$$(hack/build-tool.sh crank); \
-	labels="--label org.opencontainers.image.source=$(SOURCE_URL) --label org.opencontainers.image.revision=$(REVISION) --label org.opencontainers.image.version=$(VERSION)"; \
+	labels="--label org.opencontainers.image.revision=$(REVISION) --label org.opencontainers.image.version=$(VERSION)"; \
 	for arch in $(ARCHS); do \
 	  d=$(BUILD_DIR)/linux_$$arch; \
 	  echo "packages: linux/$$arch binaries"; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -buildvcs=false -ldflags "$(GO_LDFLAGS)" -o $$d/function . ; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -buildvcs=false -ldflags "$(GO_LDFLAGS)" -o $$d/provider ./cmd/provider; \
-	  $(BUILD_DIR)/build-image --platform linux/$$arch --file $$d/function=/function:0755 --entrypoint /function \
-	    --port 9443/tcp --port 8080/tcp $$labels --label org.opencontainers.image.title=function-auth0-eventstream \
-	    --tag function-auth0-eventstream:$(VERSION)-$$arch -o $$d/function-image.tar; \
-	  $(BUILD_DIR)/build-image --platform linux/$$arch --file $$d/provider=/provider:0755 --entrypoint /provider \
-	    --port 8080/tcp --port 8081/tcp $$labels --label org.opencontainers.image.title=provider-auth0-eventstream \
-	    --tag provider-auth0-eventstream:$(VERSION)-$$arch -o $$d/provider-image.tar; \
+	  for p in function provider; do \
+	    $(BUILD_DIR)/build-image --image $$p-auth0-eventstream --binary $$d/$$p --platform linux/$$arch $$labels \
+	      --tag $$p-auth0-eventstream:$(VERSION)-$$arch -o $$d/$$p-image.tar; \
+	  done; \
 	  for p in function provider; do \
 	    $$crank xpkg build --package-root=package/$$p --examples-root=package/$$p/no-examples \
 	      --embed-runtime-image-tarball=$$d/$$p-image.tar -o $(XPKG_DIR)/$$p-auth0-eventstream-$$arch.xpkg; \
@@ -160,6 +163,14 @@ packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provide
 	done; \
 	echo "$(VERSION)" >$(XPKG_DIR)/VERSION; \
 	ls -1 $(XPKG_DIR)/*.xpkg
+
+# The Dockerfiles (make generate writes them from internal/images) built
+# with buildah and compared with make packages' images. Opt-in: it needs
+# buildah and root, and golang:1.26 from a registry or, with
+# GO_IMAGE_FROM_HOST=1, stood in from this machine's Go toolchain.
+.PHONY: verify-dockerfiles
+verify-dockerfiles: ## Opt-in, not in make check: build the Dockerfiles with buildah (as root) for this machine's architecture and compare each image, file by file and its config, with make packages' (GO_IMAGE_FROM_HOST=1 without a registry; hack/verify-dockerfiles.sh).
+	@VERSION=$(VERSION) REVISION=$(REVISION) hack/verify-dockerfiles.sh
 
 # Where make publish pushes: host[:port]/org.
 REGISTRY ?=

@@ -45,6 +45,9 @@ const (
 // crypto/x509 (and OpenSSL on Debian) read on Linux.
 const CABundlePath = "/etc/ssl/certs/ca-certificates.crt"
 
+// PathEnv is the PATH every image sets, before Spec.Env.
+const PathEnv = "PATH=/usr/local/bin:/usr/bin:/bin"
+
 // LabelCreated is the OCI annotation key the builder sets from Spec.Created.
 const LabelCreated = "org.opencontainers.image.created"
 
@@ -138,13 +141,11 @@ func Build(s Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("application layer: %w", err)
 	}
-	for _, d := range s.WritableDirs {
-		if !path.IsAbs(d) || path.Clean(d) != d || d == "/" {
-			return nil, fmt.Errorf("writable directory %q must be a clean absolute path", d)
-		}
-		appEntries = append(appEntries, entry{name: d, typ: tar.TypeDir, mode: 0o700, uid: NonRootUID, gid: NonRootUID})
+	writable, err := writableEntries(s.WritableDirs)
+	if err != nil {
+		return nil, err
 	}
-	app, err := layer(appEntries, created)
+	app, err := layer(append(appEntries, writable...), created)
 	if err != nil {
 		return nil, fmt.Errorf("application layer: %w", err)
 	}
@@ -166,7 +167,7 @@ func Build(s Spec) (v1.Image, error) {
 	cf.Config.User = fmt.Sprintf("%d:%d", NonRootUID, NonRootUID)
 	cf.Config.Entrypoint = s.Entrypoint
 	cf.Config.Cmd = s.Cmd
-	cf.Config.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, s.Env...)
+	cf.Config.Env = append([]string{PathEnv}, s.Env...)
 	if len(s.ExposedPorts) > 0 {
 		cf.Config.ExposedPorts = map[string]struct{}{}
 		for _, p := range s.ExposedPorts {
@@ -240,6 +241,37 @@ func baseEntries(ca []byte) []entry {
 	}
 }
 
+// writableEntries are the directories the non-root user owns.
+func writableEntries(dirs []string) ([]entry, error) {
+	out := make([]entry, 0, len(dirs))
+	for _, d := range dirs {
+		if !path.IsAbs(d) || path.Clean(d) != d || d == "/" {
+			return nil, fmt.Errorf("writable directory %q must be a clean absolute path", d)
+		}
+		out = append(out, entry{name: d, typ: tar.TypeDir, mode: 0o700, uid: NonRootUID, gid: NonRootUID})
+	}
+	return out, nil
+}
+
+// WriteBase writes, as an uncompressed tar, what Build puts under the
+// application's files: the base layer with the CA bundle ca (nil: Go's
+// roots, as in Build) and the writable directories. The Dockerfiles
+// extract it in their build stage, so an image built by docker build has
+// the same base files as one Build makes, from this one list.
+func WriteBase(w io.Writer, ca []byte, writableDirs []string, created time.Time) error {
+	if ca == nil {
+		var err error
+		if ca, err = GoRootsPEM(); err != nil {
+			return err
+		}
+	}
+	writable, err := writableEntries(writableDirs)
+	if err != nil {
+		return err
+	}
+	return writeTar(w, append(baseEntries(ca), writable...), created.UTC())
+}
+
 // fileEntries walks Files into entries owned by root, adding their parent
 // directories (0755).
 func fileEntries(files []File) ([]entry, error) {
@@ -303,13 +335,23 @@ func normalMode(m fs.FileMode) int64 {
 	return 0o644
 }
 
-// layer writes entries, plus any missing parent directories, sorted by path,
-// into an uncompressed tar and wraps it as a gzip layer.
+// layer writes entries with writeTar and wraps the tar as a gzip layer.
 func layer(entries []entry, created time.Time) (v1.Layer, error) {
+	var buf bytes.Buffer
+	if err := writeTar(&buf, entries, created); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+}
+
+// writeTar writes entries, plus any missing parent directories, sorted by
+// path, into an uncompressed tar.
+func writeTar(w io.Writer, entries []entry, created time.Time) error {
 	byName := map[string]entry{}
 	for _, e := range entries {
 		if prev, dup := byName[e.name]; dup && (prev.typ != tar.TypeDir || e.typ != tar.TypeDir || prev.uid != e.uid) {
-			return nil, fmt.Errorf("%s is in the layer twice", e.name)
+			return fmt.Errorf("%s is in the layer twice", e.name)
 		}
 		byName[e.name] = e
 		for d := path.Dir(e.name); d != "/"; d = path.Dir(d) {
@@ -324,8 +366,7 @@ func layer(entries []entry, created time.Time) (v1.Layer, error) {
 	}
 	sort.Strings(names)
 
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	tw := tar.NewWriter(w)
 	for _, n := range names {
 		e := byName[n]
 		h := &tar.Header{
@@ -341,7 +382,7 @@ func layer(entries []entry, created time.Time) (v1.Layer, error) {
 		if e.typ == tar.TypeReg && e.src != "" {
 			var err error
 			if data, err = os.ReadFile(e.src); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if e.typ == tar.TypeDir {
@@ -349,17 +390,13 @@ func layer(entries []entry, created time.Time) (v1.Layer, error) {
 		}
 		h.Size = int64(len(data))
 		if err := tw.WriteHeader(h); err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
+			return fmt.Errorf("%s: %w", n, err)
 		}
 		if _, err := tw.Write(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
+			return fmt.Errorf("%s: %w", n, err)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	b := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	return tw.Close()
 }
 
 func describe(files []File) string {

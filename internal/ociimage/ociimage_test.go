@@ -1,8 +1,11 @@
 package ociimage
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/x509"
+	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -194,6 +197,55 @@ func TestBuildContents(t *testing.T) {
 				t.Errorf("config: -want, +got:\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestWriteBase checks that the base tar the Dockerfiles extract holds
+// what Build puts under an image's files, entry for entry.
+func TestWriteBase(t *testing.T) {
+	s := fixture(t, "amd64")
+	s.Files = nil
+	img, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := files(t, img)
+	var buf bytes.Buffer
+	if err := WriteBase(&buf, nil, s.WritableDirs, created); err != nil {
+		t.Fatalf("WriteBase: %v", err)
+	}
+	got := map[string]Entry{}
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got["/"+strings.TrimSuffix(h.Name, "/")] = Entry{Header: h, Data: b}
+	}
+	for p, w := range want {
+		g, ok := got[p]
+		if !ok {
+			t.Errorf("%s is in Build's image, not in the base tar", p)
+			continue
+		}
+		if g.Header.Typeflag != w.Header.Typeflag || g.Header.Mode != w.Header.Mode || g.Header.Uid != w.Header.Uid ||
+			g.Header.Gid != w.Header.Gid || !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("%s: base tar %c %o %d:%d (%d bytes), Build %c %o %d:%d (%d bytes)", p, g.Header.Typeflag, g.Header.Mode, g.Header.Uid, g.Header.Gid, len(g.Data),
+				w.Header.Typeflag, w.Header.Mode, w.Header.Uid, w.Header.Gid, len(w.Data))
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("%s is in the base tar, not in Build's image", p)
+		}
 	}
 }
 
