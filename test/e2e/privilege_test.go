@@ -22,10 +22,12 @@ import (
 
 // TestLeastPrivilege: every provider runtime the plane plays (ours, and
 // provider-terraform where the plane runs it) runs as its own
-// ServiceAccount, owned by its revision, with the in-cluster configuration
-// and no kubeconfig, as user 2000 (Crossplane's default pod user); the
-// role Crossplane's RBAC manager generated for its revision lets it do
-// what it needs and nothing more: not everything, not bind roles, not
+// ServiceAccount, owned by its revision (ours named by the platform's
+// DeploymentRuntimeConfig, example/rbac/provider-permissions.yaml), with
+// the in-cluster configuration and no kubeconfig, as user 2000
+// (Crossplane's default pod user); the role Crossplane's RBAC manager
+// generated for its revision (and, for ours, the platform's grant) lets
+// it do what it needs and nothing more: not everything, not bind roles, not
 // touch the other provider's resources. Crossplane core may compose our
 // resources (through the ClusterRoles aggregated into its chart role) but
 // is no cluster admin either, and no ServiceAccount is bound to
@@ -62,12 +64,20 @@ func TestLeastPrivilege(t *testing.T) {
 		allow("create", "events", "-A"),
 		// safe-start: it watches its CRDs being activated.
 		allow("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+		// The platform's grant (example/rbac/provider-permissions.yaml):
+		// ClusterProviderConfig namespaceSelectors, the terraform
+		// backend's Workspaces it must not adopt streams of.
+		allow("watch", "namespaces"),
+		allow("list", "workspaces.tf.m.upbound.io", "-A"),
 		deny("create", "customresourcedefinitions.apiextensions.k8s.io"),
 		deny("update", "workspaces.tf.m.upbound.io", "-A"),
 	}
 
+	// The package tests before this one restarted and upgraded the
+	// runtimes: read what runs now.
+	now := reload(t)
 	providers := 0
-	for rev, rt := range state.Runtime {
+	for rev, rt := range now.Runtime {
 		if rt.Kind != "Provider" {
 			continue
 		}
@@ -76,8 +86,15 @@ func TestLeastPrivilege(t *testing.T) {
 		if !ours(rt) {
 			checks = wantByPackage[rt.Package]
 		}
-		if rt.ServiceAccount != rev {
-			t.Errorf("provider revision %s runs as ServiceAccount %q, want its own, named after the revision", rev, rt.ServiceAccount)
+		// Ours runs as the account the platform grants more to, named by
+		// its DeploymentRuntimeConfig; provider-terraform as Crossplane
+		// names it by default: after the revision.
+		want := rev
+		if ours(rt) {
+			want = controlplane.ProviderServiceAccount
+		}
+		if rt.ServiceAccount != want {
+			t.Errorf("provider revision %s runs as ServiceAccount %q, want %s", rev, rt.ServiceAccount, want)
 			continue
 		}
 		sa, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}).Namespace("crossplane-system").Get(t.Context(), rt.ServiceAccount, metav1.GetOptions{})
@@ -93,7 +110,7 @@ func TestLeastPrivilege(t *testing.T) {
 				t.Errorf("%s (%s): kubectl auth can-i %s: %t, want %t", rt.Package, user, strings.Join(c.args, " "), got, c.want)
 			}
 		}
-		pid := providerPID(t, rev)
+		pid := providerPID(t, now, rev)
 		uid, env, args := processIdentity(t, pid)
 		if uid != controlplane.DefaultPodUser {
 			t.Errorf("%s runs as uid %d, want Crossplane's default pod user %d", rev, uid, controlplane.DefaultPodUser)
@@ -106,7 +123,7 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 	}
 	want := 1
-	if state.Terraform {
+	if now.Terraform {
 		want = 2
 	}
 	if providers != want {
@@ -165,14 +182,14 @@ func canI(t *testing.T, user string, args ...string) bool {
 // providerPID is the PID of a provider revision's process: the recorded
 // process, or for one run in a network namespace of its own (netns-run),
 // its child.
-func providerPID(t *testing.T, rev string) int {
+func providerPID(t *testing.T, s *controlplane.State, rev string) int {
 	t.Helper()
-	i := slices.IndexFunc(state.Processes, func(p controlplane.Process) bool { return p.Name == rev })
+	i := slices.IndexFunc(s.Processes, func(p controlplane.Process) bool { return p.Name == rev })
 	if i < 0 {
 		t.Fatalf("no process recorded for %s", rev)
 	}
-	pid := state.Processes[i].PID
-	if state.Runtime[rev].Package != controlplane.TerraformProvider {
+	pid := s.Processes[i].PID
+	if s.Runtime[rev].Package != controlplane.TerraformProvider {
 		return pid
 	}
 	dirs, err := filepath.Glob("/proc/[0-9]*")

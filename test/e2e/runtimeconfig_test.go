@@ -66,6 +66,9 @@ kind: DeploymentRuntimeConfig
 metadata:
   name: %[1]s
 spec:
+  # Keeps the account the platform grants the provider more to.
+  serviceAccountTemplate:
+    metadata: {name: %[10]s}
   deploymentTemplate:
     spec:
       selector: {}
@@ -92,7 +95,7 @@ spec:
   runtime:
     configRef:
       name: %[1]s
-`, drc, ic, want, prefix, envSec, state.Sim.Domain, state.Sim.ClientID, state.Sim.ClientSecret, user), "apply", "-f", "-")
+`, drc, ic, want, prefix, envSec, state.Sim.Domain, state.Sim.ClientID, state.Sim.ClientSecret, user, controlplane.ProviderServiceAccount), "apply", "-f", "-")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), runtimeWithin)
 		defer cancel()

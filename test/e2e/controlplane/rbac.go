@@ -151,20 +151,8 @@ func (p *plane) chartRBAC(ctx context.Context, mod string) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range objs {
-		gvr, err := rbacResource(u)
-		if err != nil {
-			return err
-		}
-		r := p.dyn.Resource(gvr)
-		if ns := u.GetNamespace(); ns != "" {
-			_, err = r.Namespace(ns).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
-		} else {
-			_, err = r.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
-		}
-		if err != nil {
-			return fmt.Errorf("apply %s %s of Crossplane's chart: %w", u.GetKind(), u.GetName(), err)
-		}
+	if err := p.applyObjects(ctx, "Crossplane's chart", objs); err != nil {
+		return err
 	}
 	if err := p.waitFor(ctx, "ClusterRole crossplane aggregated", time.Minute, p.running["kube-controller-manager"], func(ctx context.Context) (bool, error) {
 		cr, err := p.kube.RbacV1().ClusterRoles().Get(ctx, CoreServiceAccount, metav1.GetOptions{})
@@ -176,20 +164,32 @@ func (p *plane) chartRBAC(ctx context.Context, mod string) error {
 	return nil
 }
 
-func rbacResource(u *unstructured.Unstructured) (schema.GroupVersionResource, error) {
-	gv, err := schema.ParseGroupVersion(u.GetAPIVersion())
-	if err != nil {
-		return schema.GroupVersionResource{}, err
+// applyObjects applies the accounts, roles and package runtime
+// configuration objects of source (a chart, an example file).
+func (p *plane) applyObjects(ctx context.Context, source string, objs []*unstructured.Unstructured) error {
+	for _, u := range objs {
+		gv, err := schema.ParseGroupVersion(u.GetAPIVersion())
+		if err != nil {
+			return fmt.Errorf("%s: %w", source, err)
+		}
+		resource, ok := map[string]string{
+			"ServiceAccount": "serviceaccounts", "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
+			"DeploymentRuntimeConfig": "deploymentruntimeconfigs", "ImageConfig": "imageconfigs",
+		}[u.GetKind()]
+		if !ok {
+			return fmt.Errorf("%s: unexpected kind %s", source, u.GetKind())
+		}
+		r := p.dyn.Resource(gv.WithResource(resource))
+		if ns := u.GetNamespace(); ns != "" {
+			_, err = r.Namespace(ns).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+		} else {
+			_, err = r.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+		}
+		if err != nil {
+			return fmt.Errorf("apply %s %s of %s: %w", u.GetKind(), u.GetName(), source, err)
+		}
 	}
-	switch u.GetKind() {
-	case "ServiceAccount":
-		return gv.WithResource("serviceaccounts"), nil
-	case "ClusterRole":
-		return gv.WithResource("clusterroles"), nil
-	case "ClusterRoleBinding":
-		return gv.WithResource("clusterrolebindings"), nil
-	}
-	return schema.GroupVersionResource{}, fmt.Errorf("the chart of Crossplane: unexpected kind %s", u.GetKind())
+	return nil
 }
 
 // token returns a TokenRequest token of a ServiceAccount in

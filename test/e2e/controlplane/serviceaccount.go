@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
 )
 
 // A provider's process runs as its own ServiceAccount, as a pod of
@@ -33,6 +35,55 @@ var deploymentGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Re
 
 // serviceAccountDir is where a pod finds its in-cluster credentials.
 const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+const (
+	// ProviderServiceAccount is the account providerPermissionsFile gives
+	// our provider and grants what it needs beyond the role Crossplane's
+	// RBAC manager generates.
+	ProviderServiceAccount = "provider-auth0-eventstream"
+	// providerPermissionsFile is the platform's grant, which the plane
+	// applies as is but for the ImageConfig's prefix.
+	providerPermissionsFile = "example/rbac/provider-permissions.yaml"
+)
+
+// providerPermissions applies providerPermissionsFile, its ImageConfig
+// matching our provider's package in the plane's registry (the image
+// Crossplane resolves after the plane's rewrite), as a platform team
+// applies it before installing the Configuration.
+func (p *plane) providerPermissions(ctx context.Context) error {
+	b, err := os.ReadFile(filepath.Join(p.state.RepoRoot, providerPermissionsFile))
+	if err != nil {
+		return err
+	}
+	var objs []*unstructured.Unstructured
+	for doc := range bytes.SplitSeq(b, []byte("\n---\n")) {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			return fmt.Errorf("%s: %w", providerPermissionsFile, err)
+		}
+		if len(u.Object) == 0 {
+			continue
+		}
+		if u.GetKind() == "ImageConfig" {
+			matches, _, _ := unstructured.NestedSlice(u.Object, "spec", "matchImages")
+			for _, m := range matches {
+				if mm, ok := m.(map[string]any); ok {
+					prefix, _ := mm["prefix"].(string)
+					mm["prefix"] = strings.Replace(prefix, PackageRepository+"/", p.state.Registry.Repository()+"/", 1)
+				}
+			}
+			if err := unstructured.SetNestedSlice(u.Object, matches, "spec", "matchImages"); err != nil {
+				return err
+			}
+		}
+		objs = append(objs, u)
+	}
+	if err := p.applyObjects(ctx, providerPermissionsFile, objs); err != nil {
+		return err
+	}
+	p.logf("%s applied: the provider runs as ServiceAccount %s with the extra permissions it needs", providerPermissionsFile, ProviderServiceAccount)
+	return nil
+}
 
 // providerAccount creates the revision's ServiceAccount and inert
 // Deployment, waits until the RBAC manager bound the revision's system
