@@ -28,6 +28,8 @@ const fieldManager = "bench-e2e"
 type sizing struct {
 	proc, repo string
 	args       []string
+	// account is the ServiceAccount the provider's runtime config names.
+	account string
 }
 
 // sizings are the flags the run applies: --provider-args to ours,
@@ -35,7 +37,7 @@ type sizing struct {
 func (c config) sizings() []sizing {
 	var out []sizing
 	if c.providerArgs != "" {
-		out = append(out, sizing{proc: procProvider, repo: "provider-auth0-eventstream", args: strings.Fields(c.providerArgs)})
+		out = append(out, sizing{proc: procProvider, repo: "provider-auth0-eventstream", args: strings.Fields(c.providerArgs), account: controlplane.ProviderServiceAccount})
 	}
 	if c.terraformArgs != "" {
 		out = append(out, sizing{proc: procProviderTerraform, repo: "provider-terraform", args: strings.Fields(c.terraformArgs)})
@@ -60,10 +62,19 @@ func (r *run) size(ctx context.Context, s sizing) (func(), error) {
 			}}},
 		}}},
 	}}
+	if s.account != "" {
+		// The account the platform grants the provider's extra
+		// permissions to (example/rbac/provider-permissions.yaml).
+		if err := unstructured.SetNestedField(drc.Object, s.account, "spec", "serviceAccountTemplate", "metadata", "name"); err != nil {
+			return nil, err
+		}
+	}
 	// Crossplane matches spec.runtime against the image it resolved, after
 	// the plane's ImageConfig rewrote the public package name to the local
 	// registry.
-	prefix := r.st.Registry.Repository() + "/" + s.repo
+	// The tag's ":" makes the prefix longer than the platform's ImageConfig
+	// for the package, so this one wins.
+	prefix := r.st.Registry.Repository() + "/" + s.repo + ":"
 	ic := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": controlplane.ImageConfigGVR.GroupVersion().String(),
 		"kind":       "ImageConfig",

@@ -103,9 +103,12 @@ type Spec struct {
 	Labels map[string]string
 	// Created stamps the config, the history and every layer entry.
 	Created time.Time
-	// WritableDirs are empty directories (clean absolute paths) the
-	// non-root user owns (0700), in the application layer: where an
-	// application that runs as that user keeps its working files.
+	// WritableDirs are empty directories (clean absolute paths) in the
+	// application layer that any user may write, sticky like /tmp (01777,
+	// owned by root): where an application keeps its working files. Not
+	// owned by the image's user, since the pod's user is whoever the
+	// cluster runs it as (Crossplane's default for a package is 2000, not
+	// the image's 65532).
 	WritableDirs []string
 	// CABundle is the PEM bundle at CABundlePath; nil uses the Mozilla
 	// (NSS) roots Go ships in golang.org/x/crypto/x509roots/fallback, pinned
@@ -248,7 +251,7 @@ func writableEntries(dirs []string) ([]entry, error) {
 		if !path.IsAbs(d) || path.Clean(d) != d || d == "/" {
 			return nil, fmt.Errorf("writable directory %q must be a clean absolute path", d)
 		}
-		out = append(out, entry{name: d, typ: tar.TypeDir, mode: 0o700, uid: NonRootUID, gid: NonRootUID})
+		out = append(out, entry{name: d, typ: tar.TypeDir, mode: 0o1777})
 	}
 	return out, nil
 }

@@ -142,7 +142,7 @@ func TestBuildContents(t *testing.T) {
 				"/usr/share/mirror/registry/provider/terraform-provider": {mode: 0o755},
 				"/usr/share/mirror/registry/provider/README":             {mode: 0o644},
 				"/usr/share/mirror/registry/README":                      {mode: fs.ModeSymlink | 0o777},
-				"/var/work":                                              {mode: fs.ModeDir | 0o700, uid: NonRootUID, gid: NonRootUID},
+				"/var/work":                                              {mode: fs.ModeDir | fs.ModeSticky | 0o777},
 				"/var":                                                   {mode: fs.ModeDir | 0o755},
 			} {
 				e, ok := entries[p]

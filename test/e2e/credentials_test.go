@@ -45,13 +45,8 @@ spec:
 	if _, err := dyn.Resource(providerConfigGVR).Namespace(ns).Get(t.Context(), "borrowed", metav1.GetOptions{}); err == nil {
 		t.Errorf("the refused ProviderConfig exists")
 	}
-	// A ClusterProviderConfig may (dry run: the shared default stays as is).
-	mustKubectl(t, []byte(`apiVersion: auth0.m.openmcf.org/v1alpha1
-kind: ClusterProviderConfig
-metadata: {name: e2e-environment}
-spec:
-  credentials: {source: Environment}
-`), "apply", "--dry-run=server", "-f", "-")
+	// A ClusterProviderConfig may: TestRuntimeConfigArgs gives the
+	// provider credentials in its environment and makes a stream with them.
 }
 
 // credentials returns a credentials Secret name in ns for an Auth0 tenant

@@ -23,15 +23,25 @@ const runtimeWithin = 3 * time.Minute
 // ImageConfig's spec.runtime.configRef. The control plane, playing the
 // package runtime, must restart the provider with the flag over its own
 // --poll=10s, leave the function alone, and go back once the ImageConfig
-// is gone.
+// is gone. The same container sets a user of its own (securityContext),
+// the tenant's credentials from a Secret (envFrom) and a variable that
+// refers to one of them (env, $(VAR)): the provider runs as that user with
+// those variables besides the ones Crossplane injects, and an EventStream
+// of a ClusterProviderConfig with credentials.source Environment (the
+// provider's own credentials) becomes Ready in the tenant. Without the
+// runtime config, the provider runs as user 2000 again.
 //
 // It does not run in parallel: it restarts the provider every other test
 // uses.
 func TestRuntimeConfigArgs(t *testing.T) {
 	const (
-		drc  = "e2e-provider-poll"
-		ic   = "e2e-provider-runtime"
-		want = "--poll=37s"
+		drc     = "e2e-provider-poll"
+		ic      = "e2e-provider-runtime"
+		want    = "--poll=37s"
+		envSec  = "e2e-provider-env"
+		user    = 2001
+		envPC   = "e2e-environment"
+		greeted = "E2E_GREETING=tenant "
 	)
 	before := reload(t)
 	fn, _ := runtimeProcess(t, before, "Function")
@@ -43,11 +53,22 @@ func TestRuntimeConfigArgs(t *testing.T) {
 	// Crossplane matches the resolved image, after the ImageConfig that
 	// points our packages at the local registry rewrote it.
 	prefix := before.Registry.Repository() + "/provider-auth0-eventstream"
-	mustKubectl(t, fmt.Appendf(nil, `apiVersion: pkg.crossplane.io/v1beta1
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: v1
+kind: Secret
+metadata: {name: %[5]s, namespace: crossplane-system}
+stringData:
+  AUTH0_DOMAIN: %[6]q
+  AUTH0_CLIENT_ID: %[7]q
+  AUTH0_CLIENT_SECRET: %[8]q
+---
+apiVersion: pkg.crossplane.io/v1beta1
 kind: DeploymentRuntimeConfig
 metadata:
   name: %[1]s
 spec:
+  # Keeps the account the platform grants the provider more to.
+  serviceAccountTemplate:
+    metadata: {name: %[10]s}
   deploymentTemplate:
     spec:
       selector: {}
@@ -56,6 +77,12 @@ spec:
           containers:
           - name: package-runtime
             args: [%[3]s]
+            securityContext: {runAsUser: %[9]d, runAsGroup: %[9]d}
+            envFrom:
+            - secretRef: {name: %[5]s}
+            env:
+            - name: E2E_GREETING
+              value: tenant $(AUTH0_DOMAIN)
 ---
 apiVersion: pkg.crossplane.io/v1beta1
 kind: ImageConfig
@@ -68,12 +95,14 @@ spec:
   runtime:
     configRef:
       name: %[1]s
-`, drc, ic, want, prefix), "apply", "-f", "-")
+`, drc, ic, want, prefix, envSec, state.Sim.Domain, state.Sim.ClientID, state.Sim.ClientSecret, user, controlplane.ProviderServiceAccount), "apply", "-f", "-")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), runtimeWithin)
 		defer cancel()
 		_, _ = kubectl(ctx, nil, "delete", "imageconfig.pkg.crossplane.io", ic, "--ignore-not-found")
 		_, _ = kubectl(ctx, nil, "delete", "deploymentruntimeconfig.pkg.crossplane.io", drc, "--ignore-not-found")
+		_, _ = kubectl(ctx, nil, "delete", "secret", envSec, "-n", "crossplane-system", "--ignore-not-found")
+		_, _ = kubectl(ctx, nil, "delete", "clusterproviderconfig.auth0.m.openmcf.org", envPC, "--ignore-not-found")
 		_, _ = controlplane.SyncRuntime(ctx, state.Dir, os.Stderr)
 	})
 
@@ -93,6 +122,36 @@ spec:
 		}
 	}
 
+	pid, _ := runtimeProcess(t, s, "Provider")
+	uid, env, _ := processIdentity(t, pid)
+	if uid != user {
+		t.Errorf("the provider runs as uid %d, want the runtime config's %d", uid, user)
+	}
+	for _, v := range []string{greeted + state.Sim.Domain, "AUTH0_DOMAIN=" + state.Sim.Domain, "AUTH0_CLIENT_ID=" + state.Sim.ClientID, "AUTH0_CLIENT_SECRET=" + state.Sim.ClientSecret, "POD_NAMESPACE=crossplane-system"} {
+		if !slices.Contains(env, v) {
+			k, _, _ := strings.Cut(v, "=")
+			t.Errorf("the provider's environment has no %s as the runtime config (or Crossplane) sets it; it has %q", k, names(env))
+		}
+	}
+
+	// The provider's own credentials, from its environment.
+	mustKubectl(t, fmt.Appendf(nil, `apiVersion: auth0.m.openmcf.org/v1alpha1
+kind: ClusterProviderConfig
+metadata: {name: %s}
+spec:
+  credentials: {source: Environment}
+`, envPC), "apply", "-f", "-")
+	ns := namespace(t, "environment")
+	mustKubectl(t, mr(ns, "from-env", eventBridgeDest("us-east-1"), "\n  providerConfigRef: {kind: ClusterProviderConfig, name: "+envPC+"}"), "apply", "-f", "-")
+	ready := waitMR(t, ns, "from-env", "Ready with the provider's Environment credentials", mrReady)
+	id := ready.GetAnnotations()[annExternal]
+	if got := mustSimStream(t, id); got.Name != "from-env" {
+		t.Errorf("the tenant holds stream %s as %q, want from-env", id, got.Name)
+	}
+	deleteMR(t, ns, "from-env")
+	simGone(t, id)
+	mustKubectl(t, nil, "delete", "clusterproviderconfig.auth0.m.openmcf.org", envPC)
+
 	mustKubectl(t, nil, "delete", "imageconfig.pkg.crossplane.io", ic)
 	waitProviderArgs(t, func(args []string) error {
 		if !slices.Contains(args, "--poll=10s") || slices.Contains(args, want) {
@@ -100,7 +159,12 @@ spec:
 		}
 		return nil
 	})
+	pid, _ = runtimeProcess(t, reload(t), "Provider")
+	if uid, env, _ := processIdentity(t, pid); uid != controlplane.DefaultPodUser || slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "AUTH0_") }) {
+		t.Errorf("without the runtime config the provider runs as uid %d with %q, want %d and no AUTH0_ variables", uid, names(env), controlplane.DefaultPodUser)
+	}
 	mustKubectl(t, nil, "delete", "deploymentruntimeconfig.pkg.crossplane.io", drc)
+	mustKubectl(t, nil, "delete", "secret", envSec, "-n", "crossplane-system")
 }
 
 // waitProviderArgs plays the package runtime until the provider's process,

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,62 +157,20 @@ func streamAuthor(t *testing.T, ns string) tenantUser {
 	return u
 }
 
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 // crossplaneEditor is a team with Crossplane's crossplane-edit in its
-// namespace, which aggregates every right on every kind of every
-// installed provider and composite, status included, and on Secrets.
-// Crossplane's RBAC manager makes that role; where it does not run (the
-// local plane does not start it yet, issue 22) the test makes the
-// equivalent explicitly: the rules of the chart's
-// crossplane:aggregate-to-edit, and those the RBAC manager generates for
-// each provider revision and XRD (internal/controller/rbac/provider/roles:
-// verbs * on each CRD's plural and plural/status).
+// namespace: the chart's ClusterRole, which aggregates every right on
+// every kind of every installed provider and composite, status included
+// (the roles Crossplane's RBAC manager generates per provider revision
+// and XRD), and on Secrets.
 func crossplaneEditor(t *testing.T, ns string) tenantUser {
 	t.Helper()
 	u := tenantUser{name: ns + "-editor", ns: ns}
-	if _, err := kubectl(t.Context(), nil, "get", "clusterrole", "crossplane-edit"); err == nil {
-		clusterRole(t, ns, "crossplane-edit", u.name, "")
-		if u.can(t, "patch", "eventstreams.auth0.m.openmcf.org", "--subresource=status") {
-			return u
-		}
-		// The role exists but aggregates nothing of ours: no RBAC manager.
-		mustKubectl(t, nil, "delete", "rolebinding", "crossplane-edit", "-n", ns)
-	}
-	crds, err := dyn.Resource(crdGVR).List(t.Context(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byGroup := map[string][]string{}
-	for _, c := range crds.Items {
-		g, _, _ := unstructured.NestedString(c.Object, "spec", "group")
-		p, _, _ := unstructured.NestedString(c.Object, "spec", "names", "plural")
-		if g == "auth0.m.openmcf.org" || g == "auth0.openmcf.org" || strings.HasSuffix(g, ".upbound.io") {
-			byGroup[g] = append(byGroup[g], p, p+"/status")
+	clusterRole(t, ns, "crossplane-edit", u.name, "")
+	for _, r := range []string{"eventstreams.auth0.m.openmcf.org", "auth0eventstreams.auth0.openmcf.org"} {
+		if !u.can(t, "patch", r, "--subresource=status") {
+			t.Fatalf("crossplane-edit does not aggregate the RBAC manager's role for %s", r)
 		}
 	}
-	if len(byGroup["auth0.m.openmcf.org"]) == 0 {
-		t.Fatal("no CRD of auth0.m.openmcf.org installed")
-	}
-	rules := `- apiGroups: [""]
-  resources: [events]
-  verbs: [get, list, watch]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: ["*"]
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [get, list, watch]
-- apiGroups: [apiextensions.crossplane.io, pkg.crossplane.io, secrets.crossplane.io, protection.crossplane.io, ops.crossplane.io]
-  resources: ["*"]
-  verbs: ["*"]
-`
-	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
-		rs := byGroup[g]
-		slices.Sort(rs)
-		rules += fmt.Sprintf("- apiGroups: [%s]\n  resources: [%s]\n  verbs: [\"*\"]\n", g, strings.Join(rs, ", "))
-	}
-	clusterRole(t, ns, ns+"-crossplane-edit", u.name, rules)
 	return u
 }
 

@@ -1,7 +1,8 @@
 // Package controlplane runs a real Crossplane control plane on loopback,
 // without containers: etcd, kube-apiserver, kube-controller-manager (garbage
-// collector and namespace controllers), Crossplane core with an External
-// package runtime, and, optionally, this project's packages with the
+// collector, namespace and ClusterRole aggregation controllers), Crossplane
+// core with an External package runtime and its RBAC manager, each under
+// the ServiceAccount and roles of Crossplane's chart, and, optionally, this project's packages with the
 // function, the provider and the Auth0 simulator as local processes.
 //
 // Every server runs detached, records its PID in state.json and logs to
@@ -482,7 +483,9 @@ func (p *plane) kubernetes(ctx context.Context) error {
 
 	kcm, err := p.start("kube-controller-manager", p.state.Tools["kube-controller-manager"], []string{
 		"--kubeconfig=" + p.state.Kubeconfig,
-		"--controllers=garbage-collector-controller,namespace-controller",
+		// Aggregation fills Crossplane core's ClusterRole from the roles the
+		// RBAC manager generates (rbac.go).
+		"--controllers=garbage-collector-controller,namespace-controller,clusterrole-aggregation-controller",
 		"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
 	}, nil)
 	if err != nil {
@@ -552,9 +555,10 @@ func crossplaneModuleDir(ctx context.Context) (string, error) {
 	return moduleDir(ctx, CrossplaneModule, CrossplaneVersion)
 }
 
-// crossplane installs Crossplane's CRDs and TLS secrets with `crossplane
+// crossplane applies the accounts and roles of Crossplane's chart
+// (rbac.go), installs Crossplane's CRDs and TLS secrets with `crossplane
 // core init` and starts `crossplane core start` with an External package
-// runtime.
+// runtime, both as core's ServiceAccount, then the RBAC manager.
 func (p *plane) crossplane(ctx context.Context) error {
 	if _, err := p.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: crossplaneNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", crossplaneNamespace, err)
@@ -563,7 +567,15 @@ func (p *plane) crossplane(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	env := []string{"KUBECONFIG=" + p.state.Kubeconfig}
+	// Core runs as the chart's ServiceAccount under the chart's roles.
+	if err := p.chartRBAC(ctx, mod); err != nil {
+		return err
+	}
+	coreKubeconfig, err := p.accountKubeconfig(ctx, CoreServiceAccount)
+	if err != nil {
+		return err
+	}
+	env := []string{"KUBECONFIG=" + coreKubeconfig}
 	initArgs := []string{
 		"core", "init", "--enable-webhooks=false",
 		"--cr-ds-path=" + filepath.Join(mod, "cluster", "crds"),
@@ -634,6 +646,10 @@ func (p *plane) crossplane(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	p.logf("crossplane core ready")
+	p.logf("crossplane core ready (as %s)", CoreUser)
+	if err := p.rbacManager(ctx); err != nil {
+		return err
+	}
+	p.logf("crossplane rbac manager ready (as ServiceAccount %s)", RBACManagerServiceAccount)
 	return nil
 }

@@ -27,8 +27,9 @@ type unpacked struct {
 	Ref    string
 	Digest string
 	Root   string
-	// Entrypoint, Env and the numeric user come from the image config: the
-	// process runs as the image says, not as we would like.
+	// Entrypoint, Env and the numeric user come from the image config;
+	// playRevision then lays the pod's user and variables over them
+	// (pod.go), as a container runtime does.
 	Entrypoint []string
 	Env        []string
 	UID, GID   int
@@ -128,7 +129,7 @@ func untar(r io.Reader, root string) error { //nolint:gocognit // One case per t
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		mode := os.FileMode(h.Mode & 0o7777)
+		mode := h.FileInfo().Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, mode); err != nil {

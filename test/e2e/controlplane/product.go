@@ -77,6 +77,9 @@ func (p *plane) product(ctx context.Context) error {
 	if err := p.imageConfig(ctx); err != nil {
 		return err
 	}
+	if err := p.providerPermissions(ctx); err != nil {
+		return err
+	}
 	if err := p.installConfiguration(ctx, InitialVersion); err != nil {
 		return err
 	}

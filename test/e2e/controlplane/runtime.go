@@ -21,13 +21,14 @@ import (
 // revisions but starts nothing. The control plane plays that runtime for
 // every revision Crossplane makes active, the way Crossplane's own
 // Deployment runtime would: it pulls the revision's image from the
-// registry, runs its entrypoint (chrooted, as the image's user), hands a
+// registry, runs its entrypoint (chrooted, as the pod's user: 2000 unless
+// the DeploymentRuntimeConfig says otherwise, pod.go), hands a
 // function a server certificate signed by Crossplane's root CA, and
 // reports the revision's runtime healthy. Processes of revisions that are
 // no longer active are stopped. The args of the revision's
-// DeploymentRuntimeConfig (runtimeconfig.go) override the plane's flags;
-// when they change, the process is restarted, as Crossplane would roll
-// the Deployment.
+// DeploymentRuntimeConfig (runtimeconfig.go) override the plane's flags,
+// and its securityContext and environment apply; when they change, the
+// process is restarted, as Crossplane would roll the Deployment.
 
 // Runtime is a process the control plane runs for a package revision.
 type Runtime struct {
@@ -48,6 +49,16 @@ type Runtime struct {
 	RuntimeConfig string   `json:"runtimeConfig,omitempty"`
 	ConfigArgs    []string `json:"configArgs,omitempty"`
 	Args          []string `json:"args,omitempty"`
+	// UID and GID the process runs as (pod.go), ImageUID and ImageGID the
+	// image's USER, and Pod a digest of the user and the variables the
+	// runtime config gives the container (they may hold secrets).
+	UID      int    `json:"uid"`
+	GID      int    `json:"gid"`
+	ImageUID int    `json:"imageUid"`
+	ImageGID int    `json:"imageGid"`
+	Pod      string `json:"pod"`
+	// ServiceAccount is a provider's, in crossplane-system.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
 }
 
 const (
@@ -63,7 +74,7 @@ type revisionKind struct {
 	// reserved are the flags that connect the process with the plane,
 	// which a DeploymentRuntimeConfig may not set.
 	reserved []string
-	play     func(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error)
+	play     func(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, rc runtimeConfig) (*Runtime, error)
 }
 
 func (p *plane) revisionKinds() []revisionKind {
@@ -153,14 +164,18 @@ func (p *plane) restartIfChanged(ctx context.Context, k revisionKind, rev *unstr
 	if err != nil {
 		return false, err
 	}
-	if slices.Equal(rt.ConfigArgs, rc.Args) {
+	pd, err := p.podFor(ctx, k.kind, rev, rc, &unpacked{UID: rt.ImageUID, GID: rt.ImageGID})
+	if err != nil {
+		return false, fmt.Errorf("%s revision %s: %w", k.kind, rev.GetName(), err)
+	}
+	if slices.Equal(rt.ConfigArgs, rc.Args) && pd.digest() == rt.Pod {
 		return true, nil
 	}
 	// Refuse bad args before stopping what runs.
 	if _, err := mergeArgs(nil, rc.Args, k.reserved); err != nil {
 		return false, fmt.Errorf("%s revision %s: %s: %w", k.kind, rev.GetName(), rc, err)
 	}
-	return false, p.stopRuntime(rev.GetName(), fmt.Sprintf("%s args %q, were %q", rc, rc.Args, rt.ConfigArgs))
+	return false, p.stopRuntime(rev.GetName(), fmt.Sprintf("%s args %q (were %q), user %d:%d (was %d:%d) or environment changed", rc, rc.Args, rt.ConfigArgs, pd.UID, pd.GID, rt.UID, rt.GID))
 }
 
 func active(rev *unstructured.Unstructured) bool {
@@ -189,12 +204,19 @@ func (p *plane) playRevision(ctx context.Context, k revisionKind, rev *unstructu
 		return false, fmt.Errorf("%s revision %s: %w", k.kind, rev.GetName(), err)
 	}
 	p.logf("pulled %s (%s) in %s", ref, img.Digest[:19], time.Since(start).Round(100*time.Millisecond))
-	rt, err := k.play(ctx, rev, img, rc.Args)
+	imageUID, imageGID := img.UID, img.GID
+	pd, err := p.podFor(ctx, k.kind, rev, rc, img)
+	if err != nil {
+		return false, fmt.Errorf("%s revision %s: %w", k.kind, rev.GetName(), err)
+	}
+	pd.apply(img)
+	rt, err := k.play(ctx, rev, img, rc)
 	if err != nil {
 		return false, fmt.Errorf("%s revision %s: %s: %w", k.kind, rev.GetName(), rc, err)
 	}
 	rt.Kind, rt.Package, rt.Image, rt.Digest = k.kind, rev.GetLabels()[packageLabel], ref, img.Digest
 	rt.RuntimeConfig, rt.ConfigArgs = rc.String(), rc.Args
+	rt.UID, rt.GID, rt.ImageUID, rt.ImageGID, rt.Pod = pd.UID, pd.GID, imageUID, imageGID, pd.digest()
 	p.state.Runtime[rev.GetName()] = *rt
 	return true, p.save()
 }
@@ -218,7 +240,7 @@ func (p *plane) stopRuntime(name, why string) error {
 }
 
 // placeFiles writes files into an unpacked root filesystem under
-// runtimeFiles, readable by the image's user only.
+// runtimeFiles, readable by the user it runs as only.
 func placeFiles(img *unpacked, files map[string][]byte) error {
 	dir := filepath.Join(img.Root, runtimeFiles)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -233,7 +255,8 @@ func placeFiles(img *unpacked, files map[string][]byte) error {
 	return writeOwned(img, dir, files)
 }
 
-// writeOwned writes files into dir, readable by the image's user only.
+// writeOwned writes files into dir, readable by the user the image runs
+// as only.
 func writeOwned(img *unpacked, dir string, files map[string][]byte) error {
 	for name, b := range files {
 		path := filepath.Join(dir, name)
@@ -250,7 +273,7 @@ func writeOwned(img *unpacked, dir string, files map[string][]byte) error {
 // playFunction serves a Function revision: mutual TLS with a certificate
 // signed by Crossplane's root CA, then the revision's endpoint and
 // RuntimeHealthy reported so Crossplane calls it.
-func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error) {
+func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, rc runtimeConfig) (*Runtime, error) {
 	pkg := rev.GetLabels()[packageLabel]
 	secretName, data, err := p.serverSecret(ctx, pkg)
 	if err != nil {
@@ -269,7 +292,7 @@ func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured
 		// Metrics default to :8080 on every interface, where the previous
 		// revision's process may still listen.
 		"--metrics-address=",
-	}, userArgs, functionReserved())
+	}, rc.Args, functionReserved())
 	if err != nil {
 		return nil, err
 	}
@@ -295,24 +318,25 @@ func (p *plane) playFunction(ctx context.Context, rev *unstructured.Unstructured
 
 // playProvider reports a Provider revision's runtime healthy (its CRDs
 // then get installed), activates the EventStream managed resource as a
-// platform engineer would, and runs the provider once the CRD is served.
-func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error) {
+// platform engineer would, and runs the provider once the CRD is served,
+// as its own ServiceAccount (serviceaccount.go).
+func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, rc runtimeConfig) (*Runtime, error) {
 	pkg := rev.GetLabels()[packageLabel]
 	if pkg == TerraformProvider {
-		return p.playTerraform(ctx, rev, img, userArgs)
+		return p.playTerraform(ctx, rev, img, rc)
 	}
 	if err := p.activateProvider(ctx, rev, eventStreamCRD, "EventStream CRD"); err != nil {
+		return nil, err
+	}
+	sa, err := p.providerAccount(ctx, rev, rc, img)
+	if err != nil {
 		return nil, err
 	}
 	caPEM, err := os.ReadFile(p.state.Sim.CACert)
 	if err != nil {
 		return nil, fmt.Errorf("read simulator CA: %w", err)
 	}
-	kc, err := os.ReadFile(p.state.Kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("read kubeconfig: %w", err)
-	}
-	if err := placeFiles(img, map[string][]byte{"kubeconfig": kc, "auth0-ca.crt": caPEM}); err != nil {
+	if err := placeFiles(img, map[string][]byte{"auth0-ca.crt": caPEM}); err != nil {
 		return nil, err
 	}
 	ports := make([]int, 2)
@@ -323,7 +347,6 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 	}
 	health := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	args, err := mergeArgs([]string{
-		"--kubeconfig=" + runtimeFiles + "/kubeconfig",
 		"--debug",
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", ports[0]),
 		"--health-probe-bind-address=" + health,
@@ -337,7 +360,7 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		// Read delivery health at every poll (the default is 5m), so a
 		// failing destination shows within a test's patience.
 		"--delivery-poll=" + DeliveryPoll.String(),
-	}, userArgs, providerReserved())
+	}, rc.Args, providerReserved())
 	if err != nil {
 		return nil, err
 	}
@@ -351,8 +374,8 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 	}); err != nil {
 		return nil, err
 	}
-	p.logf("provider revision %s running", rev.GetName())
-	return &Runtime{Args: args}, nil
+	p.logf("provider revision %s running as ServiceAccount %s, uid %d", rev.GetName(), sa, img.UID)
+	return &Runtime{Args: args, ServiceAccount: sa}, nil
 }
 
 // activateProvider reports a Provider revision's runtime healthy (its
@@ -387,6 +410,8 @@ func (p *plane) activateProvider(ctx context.Context, rev *unstructured.Unstruct
 // them with it (see mergeArgs).
 func functionReserved() []string { return []string{"address", "tls-server-certs-dir", "insecure"} }
 
+// A provider runs with the in-cluster configuration of its ServiceAccount:
+// --kubeconfig would bypass it.
 func providerReserved() []string {
 	return []string{"kubeconfig", "metrics-bind-address", "health-probe-bind-address", "auth0-ca-file", "auth0-domains"}
 }

@@ -8,7 +8,10 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/crossplane/crossplane/apis/v2/pkg/v1beta1"
 )
 
 // A user sets the flags of a provider or function the way Crossplane's
@@ -18,10 +21,13 @@ import (
 // as dependencies) or by the package's spec.runtimeConfigRef. The control
 // plane resolves that reference exactly as Crossplane v2.2.1 does
 // (internal/controller/pkg/runtime builderOptions and
-// internal/xpkg ImageConfigStore.RuntimeConfigFor) and lays the args over
-// its own flags for the process. Env, volumes and the rest of the
-// Deployment template have no meaning for a local process and are not
-// applied.
+// internal/xpkg ImageConfigStore.RuntimeConfigFor), lays the args over its
+// own flags for the process, and takes from the Deployment template what
+// a local process can honour the way a pod would: the user
+// (securityContext, Crossplane's default 2000:2000 where it sets none),
+// the environment (env, envFrom, pod.go) and the ServiceAccount's name.
+// Volumes, resources, replicas and the rest mean nothing to a process and
+// are not applied.
 
 // Package configuration kinds a user applies.
 var (
@@ -48,6 +54,9 @@ type runtimeConfig struct {
 	Name, ImageConfig string
 	// Args are the package-runtime container's args.
 	Args []string
+	// Spec is the DeploymentRuntimeConfig's spec, for the pod's user,
+	// environment and ServiceAccount (pod.go).
+	Spec v1beta1.DeploymentRuntimeConfigSpec
 }
 
 func (c runtimeConfig) String() string {
@@ -77,6 +86,11 @@ func (p *plane) resolveRuntimeConfig(ctx context.Context, rev *unstructured.Unst
 	}
 	if rc.Args, err = containerArgs(drc); err != nil {
 		return runtimeConfig{}, fmt.Errorf("revision %s: %s: %w", rev.GetName(), rc, err)
+	}
+	if spec, ok := drc.Object["spec"].(map[string]any); ok {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &rc.Spec); err != nil {
+			return runtimeConfig{}, fmt.Errorf("revision %s: %s: spec: %w", rev.GetName(), rc, err)
+		}
 	}
 	return rc, nil
 }

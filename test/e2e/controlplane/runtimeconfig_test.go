@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
 
@@ -175,5 +176,56 @@ metadata: {name: default}
 	}
 	if got, err := containerArgs(&drc[1]); err != nil || got != nil {
 		t.Errorf("empty DeploymentRuntimeConfig: args %q, error %v; want none", got, err)
+	}
+}
+
+func TestPodUser(t *testing.T) {
+	img := &unpacked{UID: 65532, GID: 65532}
+	for name, c := range map[string]struct {
+		drc      string
+		uid, gid int
+		err      bool
+	}{
+		// Crossplane's defaults on the pod and the container.
+		"NoConfig": {drc: `{}`, uid: DefaultPodUser, gid: DefaultPodUser},
+		"Container": {drc: `{deploymentTemplate: {spec: {selector: {}, template: {spec: {containers: [
+			{name: package-runtime, securityContext: {runAsUser: 1001, runAsGroup: 1002}}]}}}}}`, uid: 1001, gid: 1002},
+		// The container's default (2000) still wins over the pod's.
+		"PodOnly": {drc: `{deploymentTemplate: {spec: {selector: {}, template: {spec: {securityContext: {runAsUser: 1001}}}}}}`, uid: DefaultPodUser, gid: DefaultPodUser},
+		// Both set without a user: the image's.
+		"ImageUser": {drc: `{deploymentTemplate: {spec: {selector: {}, template: {spec: {securityContext: {}, containers: [
+			{name: package-runtime, securityContext: {}}]}}}}}`, uid: 65532, gid: 65532},
+		"Root": {drc: `{deploymentTemplate: {spec: {selector: {}, template: {spec: {containers: [
+			{name: package-runtime, securityContext: {runAsUser: 0}}]}}}}}`, err: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			drc := objects(t, "apiVersion: pkg.crossplane.io/v1beta1\nkind: DeploymentRuntimeConfig\nmetadata: {name: x}\nspec: "+c.drc)[0]
+			rc := runtimeConfig{Name: "x"}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(drc.Object["spec"].(map[string]any), &rc.Spec); err != nil {
+				t.Fatal(err)
+			}
+			uid, gid, err := rc.user(img)
+			if (err != nil) != c.err {
+				t.Fatalf("error %v, want error %t", err, c.err)
+			}
+			if !c.err && (uid != c.uid || gid != c.gid) {
+				t.Errorf("runs as %d:%d, want %d:%d", uid, gid, c.uid, c.gid)
+			}
+		})
+	}
+}
+
+func TestExpand(t *testing.T) {
+	defined := map[string]string{"A": "x", "B": "y"}
+	for in, want := range map[string]string{
+		"$(A)-$(B)":    "x-y",
+		"$$(A)":        "$(A)",
+		"$(C) stays":   "$(C) stays",
+		"plain $ sign": "plain $ sign",
+		"$(A":          "$(A",
+	} {
+		if got := expand(in, defined); got != want {
+			t.Errorf("expand(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

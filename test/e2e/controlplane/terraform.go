@@ -19,9 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
-	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -60,9 +58,6 @@ const (
 	TerraformPackageOrg = "xpkg.upbound.io/upbound"
 	// TerraformPackage is the package Crossplane installs.
 	TerraformPackage = TerraformPackageOrg + "/provider-terraform:" + TerraformVersion
-	// CoreUser is the user Crossplane's core runs as here, the
-	// kubeconfig's: the workspace guard's one setting.
-	CoreUser = "admin"
 	// workspaceGuard is the admission policy that lets only Crossplane
 	// create Workspaces using ClusterProviderConfig auth0.
 	workspaceGuard = "example/terraform/workspace-guard.yaml"
@@ -82,8 +77,6 @@ const (
 	// terraformWorkDir is provider-terraform's XP_TF_DIR.
 	terraformWorkDir = "/tf"
 	netnsRunProcess  = "netns-run"
-	// serviceAccountDir is where a pod finds its in-cluster credentials.
-	serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 )
 
 // Kinds of provider-terraform the plane applies.
@@ -439,12 +432,12 @@ func (p *plane) resourceFor(u *unstructured.Unstructured) (schema.GroupVersionRe
 // CRDs get installed), the Workspace API activated (it declares SafeStart),
 // then the process as a pod: in-cluster credentials of a ServiceAccount,
 // the simulator's CA trusted, its own network namespace.
-func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, userArgs []string) (*Runtime, error) {
-	pkg := rev.GetLabels()[packageLabel]
+func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructured, img *unpacked, rc runtimeConfig) (*Runtime, error) {
 	if err := p.activateProvider(ctx, rev, workspaceCRD, "Workspace CRD"); err != nil {
 		return nil, err
 	}
-	if err := p.podCredentials(ctx, pkg, img); err != nil {
+	sa, err := p.providerAccount(ctx, rev, rc, img)
+	if err != nil {
 		return nil, err
 	}
 	if err := devices(img.Root); err != nil {
@@ -470,7 +463,7 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 		"--poll=10s", "--poll-jitter=1s", "--max-reconcile-rate=10",
 		// A Terraform command against the simulator takes seconds.
 		"--timeout=5m",
-	}, userArgs, terraformReserved())
+	}, rc.Args, terraformReserved())
 	if err != nil {
 		return nil, err
 	}
@@ -488,10 +481,7 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 	}
 	argv = append(append(argv, img.Entrypoint...), args...)
 	cmd := exec.Command(runner, argv...) //nolint:noctx // Outlives this program; stopped by down.
-	_, port, _ := strings.Cut(api, ":")
-	cmd.Env = append(slices.Clone(img.Env),
-		"KUBERNETES_SERVICE_HOST=127.0.0.1", "KUBERNETES_SERVICE_PORT="+port,
-		"SSL_CERT_FILE="+runtimeFiles+"/ca-certificates.crt")
+	cmd.Env = overlay(img.Env, []string{"SSL_CERT_FILE=" + runtimeFiles + "/ca-certificates.crt"})
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	pr, err := p.launch(rev.GetName(), cmd, fmt.Sprintf("%s (image %s@%s, root %s, uid %d, own network namespace)", img.Entrypoint[0], img.Ref, img.Digest, rel(img.Root), img.UID))
@@ -506,8 +496,8 @@ func (p *plane) playTerraform(ctx context.Context, rev *unstructured.Unstructure
 	}); err != nil {
 		return nil, err
 	}
-	p.logf("provider revision %s running (provider-terraform)", rev.GetName())
-	return &Runtime{Args: args}, nil
+	p.logf("provider revision %s running (provider-terraform) as ServiceAccount %s, uid %d", rev.GetName(), sa, img.UID)
+	return &Runtime{Args: args, ServiceAccount: sa}, nil
 }
 
 // devices creates the device nodes a container runtime gives every
@@ -550,39 +540,4 @@ func (p *plane) netnsRunner(ctx context.Context) (string, error) {
 		return bin, nil
 	}
 	return p.goBuild(ctx, netnsRunProcess, "./test/e2e/cmd/"+netnsRunProcess)
-}
-
-// podCredentials gives the process what a pod of the provider's
-// ServiceAccount finds in serviceAccountDir: a token of ServiceAccount
-// <pkg> in crossplane-system, bound to cluster-admin (Crossplane's RBAC
-// manager, which would grant the provider's own roles, does not run here),
-// the cluster's CA and the namespace.
-func (p *plane) podCredentials(ctx context.Context, pkg string, img *unpacked) error {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: pkg, Namespace: crossplaneNamespace}}
-	if _, err := p.kube.CoreV1().ServiceAccounts(crossplaneNamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create ServiceAccount %s: %w", pkg, err)
-	}
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "controlplane:" + pkg},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: pkg, Namespace: crossplaneNamespace}},
-	}
-	if _, err := p.kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create ClusterRoleBinding %s: %w", crb.Name, err)
-	}
-	// As long as a plane may live (make demo leaves it running).
-	expiry := int64((30 * 24 * time.Hour).Seconds())
-	tr, err := p.kube.CoreV1().ServiceAccounts(crossplaneNamespace).CreateToken(ctx, pkg, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("token of ServiceAccount %s: %w", pkg, err)
-	}
-	ca, err := os.ReadFile(filepath.Join(p.dir, "pki", "ca.crt"))
-	if err != nil {
-		return fmt.Errorf("read the cluster CA: %w", err)
-	}
-	dir := filepath.Join(img.Root, serviceAccountDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return writeOwned(img, dir, map[string][]byte{"token": []byte(tr.Status.Token), "ca.crt": ca, "namespace": []byte(crossplaneNamespace)})
 }

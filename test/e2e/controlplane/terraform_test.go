@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,8 +116,10 @@ func TestTerraformImage(t *testing.T) {
 	if !loader {
 		t.Error("the image has no dynamic loader (ld-linux*) for the host tools")
 	}
-	if e, ok := entries[terraformWorkDir]; !ok || e.Header.Uid != ociimage.NonRootUID || e.Header.Typeflag != '5' {
-		t.Errorf("%s is not a directory the non-root user owns", terraformWorkDir)
+	// Writable by whatever user the pod runs as: Crossplane's default 2000,
+	// not the image's 65532.
+	if e, ok := entries[terraformWorkDir]; !ok || e.Header.Typeflag != '5' || e.Header.FileInfo().Mode() != fs.ModeDir|fs.ModeSticky|0o777 {
+		t.Errorf("%s is not a directory every user may write (sticky, 01777)", terraformWorkDir)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
