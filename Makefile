@@ -46,13 +46,18 @@ generate: ## Generate deepcopy code, CRDs and the composite's XRDs (from apis/pl
 	  for k in workspaces providerconfigs clusterproviderconfigs; do \
 	    install -m 0644 "$$dir/package/crds/tf.m.upbound.io_$$k.yaml" $(PROVIDER_TERRAFORM_CRDS)/; \
 	  done
+	@# The alerts as a PrometheusRule (Prometheus Operator), from the rule file promtool tests.
+	@{ echo "# Generated from monitoring/rules.yaml by make generate: edit that file."; \
+	  echo "apiVersion: monitoring.coreos.com/v1"; echo "kind: PrometheusRule"; echo "metadata:"; \
+	  echo "  name: auth0-eventstream"; echo "  labels:"; echo "    app.kubernetes.io/part-of: auth0-eventstream"; echo "spec:"; \
+	  grep -v '^#' monitoring/rules.yaml | sed '/./s/^/  /'; } >monitoring/prometheusrule.yaml
 
 .PHONY: generate-check
 generate-check: generate ## Fail if generated files differ from what is committed.
-	@git add -N . && git diff --exit-code --stat -- apis input package $(PROVIDER_TERRAFORM_CRDS) || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@git add -N . && git diff --exit-code --stat -- apis input package monitoring $(PROVIDER_TERRAFORM_CRDS) || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
 
 .PHONY: tools
-tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint, provider-terraform, tofu, terraform-provider-auth0), cached by version, independent ones side by side.
+tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint, promtool, provider-terraform, tofu, terraform-provider-auth0), cached by version, independent ones side by side.
 	@hack/build-tools.sh
 
 # One pass with the e2e build tag lints every package: no file is excluded
@@ -64,7 +69,7 @@ lint: ## Lint the whole module, test/e2e included, with golangci-lint and .golan
 
 # Tests find the binaries they need through these variables; they fail, not
 # skip, when one is missing.
-TEST_ENV = export CROSSPLANE_CLI=$$(hack/build-tool.sh crank) KUBEBUILDER_ASSETS=$$(hack/build-tool.sh envtest-assets);
+TEST_ENV = export CROSSPLANE_CLI=$$(hack/build-tool.sh crank) KUBEBUILDER_ASSETS=$$(hack/build-tool.sh envtest-assets) PROMTOOL=$$(hack/build-tool.sh promtool);
 
 # Packages whose tests run what go test's cache cannot see (make packages,
 # crossplane xpkg build over package/, images run as processes) run every
