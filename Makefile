@@ -26,7 +26,7 @@ help: ## List targets.
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n",$$1,$$2}'
 
 .PHONY: generate
-generate: ## Generate deepcopy code, CRDs, the composite's XRDs (from apis/platform/v1), the provider's RBAC (package/provider-rbac) and the Dockerfiles (from internal/images).
+generate: ## Generate deepcopy code, CRDs, the composite's XRDs (from apis/platform/v1), the provider's RBAC (package/provider-rbac), the Dockerfiles (from internal/images) and monitoring/prometheusrule.yaml.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./apis/... paths=./input/...
 	go tool angryjet generate-methodsets --header-file=hack/boilerplate.go.txt ./apis/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=false paths=./apis/auth0/... output:crd:artifacts:config=package/provider/crds
@@ -55,13 +55,18 @@ generate: ## Generate deepcopy code, CRDs, the composite's XRDs (from apis/platf
 	  done
 	@# The Dockerfiles, from the image definitions make packages builds.
 	go run ./hack/gen-dockerfiles
+	@# The alerts as a PrometheusRule (Prometheus Operator), from the rule file promtool tests.
+	@{ echo "# Generated from monitoring/rules.yaml by make generate: edit that file."; \
+	  echo "apiVersion: monitoring.coreos.com/v1"; echo "kind: PrometheusRule"; echo "metadata:"; \
+	  echo "  name: auth0-eventstream"; echo "  labels:"; echo "    app.kubernetes.io/part-of: auth0-eventstream"; echo "spec:"; \
+	  grep -v '^#' monitoring/rules.yaml | sed '/./s/^/  /'; } >monitoring/prometheusrule.yaml
 
 .PHONY: generate-check
 generate-check: generate ## Fail if generated files differ from what is committed.
-	@git add -N . && git diff --exit-code --stat -- apis input package $(PROVIDER_TERRAFORM_CRDS) ':(glob)**/Dockerfile' || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
+	@git add -N . && git diff --exit-code --stat -- apis input package monitoring $(PROVIDER_TERRAFORM_CRDS) ':(glob)**/Dockerfile' || { echo "generated files are stale: run make generate and commit" >&2; exit 1; }
 
 .PHONY: tools
-tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint, provider-terraform, tofu, terraform-provider-auth0), cached by version, independent ones side by side.
+tools: ## Build the test binaries and tools (etcd, kube-apiserver, kube-controller-manager, kubectl, crossplane, crank, registry, golangci-lint, promtool, provider-terraform, tofu, terraform-provider-auth0), cached by version, independent ones side by side.
 	@hack/build-tools.sh
 
 # One pass with the e2e build tag lints every package: no file is excluded
@@ -73,7 +78,7 @@ lint: ## Lint the whole module, test/e2e included, with golangci-lint and .golan
 
 # Tests find the binaries they need through these variables; they fail, not
 # skip, when one is missing.
-TEST_ENV = export CROSSPLANE_CLI=$$(hack/build-tool.sh crank) KUBEBUILDER_ASSETS=$$(hack/build-tool.sh envtest-assets);
+TEST_ENV = export CROSSPLANE_CLI=$$(hack/build-tool.sh crank) KUBEBUILDER_ASSETS=$$(hack/build-tool.sh envtest-assets) PROMTOOL=$$(hack/build-tool.sh promtool);
 
 # Packages whose tests run what go test's cache cannot see (make packages,
 # crossplane xpkg build over package/, images run as processes) run every

@@ -4,6 +4,7 @@
 #
 #   hack/build-tool.sh etcd|kube-apiserver|kube-controller-manager|kubectl|crossplane|crank|registry|golangci-lint
 #   hack/build-tool.sh provider-terraform|tofu|terraform-provider-auth0   # the terraform backend's runtime
+#   hack/build-tool.sh promtool   # checks and unit-tests monitoring/rules.yaml
 #   hack/build-tool.sh envtest-assets   # a KUBEBUILDER_ASSETS folder
 #
 # The wrapper modules are written on the fly: `go install pkg@version` is
@@ -21,6 +22,8 @@ GOLANGCI_LINT_VERSION=v2.15.0
 PROVIDER_TERRAFORM_VERSION=v1.0.1
 OPENTOFU_VERSION=v1.11.6
 TERRAFORM_PROVIDER_AUTH0_VERSION=v1.57.0
+# Prometheus v3.x's module (its Go module versions are v0.3xx).
+PROMETHEUS_VERSION=v0.316.0
 
 CACHE_DIR=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auth0-eventstream}
 name=${1:?usage: build-tool.sh NAME}
@@ -47,6 +50,7 @@ case "$name" in
   provider-terraform) version=$PROVIDER_TERRAFORM_VERSION ;;
   tofu) version=$OPENTOFU_VERSION ;;
   terraform-provider-auth0) version=$TERRAFORM_PROVIDER_AUTH0_VERSION ;;
+  promtool) version=$PROMETHEUS_VERSION ;;
   *) echo "build-tool.sh: unknown tool $name" >&2; exit 2 ;;
 esac
 
@@ -153,6 +157,14 @@ GO
     src="$CACHE_DIR/src/terraform-provider-auth0-$version"
     wrap "$src" local/terraform-provider-auth0
     (cd "$src" && go get -tool "github.com/auth0/terraform-provider-auth0@$version" >&2 && gobuild github.com/auth0/terraform-provider-auth0)
+    ;;
+  promtool)
+    # Prometheus' own rule checker and unit tester, for the alerts we ship.
+    # Without service discovery (remove_all_sd), which the rule commands
+    # never use: half the compile time of a cold build.
+    src="$CACHE_DIR/src/prometheus-$version"
+    wrap "$src" local/prometheus
+    (cd "$src" && go get -tool "github.com/prometheus/prometheus/cmd/promtool@$version" >&2 && GOFLAGS="$GOFLAGS -tags=remove_all_sd" gobuild github.com/prometheus/prometheus/cmd/promtool)
     ;;
 esac
 mv "$out.tmp" "$out"

@@ -18,9 +18,10 @@ declare -A groups=(
   [provider-terraform]="provider-terraform"
   [tofu]="tofu"
   [terraform-provider-auth0]="terraform-provider-auth0"
+  [promtool]="promtool"
 )
 # Longest builds first, so they start while the short ones fill the gaps.
-order=(terraform-provider-auth0 kubernetes tofu golangci-lint crossplane provider-terraform etcd registry)
+order=(terraform-provider-auth0 kubernetes tofu golangci-lint promtool crossplane provider-terraform etcd registry)
 (($#)) && order=("$@")
 
 logs=$(mktemp -d)

@@ -15,7 +15,7 @@ step() { # command...
 
 # The tools the control planes and the tests run, side by side. The lint
 # lane builds golangci-lint itself, while the end-to-end tests wait.
-step hack/build-tools.sh terraform-provider-auth0 kubernetes tofu crossplane provider-terraform etcd registry
+step hack/build-tools.sh terraform-provider-auth0 kubernetes tofu promtool crossplane provider-terraform etcd registry
 # Before the planes start: it rewrites the generated files in place.
 step make generate-check
 

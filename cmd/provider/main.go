@@ -154,7 +154,7 @@ func (c *cli) run() error {
 	mrMetrics := managed.NewMRMetricRecorder()
 	stateMetrics := statemetrics.NewMRStateMetrics()
 	auth0Metrics := auth0client.NewMetrics()
-	metrics.Registry.MustRegister(mrMetrics, stateMetrics, auth0Metrics)
+	metrics.Registry.MustRegister(mrMetrics, stateMetrics, auth0Metrics, eventstream.NewDeliveryHealthCollector(mgr.GetClient()))
 
 	var ca []byte
 	if c.Auth0CAFile != "" {
