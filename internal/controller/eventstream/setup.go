@@ -112,6 +112,11 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 	// Secrets are read through a cache of the referenced ones only; the
 	// manager's cache holds the metadata of Secrets, not their data.
 	secrets := secretcache.New(mgr.GetCache(), mgr.GetAPIReader())
+	// A stream's delivery read can only be tried when it is reconciled,
+	// about once a poll: reads deferred by the rate budget go stalest
+	// first to that precision.
+	reads := newDeliveryReads(o.PollInterval + eo.PollJitter)
+	overdueReads.Store(reads)
 	opts := []managed.ReconcilerOption{
 		managed.WithTypedExternalConnector[*v1alpha1.EventStream](&connector{
 			kube:    mgr.GetClient(),
@@ -130,7 +135,7 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 			listings:     newListings(),
 			maxListPages: eo.MaxListPages,
 			deliveryPoll: eo.DeliveryPoll,
-			reads:        newDeliveryReads(),
+			reads:        reads,
 			reader:       mgr.GetAPIReader(),
 			workspaces:   mgr.GetAPIReader(),
 		}),
