@@ -258,11 +258,12 @@ RATE ?= 50
 # polls take at most a quarter of the rate limit (--poll >= 4 N / RATE,
 # at least the 1m default), delivery-health reads another quarter at most
 # (--delivery-poll >= 4 N / RATE, at least the 5m default: the plane's own
-# 10s is for tests), one reconcile per Auth0 call up to the limit.
+# 10s is for tests), one reconcile per Auth0 call up to the limit, and a
+# rate budget of the whole limit (the provider is the simulator's only user).
 # bench/e2e applies them as a user would: the args of a
 # DeploymentRuntimeConfig an ImageConfig selects for the provider.
 # PROVIDER_ARGS= (empty) keeps the control plane's own provider flags.
-PROVIDER_ARGS ?= --poll=$$(( (4 * $(1) / $(RATE)) > 60 ? (4 * $(1) / $(RATE)) : 60 ))s --delivery-poll=$$(( (4 * $(1) / $(RATE)) > 300 ? (4 * $(1) / $(RATE)) : 300 ))s --max-reconcile-rate=$(RATE)
+PROVIDER_ARGS ?= --poll=$$(( (4 * $(1) / $(RATE)) > 60 ? (4 * $(1) / $(RATE)) : 60 ))s --delivery-poll=$$(( (4 * $(1) / $(RATE)) > 300 ? (4 * $(1) / $(RATE)) : 300 ))s --max-reconcile-rate=$(RATE) --auth0-rate-budget=$(RATE)
 
 # bench_plane runs bench/e2e with $(2) on a fresh control plane in $(1)
 # (started with the extra flags $(3)), always bringing it down; with

@@ -8,6 +8,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,9 +69,15 @@ func BenchmarkProvider(b *testing.B) {
 	// BENCH_OBSERVE_FROM_LISTS=1 runs the provider with
 	// --observe-from-lists: one listing of each tenant per poll.
 	fromLists := os.Getenv("BENCH_OBSERVE_FROM_LISTS") == "1"
+	// The simulator's rate limit (a private cloud tenant's), and the
+	// provider's share of it as docs/performance.md advises: half, which
+	// at the defaults (1,000 streams, polls and delivery reads every 30 s)
+	// is what its sizing rule asks, B >= 4.4 N / --delivery-poll.
+	rateLimit := envInt("BENCH_RATE_LIMIT", 300)
+	budget := envInt("BENCH_RATE_BUDGET", max(1, rateLimit/2))
 	ctx := context.Background()
 
-	env := providertest.Start(b, providertest.Options{NoProvider: true})
+	env := providertest.Start(b, providertest.Options{NoProvider: true, Sim: auth0sim.Options{RateLimit: float64(rateLimit)}})
 	dir := b.TempDir()
 	bin := buildProvider(b, dir)
 	kubeconfig, ca := filepath.Join(dir, "kubeconfig"), filepath.Join(dir, "auth0-ca.pem")
@@ -103,13 +111,14 @@ func BenchmarkProvider(b *testing.B) {
 
 	createUnrelatedSecrets(b, env, unrelated, unrelatedKiB)
 
+	metricsAddr := freeAddr(b)
 	log, err := os.Create(filepath.Join(dir, "provider.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--auth0-ca-file", ca, "--auth0-domains", env.Sim.Domain(), "--namespace", providertest.KeyNamespace,
 		"--poll", poll.String(), "--poll-jitter", (poll / 10).String(), "--max-reconcile-rate", strconv.Itoa(rate), "--delivery-poll", deliveryPoll.String(),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+		"--auth0-rate-budget", strconv.Itoa(budget), "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0")
 	if fromLists {
 		cmd.Args = append(cmd.Args, "--observe-from-lists")
 	}
@@ -128,6 +137,7 @@ func BenchmarkProvider(b *testing.B) {
 	waitReady(b, env, streams, 20*time.Minute)
 	b.Logf("%d EventStreams Ready in %s", streams, time.Since(start).Round(time.Second))
 	tokens := env.Sim.Server().Counters().TokensIssued
+	peakCreating := env.Sim.Server().Counters().PeakPerSecond
 	// After counting tokens: the test events use a token of their own.
 	failing := failDeliveries(b, env, 10)
 
@@ -195,6 +205,30 @@ func BenchmarkProvider(b *testing.B) {
 	b.Logf("effective poll interval per stream: %.1fs (--poll %s, --max-reconcile-rate %d: polls due %.1f/s)",
 		float64(streams)/pollRate, poll, rate, float64(streams)/poll.Seconds())
 	newReady, rot := eventsUnderPolls(b, env, streams, configs)
+
+	// The rate budget: never more requests in a second than it, creates,
+	// polls and the events above included; delivery reads it could not
+	// spare said, not silent. Sent is what the provider sent within any
+	// one second (its own count, the guarantee); arrived is what the
+	// simulator saw arrive, which on a machine starved of CPU can bunch
+	// requests sent apart.
+	arrived := max(peakCreating, env.Sim.Server().Counters().PeakPerSecond)
+	short := shortfallEvents(b, env, configs)
+	m := scrape(b, metricsAddr)
+	sent := int(m["auth0_rate_budget_peak_requests_per_second"])
+	b.ReportMetric(float64(sent), "peak-sent-Auth0-requests/s")
+	b.ReportMetric(float64(arrived), "peak-arrived-Auth0-requests/s")
+	b.Logf("rate budget %d/s (simulator limit %d/s): at most %d Management API requests sent in any one second; the simulator saw at most %d arrive in one (%d while creating, %d converged); %.0f delivery reads deferred, most overdue now %.0fs; holds for x-ratelimit-reset: %.0f; %d RateBudgetShort events",
+		budget, rateLimit, sent, arrived, peakCreating, env.Sim.Server().Counters().PeakPerSecond, m["auth0_rate_budget_deferred_total"],
+		m["auth0_eventstream_delivery_health_overdue_seconds"], m["auth0_rate_budget_holds_total"], short)
+	if sent > budget || sent == 0 {
+		b.Errorf("the provider sent %d Management API requests within one second, want 1 to the rate budget of %d/s", sent, budget)
+	}
+	// Every stream's delivery health read within a delivery poll of when
+	// it was due, or the shortfall reported on the ProviderConfigs.
+	if overdue := m["auth0_eventstream_delivery_health_overdue_seconds"]; overdue > deliveryPoll.Seconds() && short == 0 {
+		b.Errorf("a delivery-health read is %.0fs overdue, more than --delivery-poll %s, and no RateBudgetShort event said so", overdue, deliveryPoll)
+	}
 	b.ReportMetric(newReady.Seconds(), "new-stream-Ready-s")
 	b.ReportMetric(rot.first.Seconds(), "rotation-first-s")
 	b.ReportMetric(rot.all.Seconds(), "rotation-applied-s")
@@ -226,6 +260,66 @@ func BenchmarkProvider(b *testing.B) {
 	if budget := rssBudgetMiB(streams); streams >= 1000 && rss >= budget {
 		b.Errorf("provider RSS %.1f MiB with %d EventStreams, budget %.0f MiB", rss, streams, budget)
 	}
+}
+
+// freeAddr is a free local address for the provider's metrics.
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// scrape sums each metric the provider exposes at addr over its labels.
+func scrape(b *testing.B, addr string) map[string]float64 {
+	b.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+addr+"/metrics", http.NoBody)
+	rsp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatalf("cannot read the provider's metrics: %v", err)
+	}
+	defer rsp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(rsp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(name, '{'); i != -1 {
+			name = name[:i]
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err == nil {
+			out[name] += v
+		}
+	}
+	return out
+}
+
+// shortfallEvents counts the RateBudgetShort events on the ProviderConfigs.
+func shortfallEvents(b *testing.B, env *providertest.Env, configs int) int {
+	b.Helper()
+	n := 0
+	for i := range configs {
+		l := &corev1.EventList{}
+		if err := env.Kube.List(context.Background(), l, client.InNamespace(fmt.Sprintf("bench-%d", i))); err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range l.Items {
+			if e.Reason == "RateBudgetShort" && e.InvolvedObject.Kind == v1alpha1.ProviderConfigKind {
+				n += max(1, int(e.Count))
+			}
+		}
+	}
+	return n
 }
 
 // failDeliveries makes every nth stream's destination fail and sends each

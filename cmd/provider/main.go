@@ -70,6 +70,8 @@ type cli struct {
 	Auth0CAFile     string        `env:"AUTH0_CA_FILE" help:"PEM file of extra CA certificates to trust for Auth0 tenants (a local simulator's CA)." name:"auth0-ca-file" type:"existingfile"`
 	Auth0Timeout    time.Duration `default:"30s" help:"Timeout of one HTTP attempt to Auth0." name:"auth0-timeout"`
 	Auth0MaxRetries int           `default:"3" help:"Retries of an Auth0 GET, PATCH or DELETE after a 429, 5xx or connection error (go-auth0 waits for x-ratelimit-reset). Creates are never retried." name:"auth0-max-retries"`
+	// The default is auth0client.DefaultRateBudget (TestFlags checks it).
+	Auth0RateBudget int `default:"8" help:"Most Management API requests per second the provider sends one Auth0 tenant, shared by every ProviderConfig naming it, retries included: its share of the tenant's rate limit. The default, half of an Enterprise tenant's 16/s, leaves the rest to the tenant's other users; a Free or non-production tenant (2/s) needs 1 (docs/performance.md). Observations and writes wait for their turn; delivery-health reads use what is left, stalest first. At least 1." name:"auth0-rate-budget"`
 }
 
 func main() {
@@ -89,6 +91,9 @@ func (c *cli) validate() error {
 	}
 	if c.MaxReconcileRate <= 0 {
 		return fmt.Errorf("--max-reconcile-rate %d must be at least 1: it is the reconciles per second and the concurrent reconciles of the controller", c.MaxReconcileRate)
+	}
+	if c.Auth0RateBudget < 1 {
+		return fmt.Errorf("--auth0-rate-budget %d must be at least 1: it is the most Management API requests per second sent to one Auth0 tenant", c.Auth0RateBudget)
 	}
 	if _, err := auth0client.ParseHosts(c.Auth0Domains); err != nil {
 		return fmt.Errorf("--auth0-domains: %w", err)
@@ -182,6 +187,10 @@ func (c *cli) run() error {
 	}
 
 	hosts := auth0client.MustParseHosts(c.Auth0Domains)
+	budgets, err := auth0client.NewBudgets(c.Auth0RateBudget, auth0Metrics)
+	if err != nil {
+		return fmt.Errorf("--auth0-rate-budget: %w", err)
+	}
 	clients := auth0client.NewCache(auth0client.Config{
 		CACerts:        ca,
 		UserAgent:      "provider-auth0-eventstream/" + version.Version,
@@ -190,6 +199,7 @@ func (c *cli) run() error {
 		Metrics:        auth0Metrics,
 		Hosts:          hosts,
 		ListEvery:      listEvery(c.ObserveFromLists, c.Poll),
+		Budgets:        budgets,
 	})
 	// The key is read once, before any reconcile; an uncached client,
 	// since the manager's cache does not run yet.
@@ -214,7 +224,7 @@ func (c *cli) run() error {
 	}); err != nil {
 		return fmt.Errorf("cannot set up controllers: %w", err)
 	}
-	log.Info("Starting", "version", version.Version, "auth0Domains", hosts.String(), "namespace", c.Namespace, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "deliveryPoll", c.DeliveryPoll.String(), "sync", c.Sync.String(), "secretWatch", c.SecretWatch)
+	log.Info("Starting", "version", version.Version, "auth0Domains", hosts.String(), "namespace", c.Namespace, "poll", c.Poll.String(), "pollJitter", c.PollJitter.String(), "deliveryPoll", c.DeliveryPoll.String(), "auth0RateBudget", c.Auth0RateBudget, "sync", c.Sync.String(), "secretWatch", c.SecretWatch)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

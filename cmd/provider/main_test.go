@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 	"sigs.k8s.io/yaml"
 
+	"github.com/xp-auth0/auth0-eventstream/internal/auth0client"
 	"github.com/xp-auth0/auth0-eventstream/internal/controller/eventstream"
 )
 
@@ -33,7 +34,7 @@ func TestFlags(t *testing.T) {
 	}
 	if c.Sync != time.Hour || c.MaxReconcileRate != 10 || c.MetricsBindAddress != ":8080" || c.HealthProbeBindAddress != ":8081" ||
 		c.Auth0MaxRetries != 3 || c.Auth0Timeout != 30*time.Second || c.CreationGracePeriod != 30*time.Second || c.PollJitter != 6*time.Second ||
-		c.DeliveryPoll != 5*time.Minute || c.Auth0Domains != "*.auth0.com" || (os.Getenv("POD_NAMESPACE") == "" && c.Namespace != "crossplane-system") {
+		c.DeliveryPoll != 5*time.Minute || c.Auth0Domains != "*.auth0.com" || c.Auth0RateBudget != auth0client.DefaultRateBudget || (os.Getenv("POD_NAMESPACE") == "" && c.Namespace != "crossplane-system") {
 		t.Errorf("defaults = %+v", c)
 	}
 	if err := c.validate(); err != nil {
@@ -58,6 +59,13 @@ func TestFlags(t *testing.T) {
 		}
 	}
 	c.MaxReconcileRate = 10
+	for _, budget := range []int{0, -1} {
+		c.Auth0RateBudget = budget
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--auth0-rate-budget") {
+			t.Errorf("validate() of --auth0-rate-budget %d = %v, want a refusal naming the flag", budget, err)
+		}
+	}
+	c.Auth0RateBudget = 1
 	for _, domains := range []string{"", "evil.example/.auth0.com", "user@x.auth0.com", " , "} {
 		c.Auth0Domains = domains
 		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--auth0-domains") {

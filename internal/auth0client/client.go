@@ -78,6 +78,9 @@ type Config struct {
 	ListEvery time.Duration
 	// MaxListPages bounds each listing; DefaultMaxPages when zero.
 	MaxListPages int
+	// Budgets, when set, keep every client to its tenant's rate budget
+	// (--auth0-rate-budget); nil sends without one.
+	Budgets *Budgets
 }
 
 // retryStatuses are answers after which a request is retried.
@@ -95,6 +98,8 @@ type client struct {
 	// once serves Create: go-auth0 retries any request on a connection
 	// error, POST included, so creates use a client without retries.
 	once *management.Management
+	// budget is the tenant's rate budget; nil when there is none.
+	budget *Budget
 }
 
 // New builds a client for creds. Its two go-auth0 clients share one
@@ -137,7 +142,13 @@ func New(creds Credentials, cfg Config) (API, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	base := instrumented{base: capped{base: noRedirects{base: tr}, max: cfg.MaxResponseBytes}, metrics: cfg.Metrics}
+	var base http.RoundTripper = instrumented{base: capped{base: noRedirects{base: tr}, max: cfg.MaxResponseBytes}, metrics: cfg.Metrics}
+	var budget *Budget
+	if cfg.Budgets != nil {
+		// Above the counting: a request the budget stops was never sent.
+		budget = cfg.Budgets.For(host)
+		base = budgeted{base: base, budget: budget}
+	}
 
 	audience := creds.Audience
 	if audience == "" {
@@ -187,7 +198,7 @@ func New(creds Credentials, cfg Config) (API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot build Auth0 client for domain %q: %w", host, err)
 	}
-	return &client{retrying: retrying, once: once}, nil
+	return &client{retrying: retrying, once: once, budget: budget}, nil
 }
 
 func (c *client) Read(ctx context.Context, id string) (*management.EventStream, error) {
@@ -301,6 +312,9 @@ func (c *Cache) refused(key string, e *cacheEntry) {
 func (c *Cache) Sweep(idle time.Duration) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.cfg.Budgets != nil {
+		c.cfg.Budgets.Sweep(idle)
+	}
 	now := c.now()
 	n := 0
 	for key, e := range c.entries {
@@ -429,4 +443,13 @@ func (r *rejectionMemo) Token() (*oauth2.Token, error) {
 		r.err, r.until = err, time.Now().Add(r.ttl)
 	}
 	return t, err
+}
+
+// RateBudget is each tenant's rate budget in requests per second, or 0 when
+// clients are built without one.
+func (c *Cache) RateBudget() int {
+	if c.cfg.Budgets == nil {
+		return 0
+	}
+	return c.cfg.Budgets.PerSecond()
 }

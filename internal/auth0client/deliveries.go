@@ -87,13 +87,24 @@ func failedFromManagement(l *management.EventDeliveryList) []FailedDelivery {
 // deliveryDate formats a bound as Auth0 wants it: RFC 3339 in whole seconds.
 func deliveryDate(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
 
+// Stats and FailedDeliveries are background requests of the rate budget:
+// they fail at once with a *DeferredError when it has none to spare.
+
 func (c *client) Stats(ctx context.Context, id string, from, to time.Time) (DeliveryStats, error) {
+	ctx, err := background(ctx, c.budget)
+	if err != nil {
+		return DeliveryStats{}, err
+	}
 	s, err := c.retrying.EventStream.Stats(ctx, id,
 		management.Parameter("date_from", deliveryDate(from)), management.Parameter("date_to", deliveryDate(to)))
 	return statsFromManagement(s), err
 }
 
 func (c *client) FailedDeliveries(ctx context.Context, id string, from time.Time) ([]FailedDelivery, error) {
+	ctx, err := background(ctx, c.budget)
+	if err != nil {
+		return nil, err
+	}
 	l, err := c.retrying.EventStream.ListDeliveries(ctx, id,
 		management.Parameter("statuses", "failed"), management.Parameter("date_from", deliveryDate(from)), management.Take(MaxFailedDeliveries))
 	return failedFromManagement(l), err

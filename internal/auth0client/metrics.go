@@ -3,6 +3,7 @@ package auth0client
 import (
 	"net/http"
 	"regexp"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -23,6 +24,14 @@ const (
 type Metrics struct {
 	Calls        *prometheus.CounterVec
 	TokenFetches *prometheus.CounterVec
+	// The rate budget per tenant (budget.go).
+	BudgetWait     prometheus.Histogram
+	BudgetDeferred prometheus.Counter
+	BudgetHolds    *prometheus.CounterVec
+	BudgetPeak     prometheus.Gauge
+
+	peakMu sync.Mutex
+	peak   int
 }
 
 // NewMetrics returns unregistered counters.
@@ -36,6 +45,23 @@ func NewMetrics() *Metrics {
 			Name: "auth0_token_fetches_total",
 			Help: "Client-credentials access tokens the provider requested from Auth0, by outcome.",
 		}, []string{"outcome"}),
+		BudgetWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "auth0_rate_budget_wait_seconds",
+			Help:    "How long foreground Auth0 requests (observations, writes) that had to wait waited for their tenant's rate budget (--auth0-rate-budget) or its x-ratelimit-reset.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 8),
+		}),
+		BudgetDeferred: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "auth0_rate_budget_deferred_total",
+			Help: "Background Auth0 requests (delivery-health reads) not sent because their tenant's rate budget had none to spare; each is tried again at a later reconcile.",
+		}),
+		BudgetHolds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auth0_rate_budget_holds_total",
+			Help: "Times an Auth0 answer held every request to its tenant until x-ratelimit-reset (at most a minute), by reason: rate_limited (a 429) or remaining_zero (x-ratelimit-remaining: 0).",
+		}, []string{"reason"}),
+		BudgetPeak: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auth0_rate_budget_peak_requests_per_second",
+			Help: "The most Management API requests the provider sent one tenant within any one second since it started: at most --auth0-rate-budget.",
+		}),
 	}
 }
 
@@ -43,12 +69,30 @@ func NewMetrics() *Metrics {
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.Calls.Describe(ch)
 	m.TokenFetches.Describe(ch)
+	m.BudgetWait.Describe(ch)
+	m.BudgetDeferred.Describe(ch)
+	m.BudgetHolds.Describe(ch)
+	m.BudgetPeak.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.Calls.Collect(ch)
 	m.TokenFetches.Collect(ch)
+	m.BudgetWait.Collect(ch)
+	m.BudgetDeferred.Collect(ch)
+	m.BudgetHolds.Collect(ch)
+	m.BudgetPeak.Collect(ch)
+}
+
+// notePeak raises BudgetPeak to n requests in one second.
+func (m *Metrics) notePeak(n int) {
+	m.peakMu.Lock()
+	defer m.peakMu.Unlock()
+	if n > m.peak {
+		m.peak = n
+		m.BudgetPeak.Set(float64(n))
+	}
 }
 
 // outcome classifies a response for the outcome label.

@@ -3,6 +3,7 @@ package auth0sim
 import (
 	"maps"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -12,6 +13,12 @@ type counters struct {
 	calls   map[string]map[string]int
 	streams map[string]map[string]int
 	tokens  int
+	// recent are the arrivals of Management API requests within the last
+	// second, oldest first; peak is the most there ever were.
+	recent []time.Time
+	peak   int
+	// spent counts answers that left the rate limit spent.
+	spent int
 }
 
 func newCounters() counters {
@@ -28,6 +35,14 @@ type Counters struct {
 	Calls        map[string]map[string]int `json:"calls"`
 	Streams      map[string]map[string]int `json:"streams,omitempty"`
 	TokensIssued int                       `json:"tokens_issued"`
+	// PeakPerSecond is the most Management API requests that arrived
+	// within any one second (a sliding window), rate-limited ones
+	// included: what a tenant's rate limit sees of its clients.
+	PeakPerSecond int `json:"peak_per_second"`
+	// LimitSpent counts answers that said the rate limit was spent
+	// (x-ratelimit-remaining: 0), 429s included: a client honouring the
+	// headers waits for x-ratelimit-reset instead of earning 429s.
+	LimitSpent int `json:"limit_spent"`
 }
 
 // Get returns the number of calls to endpoint with outcome.
@@ -46,7 +61,7 @@ func (c Counters) Total(endpoint string) int {
 func (s *Server) Counters() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Counters{Calls: map[string]map[string]int{}, Streams: map[string]map[string]int{}, TokensIssued: s.counters.tokens}
+	out := Counters{Calls: map[string]map[string]int{}, Streams: map[string]map[string]int{}, TokensIssued: s.counters.tokens, PeakPerSecond: s.counters.peak, LimitSpent: s.counters.spent}
 	for e, m := range s.counters.calls {
 		out.Calls[e] = maps.Clone(m)
 	}
@@ -62,6 +77,18 @@ func (s *Server) ResetCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counters = newCounters()
+}
+
+// arrive records a Management API request arriving at now, for
+// PeakPerSecond; s.mu is held.
+func (s *Server) arrive(now time.Time) {
+	c := &s.counters
+	i := 0
+	for i < len(c.recent) && now.Sub(c.recent[i]) >= time.Second {
+		i++
+	}
+	c.recent = append(c.recent[i:], now)
+	c.peak = max(c.peak, len(c.recent))
 }
 
 func (s *Server) count(endpoint, outcome string) { s.countStream(endpoint, "", outcome) }

@@ -271,3 +271,44 @@ func token(t *testing.T, r *auth0sim.Running) string {
 	}
 	return tok.AccessToken
 }
+
+// TestPeakPerSecond: the counters keep the most requests that arrived in
+// any one second, rate-limited ones included.
+func TestPeakPerSecond(t *testing.T) {
+	clk := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := start(t, auth0sim.Options{RateLimit: 2, Burst: 2, Now: clk.Now})
+	tok := token(t, r)
+	get := func() {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, r.URL+"/api/v2/event-streams", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := r.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatalf("GET: %v", err)
+		}
+		_ = resp.Body.Close()
+	}
+	// 3 in the first second (one answered 429), then 2 a second.
+	for range 3 {
+		get()
+	}
+	for range 4 {
+		clk.Advance(time.Second)
+		get()
+		clk.Advance(100 * time.Millisecond)
+		get()
+	}
+	if got := r.Server().Counters().PeakPerSecond; got != 3 {
+		t.Errorf("PeakPerSecond = %d, want 3", got)
+	}
+	// The bucket of 2 was spent by the 2nd and 3rd calls of the first
+	// second, then by every second call of each later second.
+	if got := r.Server().Counters().LimitSpent; got != 6 {
+		t.Errorf("LimitSpent = %d, want 6", got)
+	}
+	r.Server().ResetCounters()
+	get()
+	if got := r.Server().Counters().PeakPerSecond; got != 1 {
+		t.Errorf("PeakPerSecond after a reset = %d, want 1", got)
+	}
+}

@@ -261,6 +261,7 @@ func (s *Server) managementAPI(endpoint string, h http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
+		s.arrive(s.now())
 		f := s.faults
 		hang := useOne(&s.scripted.Hangs)
 		s.mu.Unlock()
@@ -393,6 +394,9 @@ func (s *Server) limit(w http.ResponseWriter) *apiError {
 	h.Set("X-Ratelimit-Limit", strconv.Itoa(int(b.burst)))
 	h.Set("X-Ratelimit-Remaining", strconv.Itoa(int(math.Floor(b.tokens))))
 	h.Set("X-Ratelimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10))
+	if b.tokens < 1 {
+		s.counters.spent++
+	}
 	if allowed {
 		return nil
 	}

@@ -115,14 +115,28 @@ func (e *external) observeDeliveries(ctx context.Context, cr *v1alpha1.EventStre
 			"delivery health is first read from Auth0 a --delivery-poll after the stream was created"))
 		return nil
 	}
-	if !e.reads.due(cr.GetUID(), deref(s.ID), stored, now, e.deliveryPoll) {
-		if _, ok := conditionOf(cr, ConditionDeliveriesHealthy); !ok {
-			cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonNotChecked, "delivery health has not been read from Auth0 yet"))
-		}
+	since, due := e.reads.due(cr.GetUID(), deref(s.ID), stored, now, e.deliveryPoll)
+	if !due {
+		notCheckedYet(cr)
+		return nil
+	}
+	var got *v1alpha1.DeliveriesObservation
+	err := errDeferred
+	// Stalest first: while the budget is short and a read of the tenant it
+	// deferred has waited longer, this one does not try.
+	tried := e.reads.mayTry(e.tenant, cr.GetUID(), since, now, e.deliveryPoll)
+	if tried {
+		got, err = e.readHealth(ctx, deref(s.ID), now)
+	}
+	if errors.Is(err, errDeferred) {
+		// Not read this time, still due: nothing is written, and what
+		// status holds is the last health known.
+		deliveryReadsTotal.WithLabelValues(readDeferred).Inc()
+		e.reportShortfall(e.reads.deferRead(e.tenant, cr.GetUID(), tried, now, e.deliveryPoll), now)
+		notCheckedYet(cr)
 		return nil
 	}
 	e.reads.read(cr.GetUID(), deref(s.ID), now, e.deliveryPoll)
-	got, err := e.readHealth(ctx, deref(s.ID), now)
 	if err != nil {
 		// What status holds is kept: it is the last health known.
 		deliveryReadsTotal.WithLabelValues(readFailed).Inc()
@@ -147,11 +161,18 @@ func (e *external) observeDeliveries(ctx context.Context, cr *v1alpha1.EventStre
 	return nil
 }
 
+// errDeferred is readHealth's error when the tenant's rate budget deferred
+// a call: nothing is known, the read stays due.
+var errDeferred = errors.New("delivery-health read deferred by the tenant's rate budget")
+
 // readHealth reads the delivery health of stream id at now from Auth0. Its
-// error is the condition's message.
+// error is errDeferred or the condition's message.
 func (e *external) readHealth(ctx context.Context, id string, now time.Time) (*v1alpha1.DeliveriesObservation, error) {
 	from := now.Add(-deliveryWindow)
 	st, err := e.api.Stats(ctx, id, from, now)
+	if auth0client.IsDeferred(err) {
+		return nil, errDeferred
+	}
 	if err != nil {
 		return nil, errors.New("cannot read delivery stats from Auth0; tried again after --delivery-poll: " + auth0client.Explain(err).Error())
 	}
@@ -160,6 +181,11 @@ func (e *external) readHealth(ctx context.Context, id string, now time.Time) (*v
 		return d, nil
 	}
 	failed, err := e.api.FailedDeliveries(ctx, id, from)
+	if auth0client.IsDeferred(err) {
+		// The stats call is spent; the pair is read again when the
+		// budget spares both.
+		return nil, errDeferred
+	}
 	if err != nil {
 		return nil, errors.New("cannot list failed deliveries in Auth0; tried again after --delivery-poll: " + auth0client.Explain(err).Error())
 	}
@@ -170,6 +196,36 @@ func (e *external) readHealth(ctx context.Context, id string, now time.Time) (*v
 		}
 	}
 	return d, nil
+}
+
+// notCheckedYet says delivery health is not read yet when the resource
+// has no DeliveriesHealthy condition; an existing one is kept.
+func notCheckedYet(cr *v1alpha1.EventStream) {
+	if _, ok := conditionOf(cr, ConditionDeliveriesHealthy); !ok {
+		cr.SetConditions(deliveriesCondition(corev1.ConditionUnknown, reasonNotChecked, "delivery health has not been read from Auth0 yet"))
+	}
+}
+
+// reasonRateBudgetShort is the event on a ProviderConfig whose tenant's
+// rate budget cannot cover the delivery-health reads.
+const reasonRateBudgetShort event.Reason = "RateBudgetShort"
+
+// reportShortfall records a Warning event on the resource's ProviderConfig
+// when its tenant's deferred reads are overdue by more than a delivery
+// poll: at most once per delivery poll per ProviderConfig. Events, not
+// status: nothing is written at every reconcile for it.
+func (e *external) reportShortfall(s shortfall, now time.Time) {
+	if s.overdue <= e.deliveryPoll || e.configObj == nil || !e.reads.report(e.configObj.GetUID(), now, e.deliveryPoll) {
+		return
+	}
+	budget := "no rate budget"
+	if e.rateBudget > 0 {
+		budget = fmt.Sprintf("a rate budget of %d requests/s (--auth0-rate-budget, shared by every ProviderConfig of the tenant, observations and writes first)", e.rateBudget)
+	}
+	e.record.Event(e.configObj, event.Warning(reasonRateBudgetShort, errors.Errorf(
+		"Auth0 tenant %s: delivery health of %d streams is overdue, the stalest by %s beyond its --delivery-poll of %s: %s cannot cover the reads configured. "+
+			"Raise --auth0-rate-budget within the tenant's rate limit, lengthen --delivery-poll or --poll, or use --observe-from-lists (docs/performance.md)",
+		e.tenant, s.deferred, s.overdue.Round(time.Second), e.deliveryPoll, budget)))
 }
 
 // sameHealth is true when a read found what status holds, the number of

@@ -512,10 +512,10 @@ func TestDeliveryReadsAfterRestart(t *testing.T) {
 	old := t0.Add(-time.Hour)
 	offsets := map[time.Duration]bool{}
 	for _, uid := range []types.UID{"uid-1", "uid-2", "uid-3", "uid-4"} {
-		r := newDeliveryReads()
+		r := newDeliveryReads(0)
 		first := time.Duration(-1)
 		for at := time.Duration(0); at <= poll; at += time.Second {
-			if r.due(uid, streamID, &old, t0.Add(at), poll) {
+			if dueNow(r, uid, streamID, &old, t0.Add(at), poll) {
 				first = at
 				break
 			}
@@ -530,20 +530,25 @@ func TestDeliveryReadsAfterRestart(t *testing.T) {
 		t.Errorf("every stream read at the same offset after a restart: %v", offsets)
 	}
 
-	r := newDeliveryReads()
+	r := newDeliveryReads(0)
 	recent := t0.Add(-poll / 2)
-	if r.due("uid-1", streamID, &recent, t0, poll) {
+	if dueNow(r, "uid-1", streamID, &recent, t0, poll) {
 		t.Error("read again although status says it was read half a poll ago")
 	}
-	if !r.due("uid-1", streamID, &recent, t0.Add(poll/2), poll) {
+	if !dueNow(r, "uid-1", streamID, &recent, t0.Add(poll/2), poll) {
 		t.Error("not read a poll after status' checkedAt")
 	}
 	r.read("uid-1", streamID, t0, poll)
-	if r.due("uid-1", streamID, nil, t0.Add(time.Second), poll) {
+	if dueNow(r, "uid-1", streamID, nil, t0.Add(time.Second), poll) {
 		t.Error("read again within the poll although nothing is stored (the last read failed)")
 	}
 	// A new stream's observation has no checkedAt (resetAtProvider).
-	if !r.due("uid-1", streamID2, nil, t0.Add(time.Second), poll) {
+	if !dueNow(r, "uid-1", streamID2, nil, t0.Add(time.Second), poll) {
 		t.Error("a new stream of the resource was not read at once")
 	}
+}
+
+func dueNow(r *deliveryReads, uid types.UID, stream string, stored *time.Time, now time.Time, poll time.Duration) bool {
+	_, ok := r.due(uid, stream, stored, now, poll)
+	return ok
 }

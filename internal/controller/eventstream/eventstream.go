@@ -121,6 +121,14 @@ func (c *connector) Connect(ctx context.Context, cr *v1alpha1.EventStream) (mana
 	return &redacting{inner: ext, red: red}, nil
 }
 
+// rateBudget is each tenant's rate budget, 0 without one (unit tests).
+func (c *connector) rateBudget() int {
+	if c.clients == nil {
+		return 0
+	}
+	return c.clients.RateBudget()
+}
+
 // config is what Connect learned of the resource's ProviderConfig.
 type config struct {
 	// name says which config, for messages: "ProviderConfig team-a/x" or
@@ -129,6 +137,8 @@ type config struct {
 	uid          types.UID
 	importPolicy string
 	creds        auth0client.Credentials
+	// obj is the config itself.
+	obj client.Object
 }
 
 func (c *connector) connect(ctx context.Context, cr *v1alpha1.EventStream, red *redact.Redactor) (*external, error) {
@@ -159,6 +169,8 @@ func (c *connector) connect(ctx context.Context, cr *v1alpha1.EventStream, red *
 		now:          time.Now,
 		tenant:       tenantOf(cfg.creds.Domain),
 		config:       cfg.name,
+		configObj:    cfg.obj,
+		rateBudget:   c.rateBudget(),
 		importPolicy: cfg.importPolicy,
 		adoption:     c.adoption,
 		listings:     c.listings,
@@ -194,7 +206,7 @@ func (c *connector) config(ctx context.Context, cr *v1alpha1.EventStream) (confi
 			// not hand out the provider's own credentials either.
 			return config{}, &perimeterError{errors.Errorf(errNamespacedEnvironment, pc.GetNamespace(), pc.GetName())}
 		}
-		cfg = config{name: fmt.Sprintf("%s %s/%s", v1alpha1.ProviderConfigKind, pc.GetNamespace(), pc.GetName()), uid: pc.GetUID(), importPolicy: pc.Spec.ImportPolicy}
+		cfg = config{name: fmt.Sprintf("%s %s/%s", v1alpha1.ProviderConfigKind, pc.GetNamespace(), pc.GetName()), uid: pc.GetUID(), importPolicy: pc.Spec.ImportPolicy, obj: pc}
 		src = pc.Spec.Credentials.Source
 		if r := pc.Spec.Credentials.SecretRef; r != nil {
 			// A namespaced ProviderConfig only ever reads its own namespace.
@@ -205,7 +217,7 @@ func (c *connector) config(ctx context.Context, cr *v1alpha1.EventStream) (confi
 		if err := c.kube.Get(ctx, types.NamespacedName{Name: ref.Name}, pc); err != nil {
 			return config{}, errors.Wrap(err, errGetCPC)
 		}
-		cfg = config{name: fmt.Sprintf("%s %s", v1alpha1.ClusterProviderConfigKind, pc.GetName()), uid: pc.GetUID(), importPolicy: pc.Spec.ImportPolicy}
+		cfg = config{name: fmt.Sprintf("%s %s", v1alpha1.ClusterProviderConfigKind, pc.GetName()), uid: pc.GetUID(), importPolicy: pc.Spec.ImportPolicy, obj: pc}
 		if err := c.selects(ctx, pc, cr.GetNamespace()); err != nil {
 			return config{}, err
 		}
@@ -264,6 +276,12 @@ type external struct {
 	tenant string
 	// config names the resource's ProviderConfig, for messages.
 	config string
+	// configObj is the resource's ProviderConfig or ClusterProviderConfig,
+	// which events about its tenant's rate budget are recorded on.
+	configObj client.Object
+	// rateBudget is each tenant's rate budget in requests per second
+	// (--auth0-rate-budget), for messages; 0 when there is none.
+	rateBudget int
 	// importPolicy is the config's spec.importPolicy.
 	importPolicy string
 	adoption     adoptionWindow

@@ -391,7 +391,7 @@ func setup(t *testing.T, api *fakeAPI, es *v1alpha1.EventStream, objs ...client.
 		api: api, kube: kube, record: rec, hashKey: hashKey, key: testKey, now: func() time.Time { return created.Add(time.Minute) },
 		tenant: tenant, config: "ProviderConfig team-a/default", importPolicy: v1alpha1.ImportPolicyObserveOnly,
 		adoption: adoptionWindow{skew: DefaultClockSkew, timeout: DefaultCreateAttemptTimeout}, listings: newListings(),
-		reads: newDeliveryReads(), mask: redact.New(token).String, workspaces: kube,
+		reads: newDeliveryReads(0), mask: redact.New(token).String, workspaces: kube,
 	}, kube, rec
 }
 

@@ -209,7 +209,7 @@ func TestSecretsKnownBeforeDeliveryHealth(t *testing.T) {
 		hosts:   auth0client.MustParseHosts("tenant.example.com"),
 		// Every read is due.
 		deliveryPoll: time.Nanosecond,
-		reads:        newDeliveryReads(),
+		reads:        newDeliveryReads(0),
 	}
 	ext, err := c.Connect(context.Background(), es)
 	if err != nil {

@@ -152,6 +152,11 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 	default:
 		return errors.Errorf("unknown secret watch %q: use one of %v", eo.SecretWatch, SecretWatches())
 	}
+	// A stream's delivery read can only be tried when it is reconciled,
+	// about once a poll: reads deferred by the rate budget go stalest
+	// first to that precision.
+	reads := newDeliveryReads(o.PollInterval + eo.PollJitter)
+	overdueReads.Store(reads)
 	opts := []managed.ReconcilerOption{
 		managed.WithTypedExternalConnector[*v1alpha1.EventStream](&connector{
 			kube:    mgr.GetClient(),
@@ -170,7 +175,7 @@ func Setup(mgr ctrl.Manager, o controller.Options, eo Options) error {
 			listings:     newListings(),
 			maxListPages: eo.MaxListPages,
 			deliveryPoll: eo.DeliveryPoll,
-			reads:        newDeliveryReads(),
+			reads:        reads,
 			reader:       mgr.GetAPIReader(),
 			workspaces:   mgr.GetAPIReader(),
 		}),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -360,6 +361,12 @@ func (p *plane) playProvider(ctx context.Context, rev *unstructured.Unstructured
 		// Read delivery health at every poll (the default is 5m), so a
 		// failing destination shows within a test's patience.
 		"--delivery-poll=" + DeliveryPoll.String(),
+		// The simulator has no rate limit unless a test sets one, and tests
+		// create many streams read every 10 s: a budget sized like a
+		// private cloud tenant's share, so the default (8/s, for an
+		// Enterprise tenant) does not slow them. Tests that set a limit
+		// lower exercise the x-ratelimit-* headers and 429s.
+		"--auth0-rate-budget=" + strconv.Itoa(ProviderRateBudget),
 	}, rc.Args, providerReserved())
 	if err != nil {
 		return nil, err
@@ -422,6 +429,8 @@ const (
 	ProviderPoll = 10 * time.Second
 	DeliveryPoll = 10 * time.Second
 	CorePoll     = 15 * time.Second
+	// ProviderRateBudget is the provider's --auth0-rate-budget.
+	ProviderRateBudget = 200
 	// BackoffCap is the longest Crossplane core and crossplane-runtime
 	// wait before retrying a reconcile that failed: their per-item
 	// exponential backoff, 1s doubling up to 60s.
