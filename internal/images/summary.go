@@ -112,30 +112,8 @@ func (want Summary) Diff(got Summary) []string {
 	field("cmd", want.Cmd, got.Cmd)
 	field("env", want.Env, got.Env)
 	field("exposed ports", want.Ports, got.Ports)
-	for _, k := range union(want.Labels, got.Labels) {
-		w, wok := want.Labels[k]
-		g, gok := got.Labels[k]
-		switch {
-		case !gok:
-			out = append(out, fmt.Sprintf("label %s: want %q, missing", k, w))
-		case !wok:
-			out = append(out, fmt.Sprintf("label %s: not wanted, got %q", k, g))
-		case w != g:
-			out = append(out, fmt.Sprintf("label %s: want %q, got %q", k, w, g))
-		}
-	}
-	for _, p := range union(want.Files, got.Files) {
-		w, wok := want.Files[p]
-		g, gok := got.Files[p]
-		switch {
-		case !gok:
-			out = append(out, fmt.Sprintf("file %s: want %s, missing", p, w))
-		case !wok:
-			out = append(out, fmt.Sprintf("file %s: not wanted, got %s", p, g))
-		case w != g:
-			out = append(out, fmt.Sprintf("file %s: want %s, got %s", p, w, g))
-		}
-	}
+	out = append(out, mapDiff("label", "%q", want.Labels, got.Labels)...)
+	out = append(out, mapDiff("file", "%s", want.Files, got.Files)...)
 	return out
 }
 
@@ -149,5 +127,24 @@ func union[V any](a, b map[string]V) []string {
 	}
 	out := slices.Collect(maps.Keys(keys))
 	sort.Strings(out)
+	return out
+}
+
+// mapDiff names each key of want and got whose value differs, is missing
+// or is not wanted; verb formats a value.
+func mapDiff[V comparable](what, verb string, want, got map[string]V) []string {
+	var out []string
+	for _, k := range union(want, got) {
+		w, wok := want[k]
+		g, gok := got[k]
+		switch {
+		case !gok:
+			out = append(out, fmt.Sprintf("%s %s: want "+verb+", missing", what, k, w))
+		case !wok:
+			out = append(out, fmt.Sprintf("%s %s: not wanted, got "+verb, what, k, g))
+		case w != g:
+			out = append(out, fmt.Sprintf("%s %s: want "+verb+", got "+verb, what, k, w, g))
+		}
+	}
 	return out
 }
