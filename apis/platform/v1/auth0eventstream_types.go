@@ -134,24 +134,14 @@ type EventBridgeConfiguration struct {
 }
 
 // EventBus asks for the event bus that receives the stream's events in AWS.
-// The AWS provider's CRD at the pinned commit
-// (testdata/crds/provider-aws-cloudwatchevents) names a ProviderConfig by
-// name only, so that is all the reference carries.
 // +kubebuilder:validation:XValidation:rule="self.create || !has(self.providerConfigRef)",message="spec.eventbridgeConfiguration.eventBus.providerConfigRef is only allowed when create is true"
 type EventBus struct {
 	// Whether to create an event bus named after the partner event source, in awsRegion, which associates the source with it. false leaves the association to you.
 	Create bool `json:"create"`
 
-	// ProviderConfig of the AWS provider the composed Bus uses. Defaults to the one named default.
+	// ProviderConfig of the AWS provider the composed Bus uses. Defaults to the ClusterProviderConfig named default.
 	// +optional
-	ProviderConfigRef *EventBusProviderConfigReference `json:"providerConfigRef,omitempty"`
-}
-
-// EventBusProviderConfigReference names the AWS provider's ProviderConfig.
-type EventBusProviderConfigReference struct {
-	// Name of the ProviderConfig.
-	// +kubebuilder:validation:MinLength=1
-	Name string `json:"name"`
+	ProviderConfigRef *ProviderConfigReference `json:"providerConfigRef,omitempty"`
 }
 
 // WebhookConfiguration is where and how a webhook stream delivers.
@@ -248,7 +238,7 @@ type ActionConfiguration struct {
 	ActionID string `json:"actionId"`
 }
 
-// ProviderConfigReference names the ProviderConfig of the composed EventStream.
+// ProviderConfigReference names the ProviderConfig of a composed resource.
 type ProviderConfigReference struct {
 	// Kind of the ProviderConfig.
 	// +kubebuilder:validation:Enum=ClusterProviderConfig;ProviderConfig
