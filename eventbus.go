@@ -37,7 +37,6 @@ const ConditionEventBusReady = "EventBusReady"
 // event source yet, so there is no name for the bus.
 const ReasonWaitingForPartnerSource = "WaitingForPartnerEventSource"
 
-
 // wantsEventBus is whether the composite asks for an event bus.
 func wantsEventBus(spec *xrSpec) bool {
 	eb := spec.EventBridgeConfiguration
