@@ -96,3 +96,55 @@ func TestBetaValidateEventBusExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestOnlyEventBridgeCompositionsComposeBuses checks that composeEventBus
+// is set only in the Compositions of the EventBridge Configurations, and
+// that those depend on the provider serving the Bus: every other
+// Composition, shipped or example, must never emit a kind whose CRD may
+// not be installed.
+func TestOnlyEventBridgeCompositionsComposeBuses(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"package/*/composition*.yaml", "example/composition*.yaml", "example/*/composition*.yaml"} {
+		f, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f...)
+	}
+	buses := 0
+	for _, f := range files {
+		var c struct {
+			Spec struct {
+				Pipeline []struct {
+					Input struct {
+						ComposeEventBus bool `json:"composeEventBus"`
+					} `json:"input"`
+				} `json:"pipeline"`
+			} `json:"spec"`
+		}
+		readYAML(t, f, &c)
+		dir := filepath.Dir(f)
+		want := strings.HasPrefix(dir, "package/") && strings.HasSuffix(dir, "-eventbridge")
+		for _, s := range c.Spec.Pipeline {
+			if s.Input.ComposeEventBus != want {
+				t.Errorf("%s: composeEventBus %t, want %t (only the EventBridge Configurations' Compositions compose Buses)", f, s.Input.ComposeEventBus, want)
+			}
+		}
+		if !want {
+			continue
+		}
+		buses++
+		var meta configurationMeta
+		readYAML(t, filepath.Join(dir, "crossplane.yaml"), &meta)
+		found := false
+		for _, d := range meta.Spec.DependsOn {
+			found = found || (d.Package == providerAWSEventsPackage && d.Version == providerAWSEventsVersion)
+		}
+		if !found {
+			t.Errorf("%s/crossplane.yaml does not depend on %s %s", dir, providerAWSEventsPackage, providerAWSEventsVersion)
+		}
+	}
+	if buses != 2 {
+		t.Errorf("%d Compositions compose Buses, want 2 (one per API flavour)", buses)
+	}
+}
