@@ -24,7 +24,8 @@ func busXR(eventBus string) string {
 }
 
 // busObservedES is the EventStream as the provider reports it once Auth0
-// has the stream, with partner event source source (none when empty).
+// has the stream, whose partner event source is the given one (none when
+// empty).
 func busObservedES(source string) string {
 	return `{"apiVersion":"auth0.m.openmcf.org/v1alpha1","kind":"EventStream","metadata":{"name":"events","namespace":"team-a"},"spec":{"forProvider":{}},` +
 		`"status":{"conditions":[{"type":"Ready","status":"True","reason":"Available"},{"type":"Synced","status":"True","reason":"ReconcileSuccess"}],` +
