@@ -126,15 +126,18 @@ check_version = [[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][
 	{ echo "$@: VERSION=$(VERSION) is not a semver version such as v1.2.3 or v1.2.3-rc.1 (Crossplane resolves only semver tags)" >&2; exit 1; }
 
 # The Configurations, as package/<folder>:<package name>: the API (namespaced
-# and for claims), and the terraform backend's Composition for each, which
-# a platform installs only where it offers that backend.
+# and for claims), and the terraform backend's and the EventBridge event
+# bus's Compositions for each, which a platform installs only where it
+# offers them.
 CONFIGURATIONS := configuration:configuration-auth0-eventstream \
 	configuration-legacy:configuration-auth0-eventstream-legacy \
 	configuration-terraform:configuration-auth0-eventstream-terraform \
-	configuration-legacy-terraform:configuration-auth0-eventstream-legacy-terraform
+	configuration-legacy-terraform:configuration-auth0-eventstream-legacy-terraform \
+	configuration-eventbridge:configuration-auth0-eventstream-eventbridge \
+	configuration-legacy-eventbridge:configuration-auth0-eventstream-legacy-eventbridge
 
 .PHONY: packages
-packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provider xpkgs per architecture and the four Configurations into $(XPKG_DIR), for VERSION.
+packages: ## Build the runtime images (linux/$(ARCHS)), the Function and Provider xpkgs per architecture and the six Configurations into $(XPKG_DIR), for VERSION.
 	@$(check_version)
 	@[[ -n "$(SOURCE_DATE_EPOCH)" ]] || { echo "packages: set SOURCE_DATE_EPOCH (no git history to take it from)" >&2; exit 1; }
 	@rm -rf $(BUILD_DIR) && mkdir -p $(BUILD_DIR) $(XPKG_DIR) && rm -f $(XPKG_DIR)/*.xpkg $(XPKG_DIR)/VERSION

@@ -210,6 +210,9 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	b, errs := bind(spec, in, be, t.Name, oesr)
 	errs = append(errs, be.refuse(t, b, oesr, oes.Resource)...)
 	errs = append(errs, checkSubscriptions(spec.Subscriptions, in.ExtraEventTypes)...)
+	if err := refuseEventBus(spec, in); err != nil {
+		errs = append(errs, err)
+	}
 	if maxLen, ok := streamNameMaxLength(); ok {
 		if err := checkStreamName(spec, t, maxLen); err != nil {
 			errs = append(errs, err)
@@ -270,8 +273,10 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		}
 	}
 
+	var outputs map[string]any
 	if esObserved {
-		if outputs, ok := be.outputs(oes.Resource); ok {
+		var ok bool
+		if outputs, ok = be.outputs(oes.Resource); ok {
 			if err := setStatus(dxr.Resource, "outputs", outputs); err != nil {
 				response.Fatal(rsp, err)
 				return rsp, nil
@@ -295,7 +300,14 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 		_, secretReady = observed[NameSecret]
 		setDesired(rsp, NameSecret, sc, readiness(secretReady))
 	}
-	if esReady && secretReady && !warned(rsp) {
+	busReady := true
+	if wantsEventBus(spec) {
+		if busReady, err = eventBusStep(rsp, dxr, spec, t, eventBusFor(outputs, observed), m); err != nil {
+			response.Fatal(rsp, err)
+			return rsp, nil
+		}
+	}
+	if esReady && secretReady && busReady && !warned(rsp) {
 		rsp.Meta.Ttl = durationpb.New(f.steadyTTL())
 	}
 	if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {

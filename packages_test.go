@@ -140,8 +140,8 @@ func TestPackages(t *testing.T) {
 	}
 
 	// The API's Configurations carry the XRD and the native Composition;
-	// the terraform backend's Composition is a Configuration of its own
-	// (opt-in), which depends on the API's.
+	// the terraform backend's and the event bus's Compositions are
+	// Configurations of their own (opt-in), which depend on the API's.
 	configurations := map[string]struct {
 		objects []string
 		// Packages of the dependencies; those of ours have the stamped
@@ -178,6 +178,20 @@ func TestPackages(t *testing.T) {
 			},
 			dependsOn: []string{ourPackage("configuration-auth0-eventstream-legacy"), ourPackage("function-auth0-eventstream"), providerTerraformPackage},
 		},
+		"configuration-auth0-eventstream-eventbridge": {
+			objects: []string{
+				"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream-eventbridge",
+				"apiextensions.crossplane.io/v1/Composition/auth0eventstreams-eventbridge.auth0.openmcf.org",
+			},
+			dependsOn: []string{ourPackage("configuration-auth0-eventstream"), ourPackage("function-auth0-eventstream"), providerAWSEventsPackage},
+		},
+		"configuration-auth0-eventstream-legacy-eventbridge": {
+			objects: []string{
+				"meta.pkg.crossplane.io/v1/Configuration/configuration-auth0-eventstream-legacy-eventbridge",
+				"apiextensions.crossplane.io/v1/Composition/xauth0eventstreams-eventbridge.auth0.openmcf.org",
+			},
+			dependsOn: []string{ourPackage("configuration-auth0-eventstream-legacy"), ourPackage("function-auth0-eventstream"), providerAWSEventsPackage},
+		},
 	}
 	for pkg, want := range configurations {
 		t.Run(pkg, func(t *testing.T) {
@@ -203,9 +217,9 @@ func TestPackages(t *testing.T) {
 			// What Crossplane's resolver (Masterminds/semver v1, as in
 			// Crossplane v2.2.1) picks among published tags.
 			for _, d := range meta.Spec.DependsOn {
-				if d.Package == providerTerraformPackage {
-					if d.Version != providerTerraformVersion {
-						t.Errorf("%s: version %q, want %q", d.Package, d.Version, providerTerraformVersion)
+				if v, ok := map[string]string{providerTerraformPackage: providerTerraformVersion, providerAWSEventsPackage: providerAWSEventsVersion}[d.Package]; ok {
+					if d.Version != v {
+						t.Errorf("%s: version %q, want %q", d.Package, d.Version, v)
 					}
 					continue
 				}
@@ -236,15 +250,24 @@ const (
 	providerTerraformVersion = ">=v1.0.1, <v1.1.0"
 )
 
+// provider-aws-cloudwatchevents, the EventBridge Configurations'
+// dependency: its v2 line serves the namespaced Bus the function composes.
+const (
+	providerAWSEventsPackage = "xpkg.upbound.io/crossplane-contrib/provider-aws-cloudwatchevents"
+	providerAWSEventsVersion = ">=v2.0.0, <v3.0.0"
+)
+
 // TestFunctionRefMatchesDependsOn checks that every Composition calls the
 // function by the name Crossplane gives the Function it installs from the
 // Configuration's dependsOn, and that the Function render uses has it too.
 func TestFunctionRefMatchesDependsOn(t *testing.T) {
 	for cfg, compositions := range map[string][]string{
-		"package/configuration":                  {"package/configuration/composition.yaml", "example/composition.yaml", "example/import/composition-manage.yaml", "example/import/composition-manage-terraform.yaml"},
-		"package/configuration-legacy":           {"package/configuration-legacy/composition.yaml", "example/legacy/composition.yaml"},
-		"package/configuration-terraform":        {"package/configuration-terraform/composition.yaml"},
-		"package/configuration-legacy-terraform": {"package/configuration-legacy-terraform/composition.yaml"},
+		"package/configuration":                    {"package/configuration/composition.yaml", "example/composition.yaml", "example/import/composition-manage.yaml", "example/import/composition-manage-terraform.yaml"},
+		"package/configuration-legacy":             {"package/configuration-legacy/composition.yaml", "example/legacy/composition.yaml"},
+		"package/configuration-terraform":          {"package/configuration-terraform/composition.yaml"},
+		"package/configuration-legacy-terraform":   {"package/configuration-legacy-terraform/composition.yaml"},
+		"package/configuration-eventbridge":        {"package/configuration-eventbridge/composition.yaml"},
+		"package/configuration-legacy-eventbridge": {"package/configuration-legacy-eventbridge/composition.yaml"},
 	} {
 		t.Run(filepath.Base(cfg), func(t *testing.T) {
 			var meta configurationMeta

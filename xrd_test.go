@@ -130,6 +130,7 @@ func TestAPIServerValidation(t *testing.T) {
 				"example/seed/webhook-bearer-user-lifecycle.yaml", "example/seed/webhook-basic-api-audit.yaml",
 				"example/webhook-bearer.yaml", "example/webhook-basic.yaml", "example/webhook-custom-header.yaml",
 				"example/eventbridge.yaml", "example/action.yaml", "example/import/observe-only.yaml",
+				"example/eventbus/xr.yaml",
 			},
 		},
 		{
@@ -137,6 +138,7 @@ func TestAPIServerValidation(t *testing.T) {
 			xrd:  xrdLegacy,
 			valid: []string{
 				"example/legacy/claim.yaml", "example/legacy/claim-eventbridge.yaml", "example/legacy/composite.yaml",
+				"example/eventbus/claim.yaml",
 				// The seed's manifests are valid claims too.
 				"example/seed/quick-start.yaml", "example/seed/webhook-basic-api-audit.yaml",
 			},

@@ -116,6 +116,16 @@ type Input struct {
 	// backend terraform.
 	// +optional
 	Terraform *Terraform `json:"terraform,omitempty"`
+
+	// ComposeEventBus lets composites ask for an EventBridge event bus
+	// (spec.eventbridgeConfiguration.eventBus): the function then composes
+	// a cloudwatchevents.aws.m.upbound.io Bus of provider-aws-cloudwatchevents
+	// once Auth0 names the partner event source. Only a Composition whose
+	// Configuration depends on that provider sets it, so no other emits a
+	// kind whose CRD may not be installed; without it such a composite is
+	// refused.
+	// +optional
+	ComposeEventBus bool `json:"composeEventBus,omitempty"`
 }
 
 // How a composed Workspace's Terraform state is kept apart from every other

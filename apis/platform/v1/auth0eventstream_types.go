@@ -127,6 +127,21 @@ type EventBridgeConfiguration struct {
 	// AWS region of the EventBridge event bus, such as us-east-1.
 	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$`
 	AWSRegion string `json:"awsRegion"`
+
+	// An EventBridge event bus associated with the partner event source Auth0 creates, composed with the Crossplane AWS provider (provider-aws-cloudwatchevents) once Auth0 has named the source. Omitted, or create false, the source is left for you to associate. Only the Composition of configuration-auth0-eventstream-eventbridge composes it; other Compositions refuse it.
+	// +optional
+	EventBus *EventBus `json:"eventBus,omitempty"`
+}
+
+// EventBus asks for the event bus that receives the stream's events in AWS.
+// +kubebuilder:validation:XValidation:rule="self.create || !has(self.providerConfigRef)",message="spec.eventbridgeConfiguration.eventBus.providerConfigRef is only allowed when create is true"
+type EventBus struct {
+	// Whether to create an event bus named after the partner event source, in awsRegion, which associates the source with it. false leaves the association to you.
+	Create bool `json:"create"`
+
+	// ProviderConfig of the AWS provider the composed Bus uses. Defaults to the ClusterProviderConfig named default.
+	// +optional
+	ProviderConfigRef *ProviderConfigReference `json:"providerConfigRef,omitempty"`
 }
 
 // WebhookConfiguration is where and how a webhook stream delivers.
@@ -223,7 +238,7 @@ type ActionConfiguration struct {
 	ActionID string `json:"actionId"`
 }
 
-// ProviderConfigReference names the ProviderConfig of the composed EventStream.
+// ProviderConfigReference names the ProviderConfig of a composed resource.
 type ProviderConfigReference struct {
 	// Kind of the ProviderConfig.
 	// +kubebuilder:validation:Enum=ClusterProviderConfig;ProviderConfig
@@ -246,6 +261,19 @@ type Auth0EventStreamStatus struct {
 	// resource (condition DeliveriesHealthy says whether they fail).
 	// +optional
 	Deliveries *Deliveries `json:"deliveries,omitempty"`
+	// The EventBridge event bus composed for spec.eventbridgeConfiguration.eventBus (condition EventBusReady says whether it is ready).
+	// +optional
+	EventBus *EventBusStatus `json:"eventBus,omitempty"`
+}
+
+// EventBusStatus is the composed event bus as the AWS provider reports it.
+type EventBusStatus struct {
+	// Name of the bus: the partner event source's.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// ARN of the bus, once AWS has it.
+	// +optional
+	ARN string `json:"arn,omitempty"`
 }
 
 // Deliveries is the stream's delivery health. It never holds event data.
