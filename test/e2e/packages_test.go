@@ -3,8 +3,8 @@
 package e2e
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
