@@ -50,8 +50,8 @@ type cli struct {
 	LeaderElectionNamespace string `default:"crossplane-system" env:"LEADER_ELECTION_NAMESPACE" help:"Namespace of the leader election Lease when out of cluster."`
 
 	Sync                   time.Duration `default:"1h" help:"How often all resources are resynced from the API server cache." short:"s"`
-	Poll                   time.Duration `default:"1m" help:"How often each EventStream is checked against Auth0: one GET per stream per poll, or, with --observe-from-lists, one listing of each tenant per poll (100 streams a page)."`
-	ObserveFromLists       bool          `default:"false" help:"Observe streams from one listing of each ProviderConfig's tenant per poll, shared by all its EventStreams, instead of a GET per stream per poll; a stream written since the listing began, or missing from it, is read with its own GET. For tenants with many streams (docs/performance.md)." name:"observe-from-lists"`
+	Poll                   time.Duration `default:"1m" help:"How often each EventStream is checked against Auth0: one listing of each tenant per poll (100 streams a page), or, with --no-observe-from-lists, one GET per stream per poll."`
+	ObserveFromLists       bool          `default:"true" help:"Observe streams from one listing of each ProviderConfig's tenant per poll, shared by all its EventStreams, instead of a GET per stream per poll; a stream written since the listing began, or missing from it, is read with its own GET (docs/performance.md). --no-observe-from-lists reads every stream with its own GET each poll." name:"observe-from-lists" negatable:""`
 	PollJitter             time.Duration `default:"6s" help:"Spread polls: each comes up to this much before or after --poll, so streams created together do not poll together. Must be less than --poll; 0 disables."`
 	DeliveryPoll           time.Duration `default:"5m" help:"How often each EventStream's delivery health (Auth0's stats, and failed deliveries when there are failures) is read: at most two Auth0 calls per stream per delivery poll. 0 disables."`
 	PollStateMetric        time.Duration `default:"5s" help:"How often managed resource state metrics are recorded."`

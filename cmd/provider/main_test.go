@@ -76,12 +76,16 @@ func TestFlags(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Errorf("validate() of --auth0-domains %q = %v", c.Auth0Domains, err)
 	}
-	if c.ObserveFromLists || listEvery(c.ObserveFromLists, c.Poll) != 0 {
-		t.Errorf("observations from listings are on by default")
+	if !c.ObserveFromLists || listEvery(c.ObserveFromLists, c.Poll) != c.Poll {
+		t.Errorf("observations from listings are off by default, listing every %s; want on, every --poll (%s)", listEvery(c.ObserveFromLists, c.Poll), c.Poll)
 	}
 	var lists cli
-	if _, err := kong.Must(&lists).Parse([]string{"--observe-from-lists", "--poll", "2m"}); err != nil || listEvery(lists.ObserveFromLists, lists.Poll) != 2*time.Minute {
-		t.Errorf("--observe-from-lists --poll 2m: %v, listing every %s; want every poll", err, listEvery(lists.ObserveFromLists, lists.Poll))
+	if _, err := kong.Must(&lists).Parse([]string{"--poll", "2m"}); err != nil || listEvery(lists.ObserveFromLists, lists.Poll) != 2*time.Minute {
+		t.Errorf("--poll 2m: %v, listing every %s; want every poll", err, listEvery(lists.ObserveFromLists, lists.Poll))
+	}
+	var gets cli
+	if _, err := kong.Must(&gets).Parse([]string{"--no-observe-from-lists", "--poll", "2m"}); err != nil || gets.ObserveFromLists || listEvery(gets.ObserveFromLists, gets.Poll) != 0 {
+		t.Errorf("--no-observe-from-lists: %v, listing every %s; want a GET per stream (no listing)", err, listEvery(gets.ObserveFromLists, gets.Poll))
 	}
 	if c.SecretWatch != string(eventstream.SecretWatchCluster) {
 		t.Errorf("--secret-watch defaults to %q, want cluster (rotation within seconds, as documented)", c.SecretWatch)

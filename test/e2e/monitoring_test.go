@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,8 +148,56 @@ func scrapePlane(ctx context.Context) (map[string][]map[string]string, error) {
 	return series, nil
 }
 
+// providerSum is the sum of the provider's samples of metric whose labels
+// include want, over its running revisions.
+func providerSum(ctx context.Context, metric string, want map[string]string) (float64, error) {
+	st, err := controlplane.Load(*dir)
+	if err != nil {
+		return 0, err
+	}
+	var urls []string
+	for _, rt := range st.Runtime {
+		if rt.Kind != "Provider" || rt.Package != controlplane.ProviderName {
+			continue
+		}
+		for _, a := range rt.Args {
+			if v, ok := strings.CutPrefix(a, "--metrics-bind-address="); ok {
+				urls = append(urls, "http://"+v+"/metrics")
+			}
+		}
+	}
+	if len(urls) == 0 {
+		return 0, errors.New("the plane records no running provider revision with a metrics address")
+	}
+	sum := 0.0
+	for _, url := range urls {
+		values := map[string][]map[string]string{}
+		if err := scrape(ctx, url, values); err != nil {
+			return 0, err
+		}
+	sample:
+		for _, labels := range values[metric] {
+			for k, v := range want {
+				if labels[k] != v {
+					continue sample
+				}
+			}
+			f, err := strconv.ParseFloat(labels[sampleValue], 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s %v: %w", metric, labels, err)
+			}
+			sum += f
+		}
+	}
+	return sum, nil
+}
+
+// sampleValue is the key under which scrape keeps a sample's value among
+// its labels (not a valid label name, so no label shadows it).
+const sampleValue = "@value"
+
 var (
-	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? \S+`)
+	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
 	labelPair  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
 )
 
@@ -178,6 +227,7 @@ func scrape(ctx context.Context, url string, into map[string][]map[string]string
 		for _, p := range labelPair.FindAllStringSubmatch(m[2], -1) {
 			labels[p[1]] = p[2]
 		}
+		labels[sampleValue] = m[3]
 		into[m[1]] = append(into[m[1]], labels)
 	}
 	return sc.Err()

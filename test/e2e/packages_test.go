@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -150,15 +151,29 @@ spec:
 			t.Errorf("%s: status.outputs.id %s after the upgrade, %s before", n, id, ids[n])
 		}
 	}
-	// The new provider has read every stream from Auth0 by now, so a
-	// create or delete it were to make would be counted.
-	eventually(t, convergeWithin, "the upgraded provider observed the streams", func(ctx context.Context) error {
+	// The new provider has observed every stream by now, so a create or
+	// delete it were to make would be counted. Its observations come from
+	// a listing of the tenant (or a GET of the stream); it reads a
+	// stream's delivery health only after observing it, and this new
+	// process has read none yet: a stats read of each stream since the
+	// new revision runs marks its observation.
+	upgraded, err := simCounters(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, convergeWithin+controlplane.DeliveryPoll, "the upgraded provider observed the streams", func(ctx context.Context) error {
 		c, err := simCounters(ctx)
 		if err != nil {
 			return err
 		}
-		if got := c.Total("GET /api/v2/event-streams/{id}") - before.Total("GET /api/v2/event-streams/{id}"); got < len(names) {
-			return fmt.Errorf("%d stream reads since the upgrade began, want at least %d", got, len(names))
+		for _, n := range names {
+			id := ids[n]
+			if got := c.Streams[id]["GET /api/v2/event-streams/{id}/stats"] - upgraded.Streams[id]["GET /api/v2/event-streams/{id}/stats"]; got < 1 {
+				return fmt.Errorf("%s (%s): no delivery-health read since the upgrade, so no observation", n, id)
+			}
+		}
+		if got := c.Total("GET /api/v2/event-streams") + c.Total("GET /api/v2/event-streams/{id}") - upgraded.Total("GET /api/v2/event-streams") - upgraded.Total("GET /api/v2/event-streams/{id}"); got < 1 {
+			return errors.New("no listing and no stream read since the upgrade")
 		}
 		return nil
 	})

@@ -288,7 +288,9 @@ func TestSafetyReplacement(t *testing.T) {
 // create made is adopted: not an identical one made an hour earlier, not one
 // of the same name for another endpoint. The search finishes under the
 // rate limit (429s, or waits for x-ratelimit-reset) over several pages. A
-// create that failed before any request reached Auth0 lists nothing.
+// create that failed before any request reached Auth0 searches nothing
+// (the provider's count of adoption pages: observations list the tenant
+// too).
 func TestSafetyAdoption(t *testing.T) {
 	ns := namespace(t, "safety-adopt")
 	ctx := t.Context()
@@ -372,6 +374,7 @@ func TestSafetyAdoption(t *testing.T) {
 		}
 	})
 	before = counters(t)
+	pagesBefore, readBefore := adoptionPages(t, nil), adoptionPages(t, map[string]string{"outcome": "ok"})
 	if err := sim.SetRateLimit(ctx, 1, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +388,7 @@ func TestSafetyAdoption(t *testing.T) {
 	if err := sim.SetRateLimit(ctx, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("list calls: %v", after.Calls[epStreams])
+	t.Logf("list calls: %v; the adoption search's pages: %v read, %v in all", after.Calls[epStreams], adoptionPages(t, map[string]string{"outcome": "ok"})-readBefore, adoptionPages(t, nil)-pagesBefore)
 	if got := after.Get(epStreamCreate, "lost") - before.Get(epStreamCreate, "lost"); got != 1 {
 		t.Errorf("%d lost creates, want 1", got)
 	}
@@ -394,8 +397,14 @@ func TestSafetyAdoption(t *testing.T) {
 	if got, spent := after.Get(epStreams, "429")-before.Get(epStreams, "429"), after.LimitSpent-before.LimitSpent; got == 0 && spent == 0 {
 		t.Errorf("no list was answered 429 and no answer said the limit was spent: the rate limit was not exercised")
 	}
-	if got := after.Get(epStreams, "200") - before.Get(epStreams, "200"); got < 3 {
-		t.Errorf("%d pages listed, want at least 3", got)
+	// The provider also observes its streams from listings of the tenant:
+	// its own count says which pages the search read.
+	read := adoptionPages(t, map[string]string{"outcome": "ok"}) - readBefore
+	if read < 3 {
+		t.Errorf("the adoption search read %v pages, want at least 3", read)
+	}
+	if got := after.Get(epStreams, "200") - before.Get(epStreams, "200"); float64(got) < read {
+		t.Errorf("the simulator answered %d pages, fewer than the adoption search says it read", got)
 	}
 	if s := simNamed(t, limited); len(s) != 1 || s[0].ID != u.GetAnnotations()[annExternal] {
 		t.Errorf("the simulator holds %+v named %s, want exactly the adopted stream", s, limited)
@@ -403,9 +412,10 @@ func TestSafetyAdoption(t *testing.T) {
 	deleteMR(t, ns, limited)
 	simGone(t, u.GetAnnotations()[annExternal])
 
-	t.Log("a create stopped before any request (its Secret is missing) lists nothing")
+	t.Log("a create stopped before any request (its Secret is missing) searches nothing")
 	const early = "no-secret-yet"
 	before = counters(t)
+	pagesBefore = adoptionPages(t, nil)
 	mustKubectl(t, mr(ns, early, webhookDest(endpoint, "arrives-later"), ""), "apply", "-f", "-")
 	u = waitMR(t, ns, early, "a failed create", syncedFalse("cannot get a webhook authorization Secret"))
 	first := u.GetAnnotations()[annPending]
@@ -416,23 +426,41 @@ func TestSafetyAdoption(t *testing.T) {
 		return syncedFalse("cannot get a webhook authorization Secret")(u)
 	})
 	after = counters(t)
+	// Observations list the tenant too, but only for a stream that exists:
+	// none does here yet.
 	if got := after.Total(epStreams) - before.Total(epStreams); got != 0 {
 		t.Errorf("%d lists after creates that sent nothing, want 0", got)
+	}
+	if got := adoptionPages(t, nil) - pagesBefore; got != 0 {
+		t.Errorf("%v adoption pages after creates that sent nothing, want 0", got)
 	}
 	if got := after.Total(epStreamCreate) - before.Total(epStreamCreate); got != 0 {
 		t.Errorf("%d POSTs, want 0", got)
 	}
 	mustKubectl(t, secretManifest(ns, "arrives-later", "late"), "apply", "-f", "-")
 	u = waitMR(t, ns, early, "Ready", mrReady)
-	after = counters(t)
-	if got := after.Total(epStreams) - before.Total(epStreams); got != 0 {
-		t.Errorf("%d lists, want 0", got)
+	// Once created, the stream is observed from the tenant's listings: only
+	// the provider's count tells an adoption search from them.
+	if got := adoptionPages(t, nil) - pagesBefore; got != 0 {
+		t.Errorf("%v adoption pages, want 0", got)
 	}
 	if n := len(simNamed(t, early)); n != 1 {
 		t.Errorf("the simulator holds %d streams named %s, want 1", n, early)
 	}
 	deleteMR(t, ns, early)
 	simGone(t, u.GetAnnotations()[annExternal])
+}
+
+// adoptionPages is how many pages of the tenant's streams the provider's
+// searches for a lost create's stream requested so far, of every outcome
+// or of those labels.
+func adoptionPages(t *testing.T, labels map[string]string) float64 {
+	t.Helper()
+	n, err := providerSum(t.Context(), "auth0_eventstream_adoption_list_pages_total", labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // seedStream adds a stream to the simulator with the timestamps given, by

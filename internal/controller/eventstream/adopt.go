@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/management"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/errors"
 	"github.com/crossplane/crossplane-runtime/v2/pkg/event"
@@ -53,6 +55,19 @@ const (
 	// more than one is already an error for a human to resolve.
 	maxCandidates = 8
 )
+
+// adoptionPagesTotal counts the pages adoption searches request, apart
+// from the listings that observe streams (--observe-from-lists): both are
+// the same GET /event-streams to Auth0, and only this says which searches
+// for a lost create's stream ran (none for a create that sent nothing).
+var adoptionPagesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{ //nolint:gochecknoglobals // Prometheus collectors are registered once per process.
+	Name: "auth0_eventstream_adoption_list_pages_total",
+	Help: "Pages of GET /event-streams requested by searches for the stream of a create whose response was lost, by outcome: ok or failed.",
+}, []string{"outcome"})
+
+func init() { //nolint:gochecknoinits // controller-runtime's registry is package-level; our collector joins it once.
+	metrics.Registry.MustRegister(adoptionPagesTotal)
+}
 
 // listings remembers how far a search for a lost create's stream got, so a
 // listing cut short (429s that outlast go-auth0's retries, a reconcile
@@ -148,8 +163,15 @@ func (e *external) adopt(ctx context.Context, cr *v1alpha1.EventStream, attempt 
 	st := e.listings.load(cr.GetUID(), attempt.Tenant+"\x00"+attempt.Time, e.now())
 	for {
 		streams, next, last, err := l.Next(ctx, st.at)
+		var tooMany *auth0client.TooManyPagesError
+		switch {
+		case err == nil:
+			adoptionPagesTotal.WithLabelValues("ok").Inc()
+		case !errors.As(err, &tooMany):
+			// A page past the bound is refused before any request.
+			adoptionPagesTotal.WithLabelValues("failed").Inc()
+		}
 		if err != nil {
-			var tooMany *auth0client.TooManyPagesError
 			if errors.As(err, &tooMany) {
 				e.listings.done(cr.GetUID())
 				return nil, errors.Wrapf(err, "%s: the search stops there and starts over at the next reconcile; if a stream exactly like this one was created around %s, set the %s annotation to it", errList, pending.Format(time.RFC3339), meta.AnnotationKeyExternalName)

@@ -105,6 +105,11 @@ func TestDeliveryReadDeferred(t *testing.T) {
 				if ev.Type != event.TypeWarning || !strings.Contains(ev.Message, "--auth0-rate-budget") || !strings.Contains(ev.Message, "8 requests/s") || !strings.Contains(ev.Message, tenant) {
 					t.Errorf("event %+v does not name the budget, the tenant and the flag to change", ev)
 				}
+				// This provider reads each stream with a GET: listings are
+				// suggested.
+				if !strings.Contains(ev.Message, "drop --no-observe-from-lists") {
+					t.Errorf("event %+v does not suggest observing from listings to a provider without them", ev)
+				}
 			}
 			if got := e.reads.mostOverdue(now); got < time.Minute {
 				t.Errorf("most overdue %s, want at least a minute", got)

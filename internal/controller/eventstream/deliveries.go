@@ -222,10 +222,16 @@ func (e *external) reportShortfall(s shortfall, now time.Time) {
 	if e.rateBudget > 0 {
 		budget = fmt.Sprintf("a rate budget of %d requests/s (--auth0-rate-budget, shared by every ProviderConfig of the tenant, observations and writes first)", e.rateBudget)
 	}
+	// Observing from listings is the default: suggested only to a provider
+	// that runs without it.
+	lists := ""
+	if _, fromLists := e.api.(auth0client.Observer); !fromLists {
+		lists = ", or observe from listings (drop --no-observe-from-lists)"
+	}
 	e.record.Event(e.configObj, event.Warning(reasonRateBudgetShort, errors.Errorf(
 		"Auth0 tenant %s: delivery health of %d streams is overdue, the stalest by %s beyond its --delivery-poll of %s: %s cannot cover the reads configured. "+
-			"Raise --auth0-rate-budget within the tenant's rate limit, lengthen --delivery-poll or --poll, or use --observe-from-lists (docs/performance.md)",
-		e.tenant, s.deferred, s.overdue.Round(time.Second), e.deliveryPoll, budget)))
+			"Raise --auth0-rate-budget within the tenant's rate limit, lengthen --delivery-poll or --poll%s (docs/performance.md)",
+		e.tenant, s.deferred, s.overdue.Round(time.Second), e.deliveryPoll, budget, lists)))
 }
 
 // sameHealth is true when a read found what status holds, the number of

@@ -11,6 +11,7 @@ import (
 	"github.com/auth0/go-auth0/management"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/oauth2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -659,6 +660,7 @@ func TestAdoptionResumesAfterRateLimits(t *testing.T) {
 	api.listErrs = map[int]error{2: limited, 3: limited, 5: limited}
 	es := webhookES("bearer", withHash(hashOf(webhookES("bearer"), token)), withAttempt(pending))
 	e, kube, _ := setup(t, api, es, hookSecret(token))
+	okBefore, failedBefore := testutil.ToFloat64(adoptionPagesTotal.WithLabelValues("ok")), testutil.ToFloat64(adoptionPagesTotal.WithLabelValues("failed"))
 
 	for i := range 3 {
 		_, err := next(e, time.Duration(i)*time.Second).Observe(context.Background(), es)
@@ -670,6 +672,11 @@ func TestAdoptionResumesAfterRateLimits(t *testing.T) {
 	}
 	// Page 1 once, page 2 three times (two 429s), page 3 twice (one 429).
 	wantCalls(t, api, "LIST ", "LIST 3", "LIST 3", "LIST 3", "LIST 6", "LIST 6")
+	// Counted apart from observations' listings: three pages read, three
+	// refused.
+	if ok, failed := testutil.ToFloat64(adoptionPagesTotal.WithLabelValues("ok"))-okBefore, testutil.ToFloat64(adoptionPagesTotal.WithLabelValues("failed"))-failedBefore; ok != 3 || failed != 3 {
+		t.Errorf("auth0_eventstream_adoption_list_pages_total grew by ok %v, failed %v; want 3 and 3", ok, failed)
+	}
 	if got := meta.GetExternalName(stored(t, kube, es)); got != *made.ID {
 		t.Errorf("stored external name = %q, want %s", got, *made.ID)
 	}
