@@ -195,10 +195,21 @@ func (w writeCounts) minus(before writeCounts) writeCounts {
 	return out
 }
 
-var (
-	mutatingVerbs   = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
-	storeOperations = map[string]bool{"create": true, "update": true, "delete": true}
-)
+func mutating(verb string) bool {
+	switch verb {
+	case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
+		return true
+	}
+	return false
+}
+
+func storing(operation string) bool {
+	switch operation {
+	case "create", "update", "delete":
+		return true
+	}
+	return false
+}
 
 // writes scrapes the API server's own request counters.
 func (r *run) writes(ctx context.Context) (apiWrites, error) {
@@ -227,13 +238,13 @@ func parseWrites(b []byte) apiWrites {
 			continue
 		}
 		if m[1] == "etcd_requests_total" {
-			if op := label(m[2], "operation"); storeOperations[op] {
+			if op := label(m[2], "operation"); storing(op) {
 				out.stored[res+" "+op] += v
 			}
 			continue
 		}
 		verb := label(m[2], "verb")
-		if !mutatingVerbs[verb] {
+		if !mutating(verb) {
 			continue
 		}
 		if sub := label(m[2], "subresource"); sub != "" {
@@ -258,7 +269,9 @@ func (r *run) printWrites(what string, w apiWrites) {
 		for k := range c.w {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return c.w[keys[i]] > c.w[keys[j]] || c.w[keys[i]] == c.w[keys[j]] && keys[i] < keys[j] })
+		sort.Slice(keys, func(i, j int) bool {
+			return c.w[keys[i]] > c.w[keys[j]] || c.w[keys[i]] == c.w[keys[j]] && keys[i] < keys[j]
+		})
 		for _, k := range keys {
 			fmt.Printf("    %-8s %-52s %7.0f %6.2f per composite\n", c.name, k, c.w[k], c.w[k]/n)
 		}
