@@ -26,6 +26,7 @@ import (
 
 var (
 	compositionGVR = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1", Resource: "compositions"}
+	xrdGVR         = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1", Resource: "compositeresourcedefinitions"}
 	revisionGVR    = schema.GroupVersionResource{Group: "apiextensions.crossplane.io", Version: "v1", Resource: "compositionrevisions"}
 )
 
@@ -33,6 +34,9 @@ const (
 	labelBackend = "auth0.openmcf.org/backend"
 	backendNone  = "none"
 )
+
+// The XRDs of our packages, namespaced and legacy: a plane installs one.
+var xrdNames = []string{"auth0eventstreams.auth0.openmcf.org", "xauth0eventstreams.auth0.openmcf.org"} //nolint:gochecknoglobals // We treat this as a constant.
 
 // floorResult is what the floor batch measured.
 type floorResult struct {
@@ -111,24 +115,49 @@ func (f *floorComposition) selectFloor(u *unstructured.Unstructured) {
 	_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"name": f.name}, path...)
 }
 
+// nativeComposition is the Composition our XRD defaults to (the package's
+// native one; a plane that ran the e2e tests holds others for the kind).
+func (r *run) nativeComposition(ctx context.Context) (*unstructured.Unstructured, error) {
+	for _, name := range xrdNames {
+		xrd, err := r.dyn.Resource(xrdGVR).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get CompositeResourceDefinition %s: %w", name, err)
+		}
+		comp, _, _ := unstructured.NestedString(xrd.Object, "spec", "defaultCompositionRef", "name")
+		if comp == "" {
+			return nil, fmt.Errorf("CompositeResourceDefinition %s names no default Composition", name)
+		}
+		c, err := r.dyn.Resource(compositionGVR).Get(ctx, comp, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get Composition %s: %w", comp, err)
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("none of the CompositeResourceDefinitions %v is installed", xrdNames)
+}
+
 // floorComposition applies a copy of the plane's native Composition whose
 // every step of our function has backend: none, and waits until core has
 // revised it.
 func (r *run) floorComposition(ctx context.Context) (*unstructured.Unstructured, error) {
-	l, err := r.dyn.Resource(compositionGVR).List(ctx, metav1.ListOptions{LabelSelector: labelBackend + "=" + backendNative})
+	native, err := r.nativeComposition(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list the native Composition: %w", err)
+		return nil, err
 	}
-	if len(l.Items) != 1 {
-		return nil, fmt.Errorf("want one Composition labelled %s=%s, found %d", labelBackend, backendNative, len(l.Items))
-	}
-	native := l.Items[0]
 	steps, _, _ := unstructured.NestedSlice(native.Object, "spec", "pipeline")
+	ours := 0
 	for _, s := range steps {
 		m, _ := s.(map[string]any)
-		if in, ok := m["input"].(map[string]any); ok && in["kind"] == "Input" {
+		if in, ok := m["input"].(map[string]any); ok && strings.HasPrefix(fmt.Sprint(in["apiVersion"]), "auth0eventstream.fn.openmcf.org/") {
 			in["backend"] = backendNone
+			ours++
 		}
+	}
+	if ours == 0 {
+		return nil, fmt.Errorf("composition %s has no step of our function", native.GetName())
 	}
 	spec, _, _ := unstructured.NestedMap(native.Object, "spec")
 	spec["pipeline"] = steps
