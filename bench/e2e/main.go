@@ -74,6 +74,9 @@ type config struct {
 	backend string
 	// window, when set, is the steady-state window instead of one poll.
 	window time.Duration
+	// settle is how long to wait after all are Ready before the
+	// steady-state window.
+	settle time.Duration
 	// floor runs the floor batch (floor.go) after bench-e2e's own.
 	floor bool
 }
@@ -105,6 +108,7 @@ func main() {
 	flag.StringVar(&c.terraformArgs, "terraform-args", "", "size provider-terraform (a plane started with --terraform) with these flags the same way (e.g. \"--poll=5m --poll-jitter=10s\")")
 	flag.StringVar(&c.backend, "backend", backendNative, "the Composition the composites select: native, terraform (a plane started with --terraform), or both one after the other, side by side")
 	flag.DurationVar(&c.window, "window", 0, "count steady-state Auth0 calls over this long instead of one provider poll (+10%); per-poll figures are scaled")
+	flag.DurationVar(&c.settle, "settle", 0, "wait this long after all are Ready before the steady-state window (e.g. one --delivery-poll, so that each stream's first delivery-health read, a change written once, falls before it)")
 	flag.BoolVar(&c.floor, "floor", true, "bench-e2e (not --soak, one backend): then run the same composites through a Composition that composes nothing, the control plane's floor, and report against it")
 	flag.Parse()
 	c.label = "bench-e2e"
@@ -782,6 +786,14 @@ func (r *run) printCounters(what string, c auth0sim.Counters) {
 // pollWindow counts Auth0 calls over one poll interval of converged
 // streams (plus a tenth for jitter).
 func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
+	if r.cfg.settle > 0 {
+		r.logf("steady state: settling for %s first", r.cfg.settle)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.cfg.settle):
+		}
+	}
 	if err := r.sim.ResetCounters(ctx); err != nil {
 		return err
 	}
