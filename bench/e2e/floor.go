@@ -214,6 +214,18 @@ func (w writeCounts) total() float64 {
 	return t
 }
 
+// events counts those to events: stored in etcd too, but with an hour's
+// TTL, and counted apart from the composites' own state.
+func (w writeCounts) events() float64 {
+	t := 0.0
+	for k, v := range w {
+		if strings.HasPrefix(k, "events ") {
+			t += v
+		}
+	}
+	return t
+}
+
 func (w writeCounts) minus(before writeCounts) writeCounts {
 	out := writeCounts{}
 	for k, v := range w {

@@ -843,8 +843,8 @@ func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
 	writes := w1.minus(w0)
 	runs := core1.hist[famRunFunction].count - core0.hist[famRunFunction].count
 	r.printWrites("steady-state window: API writes", writes)
-	r.logf("steady state per composite per hour (over %s): %.1f API write requests, %.1f stored writes, %.1f Auth0 calls, %.1f RunFunction calls",
-		w, perHour(writes.requests.total()), perHour(writes.stored.total()), perHour(float64(total)), perHour(runs))
+	r.logf("steady state per composite per hour (over %s): %.1f API write requests, %.1f stored writes (%.1f of them events), %.1f Auth0 calls, %.1f RunFunction calls",
+		w, perHour(writes.requests.total()), perHour(writes.stored.total()), perHour(writes.stored.events()), perHour(float64(total)), perHour(runs))
 	return nil
 }
 
