@@ -28,6 +28,9 @@ etcd_requests_total{group="coordination.k8s.io",operation="update",resource="lea
 			t.Errorf("parseWrites[%q] = %v, want %v", k, got[k], v)
 		}
 	}
+	if e := got.events(); e != 1 {
+		t.Errorf("events: got %v, want 1", e)
+	}
 	if d := got.minus(writeCounts{"secrets POST": 1}); d.total() != 10 {
 		t.Errorf("minus: total %v, want 10", d.total())
 	}
