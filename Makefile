@@ -283,8 +283,8 @@ define bench_plane
 endef
 
 .PHONY: bench-e2e
-bench-e2e: ## Whole loop: N (1000) Auth0EventStreams on a local control plane, simulator limited to RATE (50)/s; ends with the bench-e2e: summary line.
-	$(call bench_plane,$(BENCH_E2E_DIR),--n $(or $(N),1000) --rate-limit $(RATE) --provider-args "$(call PROVIDER_ARGS,$(or $(N),1000))")
+bench-e2e: ## Whole loop: N (1000) Auth0EventStreams on a local control plane, simulator limited to RATE (50)/s, then the same N through core and the function composing nothing (the floor); ends with the bench-e2e: summary line. WINDOW (e.g. 11m) measures the steady state over that long, SETTLE (e.g. 5m) after waiting that long.
+	$(call bench_plane,$(BENCH_E2E_DIR),--n $(or $(N),1000) --rate-limit $(RATE) $(if $(WINDOW),--window $(WINDOW)) $(if $(SETTLE),--settle $(SETTLE)) --provider-args "$(call PROVIDER_ARGS,$(or $(N),1000))")
 
 .PHONY: soak
 soak: ## Whole loop under faults (20% 5xx, 5% hung, 2% lost responses): N (500) composites created, updated, deleted; ends with the soak: summary line.

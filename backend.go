@@ -68,7 +68,9 @@ func backendFor(in *v1beta1.Input) streamBackend {
 }
 
 // backends the input may select.
-func backends() []string { return []string{v1beta1.BackendNative, v1beta1.BackendTerraform} }
+func backends() []string {
+	return []string{v1beta1.BackendNative, v1beta1.BackendTerraform, v1beta1.BackendNone}
+}
 
 // nativeBackend composes the EventStream of this project's provider.
 type nativeBackend struct{}

@@ -22,6 +22,7 @@ import (
 	"github.com/crossplane/function-sdk-go/response"
 
 	"github.com/xp-auth0/auth0-eventstream/apis/auth0/v1alpha1"
+	"github.com/xp-auth0/auth0-eventstream/input/v1beta1"
 	"github.com/xp-auth0/auth0-eventstream/internal/version"
 )
 
@@ -247,6 +248,18 @@ func (f *Function) RunFunction(ctx context.Context, req *fnv1.RunFunctionRequest
 	dxr, err := request.GetDesiredCompositeResource(req)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, errDesiredXR))
+		return rsp, nil
+	}
+
+	if in.Backend == v1beta1.BackendNone {
+		// The floor: everything above ran as for native, nothing is
+		// composed, so Ready takes core's and this function's work alone.
+		if err := response.SetDesiredCompositeResource(rsp, dxr); err != nil {
+			response.Fatal(rsp, errors.Wrap(err, errSetDesiredXR))
+			return rsp, nil
+		}
+		rsp.Desired.Composite.Ready = fnv1.Ready_READY_TRUE
+		rsp.Meta.Ttl = durationpb.New(f.steadyTTL())
 		return rsp, nil
 	}
 

@@ -417,7 +417,7 @@ func TestRunFunction(t *testing.T) {
 			want: want{
 				results: []*fnv1.Result{{
 					Severity: fnv1.Severity_SEVERITY_FATAL, Target: fnv1.Target_TARGET_COMPOSITE.Enum(),
-					Message: `cannot get function input: backend: Unsupported value: "pulumi": supported values: "native", "terraform"`,
+					Message: `cannot get function input: backend: Unsupported value: "pulumi": supported values: "native", "terraform", "none"`,
 				}},
 			},
 		},
@@ -743,5 +743,31 @@ func TestSteadyTTL(t *testing.T) {
 				t.Errorf("TTL %v, want %v; results %v", got, tc.want, rsp.GetResults())
 			}
 		})
+	}
+}
+
+// TestRunFunctionBackendNone covers the benchmarks' floor: a valid
+// composite composes nothing and is Ready; an invalid one is still refused.
+func TestRunFunctionBackendNone(t *testing.T) {
+	f := &Function{log: logging.NewNopLogger()}
+	got, err := f.RunFunction(context.Background(), req(actionXR(""), input+`,"backend":"none"}`, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got.GetDesired().GetResources()); n != 0 {
+		t.Errorf("composed %d resources, want none", n)
+	}
+	if r := got.GetDesired().GetComposite().GetReady(); r != fnv1.Ready_READY_TRUE {
+		t.Errorf("composite ready %s, want %s", r, fnv1.Ready_READY_TRUE)
+	}
+	if got.GetMeta().GetTtl().AsDuration() != DefaultSteadyTTL {
+		t.Errorf("TTL %s, want %s", got.GetMeta().GetTtl().AsDuration(), DefaultSteadyTTL)
+	}
+	got, err = f.RunFunction(context.Background(), req(xrJSON("users", `{"destinationType":"action","subscriptions":["user.created"]}`), input+`,"backend":"none"}`, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.GetResults()) == 0 || got.GetResults()[0].GetSeverity() != fnv1.Severity_SEVERITY_FATAL {
+		t.Errorf("an invalid composite was not refused: %v", got.GetResults())
 	}
 }

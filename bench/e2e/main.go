@@ -74,6 +74,11 @@ type config struct {
 	backend string
 	// window, when set, is the steady-state window instead of one poll.
 	window time.Duration
+	// settle is how long to wait after all are Ready before the
+	// steady-state window.
+	settle time.Duration
+	// floor runs the floor batch (floor.go) after bench-e2e's own.
+	floor bool
 }
 
 type run struct {
@@ -86,6 +91,9 @@ type run struct {
 	secrets map[string]bool // every secret value the run used
 	mu      sync.Mutex
 	res     result
+	// floor, when set, is the Composition this run's composites select
+	// (the floor batch, floor.go).
+	floor *floorComposition
 }
 
 func main() {
@@ -100,6 +108,8 @@ func main() {
 	flag.StringVar(&c.terraformArgs, "terraform-args", "", "size provider-terraform (a plane started with --terraform) with these flags the same way (e.g. \"--poll=5m --poll-jitter=10s\")")
 	flag.StringVar(&c.backend, "backend", backendNative, "the Composition the composites select: native, terraform (a plane started with --terraform), or both one after the other, side by side")
 	flag.DurationVar(&c.window, "window", 0, "count steady-state Auth0 calls over this long instead of one provider poll (+10%); per-poll figures are scaled")
+	flag.DurationVar(&c.settle, "settle", 0, "wait this long after all are Ready before the steady-state window (e.g. one --delivery-poll, so that each stream's first delivery-health read, a change written once, falls before it)")
+	flag.BoolVar(&c.floor, "floor", true, "bench-e2e (not --soak, one backend): then run the same composites through a Composition that composes nothing, the control plane's floor, and report against it")
 	flag.Parse()
 	c.label = "bench-e2e"
 	if c.soak {
@@ -245,6 +255,10 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 	if err != nil {
 		r.logf("no metrics from Crossplane core: %v", err)
 	}
+	w0, err := r.writes(ctx)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := r.applyAll(ctx); err != nil {
 		return err
@@ -260,6 +274,11 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 		r.res.perStream = readyTimes(l)
 	}
 	core1, _ := r.coreMetrics(ctx)
+	w1, err := r.writes(ctx)
+	if err != nil {
+		return err
+	}
+	writes := w1.minus(w0)
 	counters, err := r.counters(ctx)
 	if err != nil {
 		return err
@@ -274,6 +293,7 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 		c.n, c.n, c.namespaces, c.rate, bound, ratio, float64(c.n+c.namespaces)/c.rate)
 	r.printCounters("Auth0 calls until all Ready", counters)
 	r.printCore("until all Ready", core0, core1)
+	r.printWrites("API writes until all Ready", writes)
 	r.printCPU("until all Ready", cpu0, cpu1, ready)
 	duplicates, err := r.duplicates(ctx)
 	if err != nil {
@@ -344,11 +364,29 @@ func (r *run) measure(ctx context.Context) error { //nolint:gocognit // One meas
 	r.logf("tokens issued over the run: %d (%d ProviderConfigs)", tokens, c.namespaces)
 	r.printMemory()
 
+	// Phase 4 (bench-e2e): the floor, on the same plane, after the
+	// deletes, so that it shares nothing with the batch above but the
+	// plane.
+	var floor floorResult
+	withFloor := c.floor && !c.soak && c.backend != backendBoth && c.label == "bench-e2e"
+	if withFloor {
+		if floor, err = r.measureFloor(ctx); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+	}
+
 	found, err := r.searchLogs(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: N=%d ready=%.1fs bound=%.1fs ratio=%.2f duplicates=%d leaked=%d\n", c.label, c.n, ready.Seconds(), bound, ratio, duplicates, leaked)
+	n := float64(c.n)
+	if withFloor {
+		fmt.Printf("%s: N=%d ready=%.1fs bound=%.1fs ratio=%.2f floor=%.1fs vs_floor=%.2f writes_per_composite=%.1f floor_writes_per_composite=%.1f stored_writes_per_composite=%.1f floor_stored_writes_per_composite=%.1f duplicates=%d leaked=%d\n",
+			c.label, c.n, ready.Seconds(), bound, ratio, floor.ready.Seconds(), ready.Seconds()/floor.ready.Seconds(),
+			writes.requests.total()/n, floor.writes.requests.total()/n, writes.stored.total()/n, floor.writes.stored.total()/n, duplicates, leaked)
+	} else {
+		fmt.Printf("%s: N=%d ready=%.1fs bound=%.1fs ratio=%.2f duplicates=%d leaked=%d\n", c.label, c.n, ready.Seconds(), bound, ratio, duplicates, leaked)
+	}
 	var errs []error
 	if duplicates > 0 {
 		errs = append(errs, fmt.Errorf("%d composites have more than one stream", duplicates))
@@ -457,6 +495,9 @@ func (r *run) composite(i int) *unstructured.Unstructured {
 		"spec":     spec,
 	}}
 	r.cfg.selectBackend(u)
+	if r.floor != nil {
+		r.floor.selectFloor(u)
+	}
 	return u
 }
 
@@ -534,9 +575,11 @@ func (r *run) pollInterval() time.Duration {
 	return min(max(time.Second, time.Duration(r.cfg.n/100)*time.Second), 10*time.Second)
 }
 
-func readyWithID(u *unstructured.Unstructured) bool {
+// ready is Ready with status.outputs.id, or for the floor, which
+// composes no stream, Ready.
+func (r *run) ready(u *unstructured.Unstructured) bool {
 	id, _, _ := unstructured.NestedString(u.Object, "status", "outputs", "id")
-	if id == "" {
+	if id == "" && r.floor == nil {
 		return false
 	}
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
@@ -582,7 +625,7 @@ func (r *run) waitReady(ctx context.Context, start time.Time, extra func(*unstru
 		}
 		n := 0
 		for i := range l {
-			if readyWithID(&l[i]) && (extra == nil || extra(&l[i])) {
+			if r.ready(&l[i]) && (extra == nil || extra(&l[i])) {
 				n++
 			}
 		}
@@ -743,6 +786,14 @@ func (r *run) printCounters(what string, c auth0sim.Counters) {
 // pollWindow counts Auth0 calls over one poll interval of converged
 // streams (plus a tenth for jitter).
 func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
+	if r.cfg.settle > 0 {
+		r.logf("steady state: settling for %s first", r.cfg.settle)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.cfg.settle):
+		}
+	}
 	if err := r.sim.ResetCounters(ctx); err != nil {
 		return err
 	}
@@ -751,6 +802,11 @@ func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
 		w = r.cfg.window
 	}
 	cpu0 := r.cpu()
+	core0, _ := r.coreMetrics(ctx)
+	w0, err := r.writes(ctx)
+	if err != nil {
+		return err
+	}
 	r.logf("steady state: counting Auth0 calls for one poll window (%s)", w)
 	select {
 	case <-ctx.Done():
@@ -758,6 +814,11 @@ func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
 	case <-time.After(w):
 	}
 	c, err := r.counters(ctx)
+	if err != nil {
+		return err
+	}
+	core1, _ := r.coreMetrics(ctx)
+	w1, err := r.writes(ctx)
 	if err != nil {
 		return err
 	}
@@ -777,6 +838,13 @@ func (r *run) pollWindow(ctx context.Context, poll time.Duration) error {
 	r.printCounters("steady-state window", c)
 	r.logf("steady state over %s: %d GETs and %d other calls (%d answered 429) for %d streams: %.2f Auth0 calls per stream per %s poll",
 		w, gets, total-gets, throttled, r.cfg.n, perPoll, poll)
+	// Per composite per hour, the steady-state table of docs/performance.md.
+	perHour := func(v float64) float64 { return v / float64(r.cfg.n) * time.Hour.Seconds() / w.Seconds() }
+	writes := w1.minus(w0)
+	runs := core1.hist[famRunFunction].count - core0.hist[famRunFunction].count
+	r.printWrites("steady-state window: API writes", writes)
+	r.logf("steady state per composite per hour (over %s): %.1f API write requests, %.1f stored writes (%.1f of them events), %.1f Auth0 calls, %.1f RunFunction calls",
+		w, perHour(writes.requests.total()), perHour(writes.stored.total()), perHour(writes.stored.events()), perHour(float64(total)), perHour(runs))
 	return nil
 }
 

@@ -20,6 +20,11 @@ const (
 	// provider-terraform v1.0.1 whose inline module manages the stream with
 	// terraform-provider-auth0's auth0_event_stream.
 	BackendTerraform = "terraform"
+	// BackendNone composes nothing: a valid composite (its Secret
+	// fetched, as for native) is Ready on Crossplane core's and the
+	// function's work alone. It is the floor make bench-e2e measures the
+	// whole loop against, not a way to manage streams.
+	BackendNone = "none"
 )
 
 // Import policies: what a composite naming an existing stream
@@ -53,8 +58,8 @@ type Input struct {
 	// terraform, a provider-terraform (tf.m.upbound.io) Workspace. With
 	// terraform, providerConfigRef and allowedProviderConfigs name
 	// provider-terraform's ProviderConfigs, which carry the Auth0 tenant's
-	// credentials.
-	// +kubebuilder:validation:Enum=native;terraform
+	// credentials. none composes nothing (the benchmarks' floor).
+	// +kubebuilder:validation:Enum=native;terraform;none
 	// +kubebuilder:default=native
 	// +optional
 	Backend string `json:"backend,omitempty"`
