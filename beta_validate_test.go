@@ -72,6 +72,31 @@ func betaValidate(t *testing.T, cli, cache string, extensions, resources []strin
 
 var reValidateSummary = regexp.MustCompile(`Total (\d+) resources: (\d+) missing schemas, (\d+) success cases, (\d+) failure cases`)
 
+// Kinds crossplane beta validate finds no schema for, as it names them.
+const (
+	kindSecret       = "/v1, Kind=Secret"
+	kindRenderResult = "render.crossplane.io/v1beta1, Kind=Result"
+)
+
+// mustAccept validates resources against extensions and fails the test
+// unless every resource passes and the only ones without a schema are of
+// the kinds unschemed names (Kubernetes' own, render's Results). It returns
+// beta validate's output, for callers that count what it validated.
+func mustAccept(t *testing.T, cli, cache string, extensions, resources []string, unschemed ...string) string {
+	t.Helper()
+	out, ok := betaValidate(t, cli, cache, extensions, resources)
+	missing := 0
+	for _, k := range unschemed {
+		missing += strings.Count(out, "[!] could not find CRD/XRD for: "+k+"\n")
+	}
+	m := reValidateSummary.FindStringSubmatch(out)
+	if !ok || m == nil || m[2] != strconv.Itoa(missing) || m[4] != "0" {
+		t.Fatalf("crossplane beta validate did not accept every resource (want no failures, no missing schemas but %v):\n%s", unschemed, out)
+	}
+	t.Logf("%s", m[0])
+	return out
+}
+
 // TestBetaValidateExamples validates every example offline against the XRDs,
 // the EventStream CRD and Crossplane's own CRDs (for the XRDs themselves, the
 // Compositions, the Function and example/runtime's DeploymentRuntimeConfig
@@ -99,15 +124,9 @@ func TestBetaValidateExamples(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			out, ok := betaValidate(t, cli, cache, tc.extensions, tc.resources)
 			// Core Secrets (the observed fixtures' composed Secrets) are the
 			// only resources without a schema here.
-			secrets := strings.Count(out, "[!] could not find CRD/XRD for: /v1, Kind=Secret\n")
-			m := reValidateSummary.FindStringSubmatch(out)
-			if !ok || m == nil || m[2] != strconv.Itoa(secrets) || m[4] != "0" {
-				t.Fatalf("crossplane beta validate did not accept every example (want no failures, no missing schemas but core Secrets):\n%s", out)
-			}
-			t.Logf("%s", m[0])
+			mustAccept(t, cli, cache, tc.extensions, tc.resources, kindSecret)
 		})
 	}
 }
@@ -163,15 +182,8 @@ func TestBetaValidateRenderOutput(t *testing.T) {
 		golden []string
 	}{"Namespaced": {xrdNamespaced, namespaced}, "Legacy": {xrdLegacy, legacy}} {
 		t.Run(name, func(t *testing.T) {
-			out, ok := betaValidate(t, cli, cache, []string{tc.xrd, "package/provider/crds"}, tc.golden)
 			// Core Secrets and render's Result objects have no schema.
-			unschemed := strings.Count(out, "[!] could not find CRD/XRD for: /v1, Kind=Secret\n") +
-				strings.Count(out, "[!] could not find CRD/XRD for: render.crossplane.io/v1beta1, Kind=Result\n")
-			m := reValidateSummary.FindStringSubmatch(out)
-			if !ok || m == nil || m[2] != strconv.Itoa(unschemed) || m[4] != "0" {
-				t.Fatalf("crossplane beta validate refused rendered resources:\n%s", out)
-			}
-			t.Logf("%s", m[0])
+			mustAccept(t, cli, cache, []string{tc.xrd, "package/provider/crds"}, tc.golden, kindSecret, kindRenderResult)
 		})
 	}
 }
